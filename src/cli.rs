@@ -1,0 +1,381 @@
+//! The command line, as clap derive types only. Doc comments here become the
+//! `--help` text. Every setting is also read from a `HOTPAPERS_*` environment
+//! variable (and so from `.env`); `config` turns these into one validated
+//! [`crate::config::Config`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Turns the daily Hot Papers digest into feeds and an email newsletter.
+///
+/// Exit status: 0 done; 1 could not run (bad settings, unreadable input);
+/// 2 finished but some items failed (a digest that does not parse, a message
+/// that bounced).
+#[derive(Debug, Parser)]
+#[command(name = "hotpapers", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors in the log.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse one digest file and print it (a summary, or JSON with --json).
+    Parse(ParseArgs),
+    /// Parse every digest in a folder and report ok / repaired / errors per file.
+    Check(CheckArgs),
+    /// Write the feeds (Atom, RSS, JSON Feed, OPML) and archive pages.
+    Build(BuildArgs),
+    /// Render one day's email to .eml, .html and .txt files without sending.
+    Preview(PreviewArgs),
+    /// Send one day's email to every active subscriber, exactly once.
+    Send(SendArgs),
+    /// Show the delivery ledger for one day.
+    Status(StatusArgs),
+    /// List, add, remove, import and check subscribers.
+    #[command(subcommand)]
+    Subscribers(SubscribersCommand),
+    /// Serve the built site, subscribe/confirm and unsubscribe over HTTP.
+    Serve(ServeArgs),
+}
+
+/// Settings: each flag can also be set in the environment or in `.env`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Settings (flag, or environment / .env)")]
+pub struct Settings {
+    /// Folder of digest files.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_DIGESTS",
+        default_value = "digests"
+    )]
+    pub digests: PathBuf,
+
+    /// Folder (or single YAML file) of subscribers.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SUBSCRIBERS",
+        default_value = "subscribers"
+    )]
+    pub subscribers: PathBuf,
+
+    /// Folder whose files override the built-in templates, file by file.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_TEMPLATES",
+        default_value = "templates"
+    )]
+    pub templates: PathBuf,
+
+    /// The delivery ledger (SQLite database file).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_STATE",
+        default_value = "state/hotpapers.db"
+    )]
+    pub state: PathBuf,
+
+    /// Public URL the built site is served from (absolute links in feeds and mail).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SITE_URL",
+        default_value = "http://127.0.0.1:8080/"
+    )]
+    pub site_url: String,
+
+    /// Feed and site title.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_TITLE",
+        default_value = "Hot Papers"
+    )]
+    pub title: String,
+
+    /// Feed and site subtitle.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SUBTITLE",
+        default_value = "The arXiv papers most talked about on Twitter, every day"
+    )]
+    pub subtitle: String,
+
+    /// Language of the feeds and pages (BCP 47).
+    #[arg(long, global = true, env = "HOTPAPERS_LANGUAGE", default_value = "en")]
+    pub language: String,
+
+    /// How many of the latest digests the feeds hold.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_FEED_LIMIT",
+        default_value_t = 30
+    )]
+    pub feed_limit: usize,
+
+    /// Sender of the newsletter, with display name.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_FROM",
+        default_value = "Hot Papers <digest@hotpapers.example.org>"
+    )]
+    pub from: String,
+
+    /// Optional Reply-To address.
+    #[arg(long, global = true, env = "HOTPAPERS_REPLY_TO")]
+    pub reply_to: Option<String>,
+
+    /// Postal address / contact line printed in every email footer (CAN-SPAM).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_POSTAL_ADDRESS",
+        default_value = "Hot Papers, 1 Example Street, Example City, EX 00000"
+    )]
+    pub postal_address: String,
+
+    /// Template for the subject line (handlebars); empty for the built-in one.
+    #[arg(long, global = true, env = "HOTPAPERS_SUBJECT")]
+    pub subject: Option<String>,
+
+    /// Mailbox that receives `mailto:` unsubscribe requests.
+    #[arg(long, global = true, env = "HOTPAPERS_UNSUBSCRIBE_MAILTO")]
+    pub unsubscribe_mailto: Option<String>,
+
+    /// Secret key for unsubscribe and confirmation tokens (HMAC-SHA256). Keep it private.
+    #[arg(long, global = true, env = "HOTPAPERS_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// DKIM private key file (PEM, RSA or Ed25519); signing is off without it.
+    #[arg(long, global = true, env = "HOTPAPERS_DKIM_KEY")]
+    pub dkim_key: Option<PathBuf>,
+
+    /// DKIM selector.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_DKIM_SELECTOR",
+        default_value = "hotpapers"
+    )]
+    pub dkim_selector: String,
+
+    /// SMTP server URL (`smtp://host:port`, `smtps://host`, `smtp://host?tls=required`).
+    /// Without it, messages are written as .eml files to the outbox folder.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SMTP_URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+
+    /// SMTP user name.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SMTP_USER",
+        hide_env_values = true
+    )]
+    pub smtp_user: Option<String>,
+
+    /// SMTP password (environment or .env only; never logged).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SMTP_PASSWORD",
+        hide_env_values = true
+    )]
+    pub smtp_password: Option<String>,
+
+    /// Folder for .eml files when no SMTP URL is set.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_OUTBOX",
+        default_value = "outbox"
+    )]
+    pub outbox: PathBuf,
+
+    /// Concurrent SMTP connections.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_CONNECTIONS",
+        default_value_t = 4
+    )]
+    pub connections: usize,
+
+    /// Maximum messages per second (0: no limit).
+    #[arg(long, global = true, env = "HOTPAPERS_RATE", default_value_t = 0.0)]
+    pub rate: f64,
+
+    /// Attempts per message for transient failures before it is deferred.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_MAX_ATTEMPTS",
+        default_value_t = 5
+    )]
+    pub max_attempts: u32,
+
+    /// Consecutive hard bounces after which a subscriber is marked `bounced`.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_BOUNCE_LIMIT",
+        default_value_t = 3
+    )]
+    pub bounce_limit: u32,
+
+    /// What to do with messages whose delivery is unknown (the connection was cut
+    /// after the message data was sent): `resend` or `skip`.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_UNKNOWN_POLICY",
+        default_value = "resend"
+    )]
+    pub unknown_policy: String,
+}
+
+/// `hotpapers parse`.
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The digest file.
+    pub file: PathBuf,
+    /// Print the parsed digest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hotpapers check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Folder of digests (default: the configured digest folder).
+    pub dir: Option<PathBuf>,
+}
+
+/// `hotpapers build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Output folder.
+    #[arg(long, env = "HOTPAPERS_OUT", default_value = "public")]
+    pub out: PathBuf,
+    /// Exit non-zero when any digest fails to parse (the build still writes the rest).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `hotpapers preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The digest day, `YYYY-MM-DD`.
+    #[arg(long)]
+    pub date: String,
+    /// Render for this subscriber (default: an unfiltered example subscriber).
+    #[arg(long)]
+    pub subscriber: Option<String>,
+    /// Output folder.
+    #[arg(long, default_value = "preview")]
+    pub out: PathBuf,
+}
+
+/// `hotpapers send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The digest day, `YYYY-MM-DD`.
+    #[arg(long)]
+    pub date: String,
+    /// Render and count, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send this day's email to this one address only, outside the ledger.
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: Option<String>,
+    /// Send at most this many messages in this run.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Send again to subscribers already sent to for this day.
+    #[arg(long)]
+    pub resend: bool,
+    /// Wait for another running send of the same day instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `hotpapers status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The digest day, `YYYY-MM-DD`.
+    #[arg(long)]
+    pub date: String,
+}
+
+/// `hotpapers subscribers ...`.
+#[derive(Debug, Subcommand)]
+pub enum SubscribersCommand {
+    /// List subscribers.
+    List,
+    /// Add (or reactivate) a subscriber.
+    Add {
+        /// The address.
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// arXiv categories of interest, comma-separated (empty: all).
+        #[arg(long, value_delimiter = ',')]
+        categories: Vec<String>,
+        /// Most papers per email.
+        #[arg(long)]
+        max_papers: Option<u32>,
+        /// Only papers with at least this many retweets.
+        #[arg(long)]
+        min_retweets: Option<u64>,
+    },
+    /// Mark a subscriber unsubscribed (kept as suppression).
+    Remove {
+        /// The address.
+        email: String,
+    },
+    /// Import subscribers from a CSV file with a header row (`email`, `name`, `categories`...).
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Validate the subscriber files.
+    Check,
+}
+
+/// `hotpapers serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOTPAPERS_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Folder of the built site.
+    #[arg(long, env = "HOTPAPERS_OUT", default_value = "public")]
+    pub out: PathBuf,
+}

@@ -1,0 +1,70 @@
+//! One file per subcommand, wiring the pipeline stages. This is the only layer
+//! that writes files, talks to the network or prints to stdout.
+
+mod check;
+mod parse;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+/// How a command ended, as the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything done (0).
+    Done,
+    /// Could not run at all: bad settings, unreadable input (1).
+    CouldNotRun,
+    /// Ran to the end, but some items failed (2).
+    SomeFailed,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Done => ExitCode::SUCCESS,
+            Outcome::CouldNotRun => ExitCode::from(1),
+            Outcome::SomeFailed => ExitCode::from(2),
+        }
+    }
+}
+
+/// Sets up tracing on stderr: warnings by default, `-v` info... `-q` errors only.
+/// `RUST_LOG` overrides.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,hotpapers=info",
+        (false, 1) => "info,hotpapers=debug",
+        (false, _) => "debug,hotpapers=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// When the command could not run; per-item failures are reported and give
+/// [`Outcome::SomeFailed`] instead.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let config = Config::from_settings(&cli.settings)?;
+    match cli.command {
+        Command::Parse(args) => parse::run(&args),
+        Command::Check(args) => check::run(&config, &args),
+        Command::Build(_)
+        | Command::Preview(_)
+        | Command::Send(_)
+        | Command::Status(_)
+        | Command::Subscribers(_)
+        | Command::Serve(_) => anyhow::bail!("this command is not built yet"),
+    }
+}

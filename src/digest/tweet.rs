@@ -1,0 +1,205 @@
+//! Twitter embed markup → [`Tweet`], with a real HTML parser (html5ever via
+//! scraper). Sanitizing (ammonia) keeps links and line breaks and drops
+//! scripts, event attributes, `javascript:` URLs and everything else.
+
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+use ego_tree::NodeRef;
+use scraper::{ElementRef, Html, Node, Selector};
+
+use crate::model::Tweet;
+
+/// Parses one `<blockquote class="twitter-tweet">…</blockquote>` embed.
+///
+/// # Errors
+/// A message saying what the embed lacks.
+pub(super) fn parse_tweet(markup: &str) -> Result<Tweet, String> {
+    static BLOCKQUOTE: OnceLock<Selector> = OnceLock::new();
+    static P: OnceLock<Selector> = OnceLock::new();
+    let blockquote_sel =
+        BLOCKQUOTE.get_or_init(|| Selector::parse("blockquote").expect("valid selector"));
+    let p_sel = P.get_or_init(|| Selector::parse("p").expect("valid selector"));
+
+    let fragment = Html::parse_fragment(markup);
+    let quote = fragment
+        .select(blockquote_sel)
+        .next()
+        .ok_or("expected a `<blockquote class=\"twitter-tweet\">` element")?;
+    let para = quote.select(p_sel).next();
+
+    let (text, inner_html, lang) = match para {
+        Some(p) => {
+            let mut text = String::new();
+            plain_text(*p, &mut text);
+            (
+                tidy_text(&text),
+                p.inner_html(),
+                p.value().attr("lang").unwrap_or_default().to_owned(),
+            )
+        }
+        None => (String::new(), String::new(), String::new()),
+    };
+
+    // The byline follows the paragraph: "— Name (@handle) <a href=status>date</a>".
+    let status_link = quote
+        .children()
+        .filter_map(ElementRef::wrap)
+        .filter(|e| e.value().name() == "a")
+        .last()
+        .ok_or("expected the tweet's status link `<a href=\"https://twitter.com/…/status/…\">` after its text")?;
+    let href = status_link.value().attr("href").unwrap_or_default();
+    let url = status_url(href)?;
+    let date_text: String = status_link.text().collect();
+    let date = NaiveDate::parse_from_str(date_text.trim(), "%B %d, %Y").ok();
+
+    let mut byline = String::new();
+    for child in quote.children() {
+        if child.id() == status_link.id() {
+            break;
+        }
+        match child.value() {
+            Node::Text(t) => byline.push_str(t),
+            Node::Element(e) if e.name() != "p" => {
+                if let Some(el) = ElementRef::wrap(child) {
+                    byline.extend(el.text());
+                }
+            }
+            _ => {}
+        }
+    }
+    let (author, handle) = split_byline(&byline, &url);
+
+    Ok(Tweet {
+        author,
+        handle,
+        url,
+        date,
+        lang,
+        html: sanitize(&inner_html),
+        text,
+    })
+}
+
+/// Plain text of a subtree: text nodes as they are, `<br>` as a newline.
+fn plain_text(node: NodeRef<'_, Node>, out: &mut String) {
+    for child in node.children() {
+        match child.value() {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(e) if e.name() == "br" => out.push('\n'),
+            Node::Element(e) if matches!(e.name(), "script" | "style") => {}
+            Node::Element(_) => plain_text(child, out),
+            _ => {}
+        }
+    }
+}
+
+/// Trims each line's ends and the whole text, keeps the line structure.
+fn tidy_text(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines.join("\n").trim().to_owned()
+}
+
+/// The status URL without query or fragment; only http(s) is accepted.
+fn status_url(href: &str) -> Result<String, String> {
+    let mut url = url::Url::parse(href.trim())
+        .map_err(|_| format!("expected the tweet's status link to be a URL, found `{href}`"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "expected the tweet's status link to be an http(s) URL, found `{href}`"
+        ));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.into())
+}
+
+/// "— Name (@handle)" → ("Name", "handle"); the handle falls back to the
+/// status URL's first path segment.
+fn split_byline(byline: &str, url: &str) -> (String, String) {
+    let line = byline
+        .trim()
+        .trim_start_matches(['\u{2014}', '\u{2013}', '-'])
+        .trim();
+    let collapsed = super::parse::collapse_whitespace(line);
+    if let Some(open) = collapsed.rfind("(@") {
+        let name = collapsed[..open].trim().to_owned();
+        let handle = collapsed[open + 2..]
+            .trim_end()
+            .trim_end_matches(')')
+            .trim();
+        return (name, handle.to_owned());
+    }
+    let handle = url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.path_segments()
+                .and_then(|mut s| s.next().map(str::to_owned))
+        })
+        .unwrap_or_default();
+    (collapsed, handle)
+}
+
+/// Sanitizes tweet HTML: links (http/https/mailto, `rel="nofollow noopener
+/// noreferrer"`) and line breaks survive; everything else is reduced to text.
+#[must_use]
+pub fn sanitize(html: &str) -> String {
+    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    CLEANER
+        .get_or_init(|| {
+            let mut b = ammonia::Builder::empty();
+            b.add_tags(["a", "br"])
+                .add_tag_attributes("a", ["href"])
+                .add_url_schemes(["http", "https", "mailto"])
+                .link_rel(Some("nofollow noopener noreferrer"))
+                .url_relative(ammonia::UrlRelative::Deny);
+            b
+        })
+        .clean(html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMBED: &str = r#"<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Releasing NFNets &amp; more!<a href="https://t.co/eUPSNle0r2">https://t.co/eUPSNle0r2</a><br>Code: <a href="https://t.co/Yu">x</a></p>&mdash; Soham De (@sohamde_) <a href="https://twitter.com/sohamde_/status/1360219419977342984?ref_src=twsrc%5Etfw">February 12, 2021</a></blockquote>"#;
+
+    #[test]
+    fn embed_fields_are_extracted() {
+        let t = parse_tweet(EMBED).unwrap();
+        assert_eq!(t.author, "Soham De");
+        assert_eq!(t.handle, "sohamde_");
+        assert_eq!(
+            t.url,
+            "https://twitter.com/sohamde_/status/1360219419977342984"
+        );
+        assert_eq!(t.date, NaiveDate::from_ymd_opt(2021, 2, 12));
+        assert_eq!(t.lang, "en");
+        assert_eq!(
+            t.text,
+            "Releasing NFNets & more!https://t.co/eUPSNle0r2\nCode: x"
+        );
+        assert!(t
+            .html
+            .contains(r#"<a href="https://t.co/eUPSNle0r2" rel="nofollow noopener noreferrer">"#));
+        assert!(t.html.contains("<br>"));
+    }
+
+    #[test]
+    fn hostile_markup_is_neutralized() {
+        let embed = r#"<blockquote class="twitter-tweet"><p lang="en" onclick="x()">hi<script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">click</a></p>&mdash; Evil (@evil) <a href="https://twitter.com/evil/status/1">March 1, 2021</a></blockquote>"#;
+        let t = parse_tweet(embed).unwrap();
+        assert_eq!(t.text, "hiclick");
+        assert!(!t.html.contains("script"));
+        assert!(!t.html.contains("onerror"));
+        assert!(!t.html.contains("javascript"));
+        assert!(!t.html.contains("<img"));
+    }
+
+    #[test]
+    fn a_status_link_that_is_not_http_is_an_error() {
+        let embed = r#"<blockquote class="twitter-tweet"><p>hi</p>&mdash; E (@e) <a href="javascript:alert(1)">March 1, 2021</a></blockquote>"#;
+        assert!(parse_tweet(embed).unwrap_err().contains("http(s) URL"));
+    }
+}

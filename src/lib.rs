@@ -1,0 +1,15 @@
+//! hotpapers turns the daily "Hot Papers" digest (the arXiv papers most talked
+//! about on Twitter) into feeds and an email newsletter.
+//!
+//! Data flows one way, and the modules read in that order:
+//! `digest` (files → [`model::Digest`]) → `feed` | `email` (renderers that return
+//! values) → `deliver` (lettre messages over SMTP or to an outbox) → `ledger`
+//! (SQLite, exactly-once bookkeeping). `subscribers` holds the mailing list;
+//! `cmd` wires the stages for each subcommand and is the only layer doing I/O.
+
+pub mod cli;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod digest;
+pub mod model;
