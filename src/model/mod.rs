@@ -3,8 +3,10 @@
 //! the `feed`, `email` and `site` stages read it.
 
 mod arxiv;
+mod subscriber;
 
 pub use arxiv::{ArxivId, Category};
+pub use subscriber::{PaperFilter, Selection, Subscriber, SubscriberStatus};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};

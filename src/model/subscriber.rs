@@ -1,0 +1,181 @@
+//! A newsletter subscriber and the filter that personalizes their email.
+//!
+//! The type lives in the model so that the email renderer (which filters
+//! papers) and the subscriber store (which reads and writes records) agree.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Category, Digest, Paper};
+
+/// Whether a subscriber may be mailed. Unsubscribed and bounced records stay
+/// in the store: they are the suppression list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriberStatus {
+    /// Receives the newsletter.
+    #[default]
+    Active,
+    /// Asked to stop; never mailed again.
+    Unsubscribed,
+    /// Hard-bounced too often; never mailed again.
+    Bounced,
+}
+
+/// One subscriber record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscriber {
+    /// The address, as given (compare case-insensitively with [`Subscriber::key`]).
+    pub email: String,
+    /// Display name, used in the greeting and the `To` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Keep papers with at least one of these categories (empty: all).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub categories: BTreeSet<Category>,
+    /// Keep at most this many papers, best ranked first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_papers: Option<usize>,
+    /// Keep papers with at least this many retweets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_retweets: Option<u64>,
+    /// Whether to mail at all.
+    #[serde(default, skip_serializing_if = "is_active")]
+    pub status: SubscriberStatus,
+    /// When the reader subscribed (kept for consent records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed_at: Option<DateTime<Utc>>,
+}
+
+fn is_active(s: &SubscriberStatus) -> bool {
+    *s == SubscriberStatus::Active
+}
+
+impl Subscriber {
+    /// A subscriber with no filter.
+    pub fn new(email: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            name: None,
+            categories: BTreeSet::new(),
+            max_papers: None,
+            min_retweets: None,
+            status: SubscriberStatus::Active,
+            subscribed_at: None,
+        }
+    }
+
+    /// The identity of the record: addresses compare case-insensitively.
+    pub fn key(&self) -> String {
+        self.email.trim().to_lowercase()
+    }
+
+    /// The paper selection this subscriber asked for.
+    pub fn filter(&self) -> PaperFilter {
+        PaperFilter {
+            categories: self.categories.clone(),
+            max_papers: self.max_papers,
+            min_retweets: self.min_retweets,
+        }
+    }
+
+    /// Whether this subscriber may be mailed at all.
+    pub fn is_active(&self) -> bool {
+        self.status == SubscriberStatus::Active
+    }
+}
+
+/// The personal selection a subscriber asked for. An empty filter keeps
+/// every paper.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PaperFilter {
+    /// Keep papers with at least one of these categories (empty: all).
+    pub categories: BTreeSet<Category>,
+    /// Keep at most this many papers, best ranked first.
+    pub max_papers: Option<usize>,
+    /// Keep papers with at least this many retweets.
+    pub min_retweets: Option<u64>,
+}
+
+/// The papers a filter kept from one digest, with the original ranks intact.
+#[derive(Debug, Clone)]
+pub struct Selection<'a> {
+    /// Kept papers, in digest order.
+    pub papers: Vec<&'a Paper>,
+    /// Papers outside the subscriber's categories or below their retweet floor.
+    pub filtered_out: usize,
+    /// Papers cut by `max_papers` after filtering.
+    pub over_limit: usize,
+}
+
+impl PaperFilter {
+    /// Whether this filter keeps everything.
+    pub fn is_empty(&self) -> bool {
+        self.categories.is_empty() && self.max_papers.is_none() && self.min_retweets.is_none()
+    }
+
+    /// Whether one paper passes the category and retweet conditions.
+    pub fn accepts(&self, paper: &Paper) -> bool {
+        let in_categories = self.categories.is_empty()
+            || paper.categories.iter().any(|c| self.categories.contains(c));
+        let popular_enough = self.min_retweets.is_none_or(|min| paper.retweets >= min);
+        in_categories && popular_enough
+    }
+
+    /// Applies the filter to a digest.
+    pub fn select<'a>(&self, digest: &'a Digest) -> Selection<'a> {
+        let matching: Vec<&Paper> = digest.papers.iter().filter(|p| self.accepts(p)).collect();
+        let filtered_out = digest.papers.len() - matching.len();
+        let keep = self.max_papers.unwrap_or(usize::MAX).min(matching.len());
+        let over_limit = matching.len() - keep;
+        let mut papers = matching;
+        papers.truncate(keep);
+        Selection {
+            papers,
+            filtered_out,
+            over_limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paper(rank: u32, retweets: u64, cats: &[&str]) -> Paper {
+        let mut p: Paper = serde_json::from_value(serde_json::json!({
+            "rank": rank, "title": format!("Paper {rank}"), "authors": [], "retweets": retweets,
+            "favorites": 0, "counted_at": "2021-02-12T10:00:00", "arxiv_id": "2102.00001", "abs_url": "https://arxiv.org/abs/2102.00001",
+            "pdf_url": "https://arxiv.org/pdf/2102.00001", "categories": [], "abstract": "", "tweets": []
+        }))
+        .unwrap();
+        p.categories = cats.iter().map(|c| Category::parse(c).unwrap()).collect();
+        p
+    }
+
+    #[test]
+    fn filter_keeps_ranks_and_counts_what_it_dropped() {
+        let papers = [
+            paper(1, 500, &["cs.LG"]),
+            paper(2, 400, &["astro-ph.GA"]),
+            paper(3, 300, &["cs.CV", "cs.LG"]),
+            paper(4, 5, &["cs.LG"]),
+            paper(5, 200, &["cs.LG"]),
+        ];
+        let filter = PaperFilter {
+            categories: [Category::parse("cs.LG").unwrap()].into(),
+            max_papers: Some(2),
+            min_retweets: Some(10),
+        };
+        let kept: Vec<u32> = papers
+            .iter()
+            .filter(|p| filter.accepts(p))
+            .map(|p| p.rank)
+            .collect();
+        assert_eq!(kept, [1, 3, 5]);
+        assert!(PaperFilter::default().is_empty());
+    }
+}
