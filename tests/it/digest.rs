@@ -1,0 +1,351 @@
+//! The digest format, as a specification: what every part of a digest file
+//! becomes in the model, how mis-transcoded text is repaired, and the error
+//! every kind of broken file gets.
+
+use std::path::Path;
+
+use encoding_rs::MACINTOSH;
+use hotpapers::digest::{self, load_archive, parse_bytes, read_digest, Repair};
+
+use crate::support::{fixture, hotpapers, run};
+
+fn parse(rel: &str) -> digest::ParsedDigest {
+    read_digest(&fixture(rel)).unwrap_or_else(|e| panic!("{rel} should parse: {e}"))
+}
+
+fn error(rel: &str) -> String {
+    match read_digest(&fixture(rel)) {
+        Ok(_) => panic!("{rel} should be rejected"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn every_sample_digest_parses_with_complete_papers() {
+    let archive = load_archive(&fixture("corpus")).unwrap();
+    assert!(archive.problems.is_empty(), "{:?}", archive.problems);
+    assert_eq!(
+        archive.len(),
+        31,
+        "README.md is not a digest; 31 digests are"
+    );
+    let empty: Vec<String> = archive
+        .iter()
+        .filter(|d| d.papers.is_empty())
+        .map(|d| d.date.to_string())
+        .collect();
+    assert_eq!(empty, ["2020-12-07"], "a day may have no papers");
+    for d in archive.iter() {
+        assert_eq!(d.title, format!("Hot Papers {}", d.date));
+        for (i, p) in d.papers.iter().enumerate() {
+            assert_eq!(p.rank as usize, i + 1, "{} ranks run 1..n", d.date);
+            assert!(!p.title.contains("  "), "whitespace runs are collapsed");
+            assert!(!p.authors.is_empty());
+            assert!(p.abs_url.starts_with("https://arxiv.org/abs/"));
+            assert!(!p.categories.is_empty());
+            for t in &p.tweets {
+                assert!(t.url.starts_with("https://twitter.com/"), "{}", t.url);
+                assert!(!t.url.contains('?'), "query string dropped: {}", t.url);
+                assert!(!t.html.contains("<script"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_paper_block_becomes_a_typed_paper() {
+    let d = parse("valid/minimal.md").digest;
+    assert_eq!(d.date.to_string(), "2021-03-01");
+    assert_eq!(d.published.to_rfc3339(), "2021-03-02T08:00:00+00:00");
+    assert_eq!(d.slug, "hot-papers-2021-03-01");
+    assert_eq!(d.tags, ["arXiv"]);
+    let p = &d.papers[0];
+    assert_eq!(p.rank, 1);
+    assert_eq!(
+        p.title, "A Paper on $SU(N)$ & Friends",
+        "TeX and & stay text"
+    );
+    assert_eq!(p.authors, ["Ada Lovelace", "Alan Turing"]);
+    assert_eq!((p.retweets, p.favorites), (12, 34));
+    assert_eq!(p.counted_at.to_string(), "2021-03-02 08:00:00");
+    assert_eq!(p.arxiv_id.as_str(), "2103.00001");
+    assert_eq!(
+        p.pdf_url.as_deref(),
+        Some("https://arxiv.org/pdf/2103.00001")
+    );
+    let cats: Vec<&str> = p.categories.iter().map(|c| c.as_str()).collect();
+    assert_eq!(cats, ["cs.LG", "hep-th"]);
+    assert_eq!(p.abstract_text, "We study things. They are interesting.");
+    let t = &p.tweets[0];
+    assert_eq!((t.author.as_str(), t.handle.as_str()), ("Ada", "ada"));
+    assert_eq!(t.url, "https://twitter.com/ada/status/1");
+    assert_eq!(t.date.map(|d| d.to_string()).as_deref(), Some("2021-03-01"));
+    assert_eq!(t.lang, "en");
+    assert_eq!(t.text, "Our new paper! https://t.co/abc");
+    assert!(
+        t.html.contains(r#"<a href="https://t.co/abc""#),
+        "{}",
+        t.html
+    );
+    assert!(d.papers[1].tweets.is_empty());
+}
+
+#[test]
+fn optional_parts_may_be_missing() {
+    assert!(parse("valid/no-papers.md").digest.papers.is_empty());
+    assert_eq!(
+        parse("valid/no-abstract.md").digest.papers[0].abstract_text,
+        ""
+    );
+    let range = parse("valid/title-range.md").digest;
+    assert_eq!(range.date.to_string(), "2021-03-01");
+    assert_eq!(
+        range.end_date.map(|d| d.to_string()).as_deref(),
+        Some("2021-03-03")
+    );
+}
+
+#[test]
+fn crlf_line_endings_parse_like_lf() {
+    let crlf = parse("valid/crlf.md").digest;
+    let lf = parse("valid/minimal.md").digest;
+    assert_eq!(crlf.papers[0], lf.papers[0]);
+}
+
+#[test]
+fn clean_japanese_and_accented_text_is_left_unchanged() {
+    let parsed = parse("valid/japanese.md");
+    assert_eq!(parsed.repair, None);
+    let p = &parsed.digest.papers[0];
+    assert_eq!(p.authors[0], "Chloê Ondřej");
+    assert!(p.tweets[0]
+        .text
+        .starts_with("論文を公開しました 🎉 Chloê と Ondřej"));
+}
+
+/// The seeds are UTF-8 text that was read as Mac Roman and written back as
+/// UTF-8. Undoing that by hand (encode as Mac Roman, decode as UTF-8) gives
+/// the clean text, which must parse to exactly the model the seed gives.
+#[test]
+fn both_seeds_parse_to_the_model_of_their_clean_text() {
+    for seed in [
+        "seeds/000_e99aa3bcad17db41.txt",
+        "seeds/002_2f325d8e96180e1b.txt",
+    ] {
+        let garbled = std::fs::read_to_string(fixture(seed)).unwrap();
+        let (bytes, _, unmappable) = MACINTOSH.encode(&garbled);
+        assert!(!unmappable, "{seed} is entirely Mac Roman mojibake");
+        let clean = String::from_utf8(bytes.into_owned()).expect("round trip gives UTF-8");
+        assert!(clean.contains("Chloê") || clean.chars().any(|c| !c.is_ascii()));
+
+        let from_seed = parse(seed);
+        assert_eq!(from_seed.repair, Some(Repair::MacRoman), "{seed}");
+        let from_clean = parse_bytes(Path::new(seed), clean.as_bytes()).unwrap();
+        assert_eq!(from_clean.repair, None, "clean text is never repaired");
+        assert_eq!(from_seed.digest, from_clean.digest, "{seed}");
+    }
+}
+
+#[test]
+fn text_that_is_not_utf8_is_read_as_windows_1252() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let latin = text.replace("Ada Lovelace", "Chlo\u{ea} Lovelace");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&latin);
+    let parsed = parse_bytes(Path::new("latin.md"), &bytes).unwrap();
+    assert_eq!(parsed.repair, Some(Repair::DecodedWindows1252));
+    assert_eq!(parsed.digest.papers[0].authors[0], "Chloê Lovelace");
+}
+
+#[test]
+fn every_broken_file_gets_file_line_and_what_was_expected() {
+    let cases = [
+        ("invalid/empty.md", 1, "the file is empty"),
+        (
+            "invalid/missing-front-matter.md",
+            1,
+            "expected front matter",
+        ),
+        ("invalid/unclosed-front-matter.md", 1, "never closed"),
+        ("invalid/bad-yaml.md", 10, "expected YAML front matter"),
+        ("invalid/impossible-date.md", 3, "expected `date:`"),
+        (
+            "invalid/count-not-a-number.md",
+            20,
+            "expected a whole number of retweets, found `twelve`",
+        ),
+        ("invalid/missing-abs-link.md", 22, "expected an `[abs]"),
+        (
+            "invalid/truncated-paper.md",
+            36,
+            "the file ends inside paper 2",
+        ),
+        (
+            "invalid/binary.md",
+            3,
+            "expected a text file, found binary data",
+        ),
+    ];
+    for (rel, line, expected) in cases {
+        let message = error(rel);
+        let prefix = format!("{}:{line}: ", fixture(rel).display());
+        assert!(message.starts_with(&prefix), "{rel}: got `{message}`");
+        assert!(message.contains(expected), "{rel}: got `{message}`");
+    }
+}
+
+#[test]
+fn a_twenty_megabyte_line_is_rejected_not_swallowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("2021-03-01.md");
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let huge = text.replace("We study things.", &"x".repeat(20 << 20));
+    std::fs::write(&path, huge).unwrap();
+    let message = read_digest(&path).unwrap_err().to_string();
+    assert!(
+        message.starts_with(&format!("{}:", path.display())),
+        "{message}"
+    );
+    assert!(
+        message.contains("expected a digest of at most"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_line_over_a_megabyte_is_rejected_with_its_number() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let big = text.replace("We study things.", &"word ".repeat(1 << 20));
+    let message = parse_bytes(Path::new("big.md"), big.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(message.starts_with("big.md:25: line is"), "{message}");
+}
+
+#[test]
+fn a_long_abstract_under_the_line_limit_is_parsed() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let big = text.replace("We study things.", &"word ".repeat(150_000));
+    let parsed = parse_bytes(Path::new("big.md"), big.as_bytes()).unwrap();
+    assert!(parsed.digest.papers[0].abstract_text.len() > 700_000);
+}
+
+#[test]
+fn hostile_tweets_are_neutralized() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let hostile = text.replace(
+        "Our new paper! <a href=\"https://t.co/abc\">https://t.co/abc</a>",
+        "Hi<script>alert(1)</script><img src=x onerror=alert(2)> <a href=\"javascript:alert(3)\">click</a>",
+    );
+    let t = parse_bytes(Path::new("h.md"), hostile.as_bytes())
+        .unwrap()
+        .digest
+        .papers[0]
+        .tweets[0]
+        .clone();
+    for bad in ["<script", "alert(1)", "onerror", "javascript:", "<img"] {
+        assert!(!t.html.contains(bad), "{bad} in {}", t.html);
+    }
+    assert!(t.text.starts_with("Hi"), "{}", t.text);
+}
+
+#[test]
+fn archive_indexes_by_day_and_reports_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("corpus/2021-02-05---Hot-Papers.md");
+    std::fs::copy(&src, dir.path().join("2021-02-05---Hot-Papers.md")).unwrap();
+    std::fs::copy(&src, dir.path().join("2021-02-05.md")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a digest").unwrap();
+    let draft = std::fs::read_to_string(fixture("valid/minimal.md"))
+        .unwrap()
+        .replace("draft: false", "draft: true");
+    std::fs::write(dir.path().join("2021-03-01.md"), draft).unwrap();
+
+    let archive = load_archive(dir.path()).unwrap();
+    assert_eq!(archive.len(), 1);
+    assert!(archive.get("2021-02-05".parse().unwrap()).is_some());
+    assert_eq!(archive.drafts.len(), 1, "drafts are kept apart");
+    assert_eq!(archive.problems.len(), 1);
+    assert!(archive.problems[0]
+        .to_string()
+        .contains("duplicate digest for 2021-02-05"));
+}
+
+#[test]
+fn parse_json_has_the_documented_fields() {
+    let (out, stdout, stderr) = run(hotpapers()
+        .args(["parse", "--json"])
+        .arg(fixture("valid/minimal.md")));
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "title",
+        "date",
+        "published",
+        "slug",
+        "draft",
+        "tags",
+        "papers",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["date"], "2021-03-01");
+    let paper = &v["papers"][1];
+    for key in [
+        "rank",
+        "title",
+        "authors",
+        "retweets",
+        "favorites",
+        "counted_at",
+        "arxiv_id",
+        "abs_url",
+        "pdf_url",
+        "categories",
+        "abstract",
+        "tweets",
+    ] {
+        assert!(paper.get(key).is_some(), "missing paper.{key}");
+    }
+    let tweet = &v["papers"][0]["tweets"][0];
+    for key in ["author", "handle", "url", "date", "lang", "text", "html"] {
+        assert!(tweet.get(key).is_some(), "missing tweet.{key}");
+    }
+}
+
+#[test]
+fn check_reports_every_file_and_fails_on_a_broken_one() {
+    let (out, stdout, _) = run(hotpapers().arg("check").arg(fixture("corpus")));
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("31 digests ok, 0 drafts, 0 failed"),
+        "{stdout}"
+    );
+
+    let (out, stdout, _) = run(hotpapers().arg("check").arg(fixture("invalid")));
+    assert!(!out.status.success());
+    for name in ["empty.md", "bad-yaml.md", "truncated-paper.md", "binary.md"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(name) && l.contains("error:")),
+            "{name} not reported in:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn seeds_are_reported_as_repaired() {
+    let (out, _, stderr) = run(hotpapers()
+        .arg("parse")
+        .arg(fixture("seeds/000_e99aa3bcad17db41.txt")));
+    assert!(out.status.success());
+    assert!(stderr.contains("Mac Roman"), "a repair is logged: {stderr}");
+}
+
+#[test]
+fn parsed_digests_match_their_snapshots() {
+    for rel in ["valid/minimal.md", "corpus/2020-06-29---Hot-Papers.md"] {
+        let name = rel.replace('/', "__");
+        insta::assert_json_snapshot!(name, parse(rel).digest);
+    }
+}

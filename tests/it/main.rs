@@ -1,0 +1,5 @@
+//! Integration tests: one module per part of the pipeline. Each runs the
+//! library or the real binary against files under `tests/fixtures/`.
+
+mod digest;
+mod support;

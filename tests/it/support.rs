@@ -1,0 +1,32 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A file or folder under `tests/fixtures/`.
+pub(crate) fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// The real `hotpapers` binary, run from a clean environment so a developer's
+/// `.env` or `HOTPAPERS_*` variables cannot change the outcome.
+pub(crate) fn hotpapers() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotpapers"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HOTPAPERS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Runs a command and returns its output as text, with stdout and stderr.
+pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
