@@ -13,3 +13,4 @@ pub mod cmd;
 pub mod config;
 pub mod digest;
 pub mod model;
+pub mod token;
