@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench parse` reports MB/s (criterion's throughput).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
 use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
