@@ -12,5 +12,8 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod digest;
+pub mod feed;
 pub mod model;
+pub mod output;
+pub mod render;
 pub mod token;

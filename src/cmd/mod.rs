@@ -1,6 +1,7 @@
 //! One file per subcommand, wiring the pipeline stages. This is the only layer
 //! that writes files, talks to the network or prints to stdout.
 
+mod build;
 mod check;
 mod parse;
 
@@ -60,8 +61,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
-        Command::Build(_)
-        | Command::Preview(_)
+        Command::Build(args) => build::run(&config, &args),
+        Command::Preview(_)
         | Command::Send(_)
         | Command::Status(_)
         | Command::Subscribers(_)
