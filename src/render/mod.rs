@@ -30,11 +30,14 @@ pub fn digest_html(digest: &Digest, config: &Config) -> String {
         );
         return out;
     }
+    let what = match digest.papers.len() {
+        1 => "The arXiv paper".to_owned(),
+        n => format!("The {n} arXiv papers"),
+    };
     let _ = write!(
         out,
-        "<p>The {} arXiv papers most talked about on Twitter on {}. \
+        "<p>{what} most talked about on Twitter on {}. \
          <a href=\"{}\">Read on the web</a>.</p>\n",
-        digest.papers.len(),
         day_label(digest),
         escape(&page)
     );
