@@ -22,9 +22,9 @@ pub fn digest_html(digest: &Digest, config: &Config) -> String {
     let mut out = String::with_capacity(4096 + digest.papers.len() * 3072);
     let page = digest_page_url(digest, config);
     if digest.papers.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>No papers trended on {}. <a href=\"{}\">The digest page</a>.</p>\n",
+            "<p>No papers trended on {}. <a href=\"{}\">The digest page</a>.</p>",
             day_label(digest),
             escape(&page)
         );
@@ -34,10 +34,10 @@ pub fn digest_html(digest: &Digest, config: &Config) -> String {
         1 => "The arXiv paper".to_owned(),
         n => format!("The {n} arXiv papers"),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<p>{what} most talked about on Twitter on {}. \
-         <a href=\"{}\">Read on the web</a>.</p>\n",
+         <a href=\"{}\">Read on the web</a>.</p>",
         day_label(digest),
         escape(&page)
     );

@@ -326,9 +326,12 @@ fn each_category_feed_holds_only_its_papers_and_the_opml_lists_every_feed() {
             quick_xml::events::Event::Empty(e) => {
                 if let Some(url) = e.try_get_attribute("xmlUrl").unwrap() {
                     listed.push(
-                        url.decode_and_unescape_value(reader.decoder())
-                            .unwrap()
-                            .into_owned(),
+                        url.decoded_and_normalized_value(
+                            quick_xml::XmlVersion::default(),
+                            reader.decoder(),
+                        )
+                        .unwrap()
+                        .into_owned(),
                     );
                 }
             }
