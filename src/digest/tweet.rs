@@ -180,17 +180,23 @@ fn is_allowed_link(href: &str) -> bool {
 }
 
 /// HTML escaping as html5ever's serializer does it, so output matches ammonia's.
+/// Copies the runs between special characters whole.
 fn escape_into(s: &str, attribute: bool, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '\u{a0}' => out.push_str("&nbsp;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '<' if !attribute => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let escaped = match c {
+            '&' => "&amp;",
+            '\u{a0}' => "&nbsp;",
+            '"' if attribute => "&quot;",
+            '<' if !attribute => "&lt;",
+            '>' if !attribute => "&gt;",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        out.push_str(escaped);
+        plain = i + c.len_utf8();
     }
+    out.push_str(&s[plain..]);
 }
 
 /// Sanitizes tweet HTML: links (http/https/mailto, `rel="nofollow noopener
