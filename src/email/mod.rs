@@ -30,7 +30,7 @@ use crate::token::Signer;
 
 pub use dkim::SIGNED_HEADERS as DKIM_SIGNED_HEADERS;
 pub use templates::template_files;
-use view::{ConfirmView, EmailView, Links, Personal, SubjectView, SubscriberView};
+use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
 
 /// Longest subject, in characters, before it is shortened at a word.
 pub const SUBJECT_LIMIT: usize = 78;
@@ -243,7 +243,7 @@ impl Newsletter {
             language: self.config.language.clone(),
             email: email.trim().to_owned(),
             confirm_url: confirm_url.to_owned(),
-            links: Links::new(&self.config, chrono::NaiveDate::default()),
+            site_url: self.config.site_url.to_string(),
             postal_address: self.config.postal_address.clone(),
             from_email: self.config.from.email.to_string(),
         };

@@ -217,8 +217,8 @@ pub(crate) struct ConfirmView {
     pub(crate) email: String,
     /// The link that confirms.
     pub(crate) confirm_url: String,
-    /// Links to the site.
-    pub(crate) links: Links,
+    /// The site's home page.
+    pub(crate) site_url: String,
     /// Postal / contact line.
     pub(crate) postal_address: String,
     /// The sender's address.
@@ -304,21 +304,29 @@ impl SubscriberView {
     }
 }
 
+/// Content text without the placeholder characters, so digest text can never
+/// be mistaken for a personal value.
+fn clean(s: &str) -> String {
+    s.replace([OPEN, CLOSE], "")
+}
+
 impl PaperView {
     fn new(p: &Paper) -> Self {
-        let authors_short = if p.authors.len() > MAX_AUTHORS {
-            format!("{} et al.", p.authors[..SHOWN_AUTHORS].join(", "))
+        let authors: Vec<String> = p.authors.iter().map(|a| clean(a)).collect();
+        let authors_short = if authors.len() > MAX_AUTHORS {
+            format!("{} et al.", authors[..SHOWN_AUTHORS].join(", "))
         } else {
-            p.authors.join(", ")
+            authors.join(", ")
         };
-        let (abstract_short, abstract_truncated) = shorten_abstract(&p.abstract_text);
+        let abstract_text = clean(&p.abstract_text);
+        let (abstract_short, abstract_truncated) = shorten_abstract(&abstract_text);
         Self {
             rank: p.rank,
-            title: p.title.clone(),
+            title: clean(&p.title),
             url: p.canonical_url(),
             pdf_url: p.arxiv_id.pdf_url(),
             arxiv_id: p.arxiv_id.to_string(),
-            authors: p.authors.clone(),
+            authors,
             authors_short,
             categories: p
                 .categories
@@ -330,17 +338,16 @@ impl PaperView {
                 .collect(),
             retweets: p.retweets,
             favorites: p.favorites,
-            abstract_text: p.abstract_text.clone(),
+            abstract_text,
             abstract_short,
             abstract_truncated,
             tweet: p.lead_tweet().map(|t| TweetView {
-                author: t.author.clone(),
-                handle: t.handle.clone(),
+                author: clean(&t.author),
+                handle: clean(&t.handle),
                 url: t.url.clone(),
                 date: t.date.map(|d| d.format("%Y-%m-%d").to_string()),
-                text: t.text.clone(),
-                lines: t
-                    .text
+                text: clean(&t.text),
+                lines: clean(&t.text)
                     .lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
