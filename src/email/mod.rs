@@ -339,7 +339,7 @@ impl Edition<'_> {
         Ok(Some(RenderedEmail {
             subject: message::clean_subject(&subject),
             html: fill(&prepared.html, |p| templates::escape_html(value(p))),
-            text: fill(&prepared.text, |p| value(p).to_owned()),
+            text: fill_text(&prepared.text, |p| value(p).to_owned()),
         }))
     }
 
@@ -413,5 +413,19 @@ fn fill(rendered: &str, value: impl Fn(Personal) -> String) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// [`fill`] for the wrapped text part: a line that held a placeholder is
+/// wrapped again, since the value may be longer than the placeholder.
+fn fill_text(rendered: &str, value: impl Fn(Personal) -> String) -> String {
+    let mut out = String::with_capacity(rendered.len() + 256);
+    for line in rendered.split_inclusive('\n') {
+        if line.contains(view::OPEN) {
+            text::wrap_line(fill(line, &value).trim_end_matches('\n'), &mut out);
+        } else {
+            out.push_str(line);
+        }
+    }
     out
 }

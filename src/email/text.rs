@@ -22,30 +22,35 @@ pub(crate) fn wrap(text: &str) -> String {
             continue;
         }
         blank_run = 0;
-        let prefix = prefix_of(line);
-        let body = &line[prefix.len()..];
-        if textwrap::core::display_width(line) <= WIDTH {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        }
-        let width = WIDTH
-            .saturating_sub(textwrap::core::display_width(prefix))
-            .max(20);
-        let options = Options::new(width)
-            .word_separator(WordSeparator::AsciiSpace)
-            .word_splitter(WordSplitter::NoHyphenation)
-            .break_words(false);
-        for piece in textwrap::wrap(body, &options) {
-            out.push_str(prefix);
-            out.push_str(piece.trim_end());
-            out.push('\n');
-        }
+        wrap_line(line, &mut out);
     }
     while out.ends_with("\n\n") {
         out.pop();
     }
     out
+}
+
+/// Appends one line (no newline inside), wrapped, to `out`.
+pub(crate) fn wrap_line(line: &str, out: &mut String) {
+    if textwrap::core::display_width(line) <= WIDTH {
+        out.push_str(line);
+        out.push('\n');
+        return;
+    }
+    let prefix = prefix_of(line);
+    let body = &line[prefix.len()..];
+    let width = WIDTH
+        .saturating_sub(textwrap::core::display_width(prefix))
+        .max(20);
+    let options = Options::new(width)
+        .word_separator(WordSeparator::AsciiSpace)
+        .word_splitter(WordSplitter::NoHyphenation)
+        .break_words(false);
+    for piece in textwrap::wrap(body, &options) {
+        out.push_str(prefix);
+        out.push_str(piece.trim_end());
+        out.push('\n');
+    }
 }
 
 /// The indentation and quote marks that start a line ("  ", "> ", "> > ").
