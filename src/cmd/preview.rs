@@ -42,6 +42,9 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
         Some(email) => find_subscriber(&config.subscribers, email)?,
         None => Subscriber::new(EXAMPLE_READER),
     };
+    if digest.papers.is_empty() {
+        bail!("the digest of {day} has no papers: there is no email to preview");
+    }
     let edition = newsletter.edition(digest)?;
     let Some(rendered) = edition.render_for(&subscriber)? else {
         bail!(
