@@ -12,5 +12,6 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod digest;
+pub mod email;
 pub mod model;
 pub mod token;

@@ -3,6 +3,7 @@
 
 mod check;
 mod parse;
+mod preview;
 
 use std::process::ExitCode;
 
@@ -60,8 +61,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
+        Command::Preview(args) => preview::run(&config, &args),
         Command::Build(_)
-        | Command::Preview(_)
         | Command::Send(_)
         | Command::Status(_)
         | Command::Subscribers(_)

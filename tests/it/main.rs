@@ -2,5 +2,6 @@
 //! library or the real binary against files under `tests/fixtures/`.
 
 mod digest;
+mod email;
 mod settings;
 mod support;
