@@ -2,5 +2,7 @@
 //! library or the real binary against files under `tests/fixtures/`.
 
 mod digest;
+mod send;
 mod settings;
+mod smtp_server;
 mod support;
