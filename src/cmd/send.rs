@@ -209,7 +209,7 @@ impl Observer for Progress {
             Some(bar) => bar.inc(1),
             None => {
                 let step = (self.total / 10).max(1);
-                if done % step == 0 || done == self.total {
+                if done.is_multiple_of(step) || done == self.total {
                     tracing::info!("{done}/{} subscribers done", self.total);
                 }
             }

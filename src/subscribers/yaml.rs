@@ -91,6 +91,7 @@ fn clean_message(msg: &str) -> String {
     if let Some(i) = m.find(" at line ") {
         m = &m[..i];
     }
+    m = m.strip_prefix('.').unwrap_or(m);
     if m.starts_with('[') {
         if let Some(close) = m.find(']') {
             let rest = &m[close + 1..];

@@ -3,6 +3,8 @@
 
 mod digest;
 mod send;
+mod send_cli;
 mod settings;
 mod smtp_server;
+mod subscribers;
 mod support;

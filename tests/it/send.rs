@@ -396,8 +396,11 @@ async fn under_random_faults_all_deliverable_mail_arrives_once_and_550s_fail_onc
         let r = reader(i);
         let row = ledger.get(day(DAY), &r).unwrap().unwrap();
         if rejected.contains(&r) {
-            assert_eq!(row.state, State::Failed);
-            assert_eq!(f.server.rcpt_attempts(&r), 1, "{r}: a 550 is not retried");
+            // (A stall may time out an RCPT before its 550 arrives; that
+            // attempt is retried. Once a 550 is read, the row is final.)
+            assert_eq!(row.state, State::Failed, "{r}");
+            assert!(row.last_reply.unwrap().starts_with("550"), "{r}");
+            assert!(!counts.contains_key(&r));
             continue;
         }
         assert_eq!(row.state, State::Sent, "{r}");
