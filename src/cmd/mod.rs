@@ -4,6 +4,9 @@
 mod check;
 mod parse;
 mod preview;
+mod send;
+mod status;
+mod subscribers;
 
 use std::process::ExitCode;
 
@@ -62,10 +65,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
         Command::Preview(args) => preview::run(&config, &args),
-        Command::Build(_)
-        | Command::Send(_)
-        | Command::Status(_)
-        | Command::Subscribers(_)
-        | Command::Serve(_) => anyhow::bail!("this command is not built yet"),
+        Command::Send(args) => send::run(&config, &args),
+        Command::Status(args) => status::run(&config, &args),
+        Command::Subscribers(cmd) => subscribers::run(&config, &cmd),
+        Command::Build(_) | Command::Serve(_) => anyhow::bail!("this command is not built yet"),
     }
 }
