@@ -144,9 +144,9 @@ impl<'a> FeedSet<'a> {
             for c in &entry.paper.categories {
                 let list = map.entry(c).or_default();
                 // A paper listing a category twice is still one entry.
-                if !list
+                if list
                     .last()
-                    .is_some_and(|e| e.paper.arxiv_id == entry.paper.arxiv_id)
+                    .is_none_or(|e| e.paper.arxiv_id != entry.paper.arxiv_id)
                 {
                     list.push(entry);
                 }

@@ -22,18 +22,18 @@ pub fn digest_html(digest: &Digest, config: &Config) -> String {
     let mut out = String::with_capacity(4096 + digest.papers.len() * 3072);
     let page = digest_page_url(digest, config);
     if digest.papers.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>No papers trended on {}. <a href=\"{}\">The digest page</a>.</p>\n",
+            "<p>No papers trended on {}. <a href=\"{}\">The digest page</a>.</p>",
             day_label(digest),
             escape(&page)
         );
         return out;
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<p>The {} arXiv papers most talked about on Twitter on {}. \
-         <a href=\"{}\">Read on the web</a>.</p>\n",
+         <a href=\"{}\">Read on the web</a>.</p>",
         digest.papers.len(),
         day_label(digest),
         escape(&page)
