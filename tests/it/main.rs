@@ -3,5 +3,9 @@
 
 mod digest;
 mod email;
+mod send;
+mod send_cli;
 mod settings;
+mod smtp_server;
+mod subscribers;
 mod support;
