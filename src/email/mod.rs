@@ -532,3 +532,31 @@ fn fill_text(rendered: &str, value: impl Fn(Personal) -> String) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn editions_can_be_shared_between_sending_threads() {
+        assert_send_sync::<Newsletter>();
+        assert_send_sync::<Edition<'static>>();
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_stray_marks_kept() {
+        let text = format!(
+            "a {} b {} c \u{E000}x \u{E000}",
+            Personal::Email.placeholder(),
+            Personal::Unsubscribe.placeholder()
+        );
+        let filled = fill(&text, |p| match p {
+            Personal::Email => "E@x".to_owned(),
+            Personal::Name => "N".to_owned(),
+            Personal::Unsubscribe => "U".to_owned(),
+        });
+        assert_eq!(filled, "a E@x b U c \u{E000}x \u{E000}");
+    }
+}
