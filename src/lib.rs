@@ -13,4 +13,5 @@ pub mod cmd;
 pub mod config;
 pub mod digest;
 pub mod model;
+pub mod serve;
 pub mod token;

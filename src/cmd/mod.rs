@@ -3,6 +3,7 @@
 
 mod check;
 mod parse;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -60,11 +61,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
+        Command::Serve(args) => serve::run(&config, &args),
         Command::Build(_)
         | Command::Preview(_)
         | Command::Send(_)
         | Command::Status(_)
-        | Command::Subscribers(_)
-        | Command::Serve(_) => anyhow::bail!("this command is not built yet"),
+        | Command::Subscribers(_) => anyhow::bail!("this command is not built yet"),
     }
 }

@@ -2,4 +2,5 @@
 //! library or the real binary against files under `tests/fixtures/`.
 
 mod digest;
+mod serve;
 mod support;
