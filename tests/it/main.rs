@@ -3,4 +3,5 @@
 
 mod digest;
 mod serve;
+mod settings;
 mod support;
