@@ -14,4 +14,5 @@ pub mod config;
 pub mod digest;
 pub mod model;
 pub mod serve;
+pub mod site;
 pub mod token;
