@@ -12,6 +12,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod digest;
+pub mod email;
 pub mod model;
 pub mod serve;
 pub mod site;

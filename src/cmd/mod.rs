@@ -3,6 +3,7 @@
 
 mod check;
 mod parse;
+mod preview;
 mod serve;
 
 use std::process::ExitCode;
@@ -61,9 +62,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
+        Command::Preview(args) => preview::run(&config, &args),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Build(_)
-        | Command::Preview(_)
         | Command::Send(_)
         | Command::Status(_)
         | Command::Subscribers(_) => anyhow::bail!("this command is not built yet"),

@@ -2,6 +2,7 @@
 //! library or the real binary against files under `tests/fixtures/`.
 
 mod digest;
+mod email;
 mod serve;
 mod settings;
 mod support;
