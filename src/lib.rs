@@ -20,5 +20,7 @@ pub mod model;
 pub mod output;
 pub mod render;
 pub mod send;
+pub mod serve;
+pub mod site;
 pub mod subscribers;
 pub mod token;

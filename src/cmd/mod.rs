@@ -6,6 +6,7 @@ mod check;
 mod parse;
 mod preview;
 mod send;
+mod serve;
 mod status;
 mod subscribers;
 
@@ -70,6 +71,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Send(args) => send::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
         Command::Subscribers(cmd) => subscribers::run(&config, &cmd),
-        Command::Serve(_) => anyhow::bail!("this command is not built yet"),
+        Command::Serve(args) => serve::run(&config, &args),
     }
 }

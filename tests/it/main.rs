@@ -5,6 +5,7 @@ mod digest;
 mod email;
 mod send;
 mod send_cli;
+mod serve;
 mod settings;
 mod smtp_server;
 mod subscribers;
