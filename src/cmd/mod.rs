@@ -1,9 +1,12 @@
 //! One file per subcommand, wiring the pipeline stages. This is the only layer
 //! that writes files, talks to the network or prints to stdout.
 
+mod build;
 mod check;
 mod parse;
+mod preview;
 mod send;
+mod serve;
 mod status;
 mod subscribers;
 
@@ -63,11 +66,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
+        Command::Build(args) => build::run(&config, &args),
+        Command::Preview(args) => preview::run(&config, &args),
         Command::Send(args) => send::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
         Command::Subscribers(cmd) => subscribers::run(&config, &cmd),
-        Command::Build(_) | Command::Preview(_) | Command::Serve(_) => {
-            anyhow::bail!("this command is not built yet")
-        }
+        Command::Serve(args) => serve::run(&config, &args),
     }
 }

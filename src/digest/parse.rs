@@ -628,14 +628,15 @@ fn title_dates(title: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), St
     let bytes = title.as_bytes();
     let mut i = 0;
     while i + 10 <= bytes.len() {
-        let cand = &title[i..i + 10];
-        let shape = cand.bytes().enumerate().all(|(k, b)| match k {
+        // Check the shape on bytes: a slice of the str could split a character.
+        let shape = bytes[i..i + 10].iter().enumerate().all(|(k, &b)| match k {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
         });
         let bounded = (i == 0 || !bytes[i - 1].is_ascii_digit())
             && bytes.get(i + 10).is_none_or(|b| !b.is_ascii_digit());
         if shape && bounded {
+            let cand = &title[i..i + 10];
             let day = NaiveDate::parse_from_str(cand, "%Y-%m-%d").map_err(|_| cand.to_owned())?;
             found.push(day);
             i += 10;
@@ -727,5 +728,16 @@ mod tests {
             collapse_whitespace("Chlo\u{ea}  \u{3000} x"),
             "Chlo\u{ea} x"
         );
+    }
+
+    /// Found by fuzzing: a multi-byte character where a date could start.
+    #[test]
+    fn title_dates_skip_multibyte_characters() {
+        assert_eq!(
+            title_dates("Hot Papers 20\u{ce}\u{ce}\u{d2}\u{cf}\u{cc}\u{d2}"),
+            Ok((None, None))
+        );
+        let day = NaiveDate::from_ymd_opt(2021, 2, 12);
+        assert_eq!(title_dates("\u{ce}2021-02-12\u{ce}"), Ok((day, None)));
     }
 }

@@ -2,8 +2,10 @@
 //! library or the real binary against files under `tests/fixtures/`.
 
 mod digest;
+mod email;
 mod send;
 mod send_cli;
+mod serve;
 mod settings;
 mod smtp_server;
 mod subscribers;

@@ -1,0 +1,80 @@
+//! `hotpapers build [--out DIR] [--strict]`: parse and check every digest of
+//! the archive, render the feeds from the good ones, write only the files
+//! whose bytes changed.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::Outcome;
+use crate::cli::BuildArgs;
+use crate::config::Config;
+use crate::digest;
+use crate::feed::{self, STYLESHEET_FILE};
+use crate::output::write_if_changed;
+
+/// Builds the feeds into `args.out`. A broken digest is reported with its file
+/// and line and left out; only `--strict` turns that into a failing exit status.
+pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
+    let archive = digest::load_archive(&config.digests).with_context(|| {
+        format!(
+            "could not read the digests in `{}`",
+            config.digests.display()
+        )
+    })?;
+    for loaded in archive.digests.values() {
+        super::parse::report_repairs(&loaded.path, &loaded.parsed);
+    }
+    let mut problems: Vec<&digest::DigestError> = archive.problems.iter().collect();
+    problems.sort_by(|a, b| a.path().cmp(b.path()));
+    for problem in &problems {
+        tracing::error!("{problem} (left out of the feeds)");
+    }
+
+    let latest = archive.latest(config.feed_limit);
+    let mut files = feed::build(&latest, config).context("could not render the feeds")?;
+    if let Some(custom) = stylesheet_override(&config.templates)? {
+        if let Some(file) = files.iter_mut().find(|f| f.path == STYLESHEET_FILE) {
+            file.bytes = custom;
+        }
+    }
+
+    let (mut written, mut unchanged) = (0_usize, 0_usize);
+    for file in &files {
+        let path = args.out.join(&file.path);
+        if write_if_changed(&path, &file.bytes)
+            .with_context(|| format!("could not write `{}`", path.display()))?
+        {
+            written += 1;
+        } else {
+            unchanged += 1;
+        }
+    }
+
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} digests read, {} in the feeds, {} failed; {} files in `{}`: {written} written, {unchanged} unchanged",
+        archive.len(),
+        latest.len(),
+        problems.len(),
+        files.len(),
+        args.out.display(),
+    )?;
+    Ok(if args.strict && !problems.is_empty() {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Done
+    })
+}
+
+/// `TEMPLATES/feed.xsl`, when the operator provides their own stylesheet.
+fn stylesheet_override(templates: &Path) -> Result<Option<Vec<u8>>> {
+    let path = templates.join(STYLESHEET_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("could not read `{}`", path.display())),
+    }
+}

@@ -1,0 +1,250 @@
+//! Atom 1.0 documents (RFC 4287) with atom_syndication: the digest feed, the
+//! paper feed and one feed per arXiv category.
+
+use atom_syndication::{
+    Category as AtomCategory, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
+};
+use chrono::{DateTime, FixedOffset};
+
+use super::{
+    category_path, digest_categories, digest_id, with_stylesheet, FeedError, FeedSet, OutputFile,
+    PaperEntry, CATEGORY_SCHEME, GENERATOR, STYLESHEET_FILE,
+};
+use crate::config::Config;
+use crate::model::Category;
+use crate::render;
+
+const ATOM_TYPE: &str = "application/atom+xml";
+
+/// `atom.xml`: one entry per digest, newest first.
+pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
+    let config = set.config;
+    let path = "atom.xml";
+    let entries = set
+        .digests
+        .iter()
+        .zip(&set.digest_html)
+        .map(|(d, html)| {
+            let page = render::digest_page_url(d, config);
+            Entry {
+                id: digest_id(d, config),
+                title: Text::plain(d.title.clone()),
+                updated: d.published,
+                published: Some(d.published),
+                authors: vec![site_author(config)],
+                links: vec![link(&page, "alternate", "text/html")],
+                categories: digest_categories(d)
+                    .into_iter()
+                    .map(atom_category)
+                    .collect(),
+                summary: Some(Text::plain(render::digest_summary(d))),
+                content: Some(html_content(html)),
+                ..Entry::default()
+            }
+        })
+        .collect();
+    let feed = feed(
+        config,
+        path,
+        config.title.clone(),
+        config.subtitle.clone(),
+        config.site_link(""),
+        set.newest(),
+        entries,
+    );
+    write(path, &feed, STYLESHEET_FILE)
+}
+
+/// `papers.xml`: one entry per paper, keyed by its arXiv abs URL.
+pub(super) fn papers(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
+    let config = set.config;
+    let path = "papers.xml";
+    let entries: Vec<Entry> = set.papers.iter().map(|p| paper_entry(p, config)).collect();
+    let updated = newest(&entries);
+    let feed = feed(
+        config,
+        path,
+        format!("{}: every paper", config.title),
+        format!(
+            "Each paper of the latest {} digests as its own entry: {}",
+            set.digests.len(),
+            config.subtitle
+        ),
+        config.site_link(""),
+        updated,
+        entries,
+    );
+    write(path, &feed, STYLESHEET_FILE)
+}
+
+/// `categories/CAT.xml`: the papers listed under one arXiv category.
+pub(super) fn category(
+    set: &FeedSet<'_>,
+    category: &Category,
+    papers: &[&PaperEntry<'_>],
+) -> Result<OutputFile, FeedError> {
+    let config = set.config;
+    let path = category_path(category);
+    let entries: Vec<Entry> = papers.iter().map(|p| paper_entry(p, config)).collect();
+    let updated = newest(&entries);
+    let mut feed = feed(
+        config,
+        &path,
+        format!("{}: {category}", config.title),
+        format!(
+            "Papers in arXiv category {category} among the latest {} digests: {}",
+            set.digests.len(),
+            config.subtitle
+        ),
+        config.site_link(""),
+        updated,
+        entries,
+    );
+    feed.links.push(Link {
+        href: category.list_url(),
+        rel: "related".to_owned(),
+        mime_type: Some("text/html".to_owned()),
+        ..Link::default()
+    });
+    feed.categories = vec![atom_category(category)];
+    write(&path, &feed, &format!("../{STYLESHEET_FILE}"))
+}
+
+fn paper_entry(entry: &PaperEntry<'_>, config: &Config) -> Entry {
+    let paper = entry.paper;
+    let abs = paper.canonical_url();
+    let mut links = vec![link(&abs, "alternate", "text/html")];
+    if paper.pdf_url.is_some() {
+        links.push(link(
+            &paper.arxiv_id.pdf_url(),
+            "related",
+            "application/pdf",
+        ));
+    }
+    links.extend(entry.days.iter().map(|t| {
+        link(
+            &format!(
+                "{}#paper-{}",
+                render::digest_page_url(t.digest, config),
+                t.paper.rank
+            ),
+            "via",
+            "text/html",
+        )
+    }));
+    let authors = if paper.authors.is_empty() {
+        vec![site_author(config)]
+    } else {
+        paper
+            .authors
+            .iter()
+            .map(|name| Person {
+                name: name.clone(),
+                ..Person::default()
+            })
+            .collect()
+    };
+    Entry {
+        id: abs,
+        title: Text::plain(paper.title.clone()),
+        updated: entry.updated(),
+        published: Some(entry.published()),
+        authors,
+        links,
+        categories: paper.categories.iter().map(atom_category).collect(),
+        summary: Some(Text::plain(render::paper_summary(paper))),
+        content: Some(html_content(&entry.html)),
+        ..Entry::default()
+    }
+}
+
+fn feed(
+    config: &Config,
+    path: &str,
+    title: String,
+    subtitle: String,
+    home: String,
+    updated: DateTime<FixedOffset>,
+    entries: Vec<Entry>,
+) -> Feed {
+    let self_url = config.site_link(path);
+    Feed {
+        title: Text::plain(title),
+        id: self_url.clone(),
+        updated,
+        authors: vec![site_author(config)],
+        generator: Some(Generator {
+            value: GENERATOR.to_owned(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        }),
+        links: vec![
+            link(&self_url, "self", ATOM_TYPE),
+            link(&home, "alternate", "text/html"),
+        ],
+        subtitle: Some(Text::plain(subtitle)),
+        entries,
+        lang: Some(config.language.clone()),
+        ..Feed::default()
+    }
+}
+
+fn write(path: &str, feed: &Feed, stylesheet: &str) -> Result<OutputFile, FeedError> {
+    let config = WriteConfig {
+        write_document_declaration: true,
+        indent_size: Some(2),
+    };
+    let xml = feed
+        .write_with_config(Vec::new(), config)
+        .map_err(|source| FeedError::Atom {
+            file: path.to_owned(),
+            source,
+        })?;
+    Ok(OutputFile {
+        path: path.to_owned(),
+        bytes: with_stylesheet(xml, stylesheet),
+    })
+}
+
+/// The newest `updated` of the entries: the feed's `updated`.
+fn newest(entries: &[Entry]) -> DateTime<FixedOffset> {
+    entries
+        .iter()
+        .map(|e| e.updated)
+        .max()
+        .unwrap_or_else(super::epoch)
+}
+
+fn site_author(config: &Config) -> Person {
+    Person {
+        name: config.title.clone(),
+        uri: Some(config.site_link("")),
+        ..Person::default()
+    }
+}
+
+fn link(href: &str, rel: &str, mime: &str) -> Link {
+    Link {
+        href: href.to_owned(),
+        rel: rel.to_owned(),
+        mime_type: Some(mime.to_owned()),
+        ..Link::default()
+    }
+}
+
+fn atom_category(c: &Category) -> AtomCategory {
+    AtomCategory {
+        term: c.as_str().to_owned(),
+        scheme: Some(CATEGORY_SCHEME.to_owned()),
+        label: None,
+    }
+}
+
+/// HTML content; the writer escapes it once (`&lt;p&gt;`), as `type="html"` expects.
+fn html_content(html: &str) -> Content {
+    Content {
+        value: Some(html.to_owned()),
+        content_type: Some("html".to_owned()),
+        ..Content::default()
+    }
+}

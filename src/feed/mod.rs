@@ -1,0 +1,307 @@
+//! Feeds: the latest digests as Atom (`atom.xml`), RSS 2.0 (`rss.xml`) and
+//! JSON Feed 1.1 (`feed.json`); every paper of those digests as Atom
+//! (`papers.xml`) and per arXiv category (`categories/CAT.xml`); an OPML list
+//! of them all (`feeds.opml`) and the XSLT stylesheet browsers use to show a
+//! feed as a page (`feed.xsl`).
+//!
+//! Renderers only: [`build`] returns the files as bytes and `cmd::build`
+//! writes them. Everything comes from the digests and the settings — no
+//! clock — so the same archive always gives byte-identical files.
+//!
+//! Ids never depend on the build: a digest is `tag:HOST,YYYY-MM-DD:PATHYYYY-MM-DD`,
+//! a paper is its canonical arXiv abs URL (one entry however many days it
+//! trended), a feed is its own URL.
+
+mod atom;
+mod json;
+mod opml;
+mod papers;
+mod rss;
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::model::{Category, Digest};
+use crate::render;
+
+pub use papers::{PaperEntry, Trended};
+
+/// The XSLT stylesheet that turns a feed into a readable page in a browser.
+pub const STYLESHEET: &str = include_str!("../../templates/feed.xsl");
+
+/// File name of the stylesheet in the output folder.
+pub const STYLESHEET_FILE: &str = "feed.xsl";
+
+/// The generator named in the feeds.
+const GENERATOR: &str = "hotpapers";
+
+/// Where arXiv's category codes are defined (scheme / domain of feed categories).
+const CATEGORY_SCHEME: &str = "https://arxiv.org/category_taxonomy";
+
+/// One generated file: where it goes under the output folder and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Path relative to the output folder, `/`-separated (`categories/cs.CV.xml`).
+    pub path: String,
+    /// The complete file content.
+    pub bytes: Vec<u8>,
+}
+
+/// A feed document that could not be serialized. The inputs are plain strings,
+/// so this means a bug in a serializer rather than bad data.
+#[derive(Debug, Error)]
+pub enum FeedError {
+    /// Writing an Atom document failed.
+    #[error("could not write `{file}` as Atom: {source}")]
+    Atom {
+        /// The output file.
+        file: String,
+        /// The writer's error.
+        source: atom_syndication::Error,
+    },
+    /// Writing the RSS document failed.
+    #[error("could not write `{file}` as RSS: {source}")]
+    Rss {
+        /// The output file.
+        file: String,
+        /// The writer's error.
+        source: ::rss::Error,
+    },
+    /// Writing an XML document (OPML) failed.
+    #[error("could not write `{file}` as XML: {source}")]
+    Xml {
+        /// The output file.
+        file: String,
+        /// The writer's error.
+        source: std::io::Error,
+    },
+    /// Writing the JSON Feed failed.
+    #[error("could not write `{file}` as JSON: {source}")]
+    Json {
+        /// The output file.
+        file: String,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+}
+
+/// Everything the feeds are made of, computed once: the digests in the
+/// window, newest first, their HTML, and the papers merged across days.
+#[derive(Debug)]
+pub struct FeedSet<'a> {
+    config: &'a Config,
+    /// The latest digests, newest first, at most `feed_limit`, one per day.
+    digests: Vec<&'a Digest>,
+    /// `render::digest_html` of each digest, in the same order.
+    digest_html: Vec<String>,
+    /// Every paper of the window, most recently trending first.
+    papers: Vec<PaperEntry<'a>>,
+}
+
+impl<'a> FeedSet<'a> {
+    /// Picks the latest `config.feed_limit` digests (one per day, newest
+    /// first) and prepares their content.
+    #[must_use]
+    pub fn new<D: Borrow<Digest>>(archive: &'a [D], config: &'a Config) -> Self {
+        let mut digests: Vec<&Digest> = archive.iter().map(Borrow::borrow).collect();
+        digests.sort_by(|a, b| b.date.cmp(&a.date).then(b.published.cmp(&a.published)));
+        digests.dedup_by_key(|d| d.date);
+        digests.truncate(config.feed_limit);
+        let digest_html = digests
+            .iter()
+            .map(|d| render::digest_html(d, config))
+            .collect();
+        let papers = papers::merge(&digests, config);
+        Self {
+            config,
+            digests,
+            digest_html,
+            papers,
+        }
+    }
+
+    /// The digests in the feeds, newest first.
+    #[must_use]
+    pub fn digests(&self) -> &[&'a Digest] {
+        &self.digests
+    }
+
+    /// The papers of those digests, one per arXiv id, most recent first.
+    #[must_use]
+    pub fn papers(&self) -> &[PaperEntry<'a>] {
+        &self.papers
+    }
+
+    /// Every category that occurs, with its papers (most recent first).
+    #[must_use]
+    pub fn categories(&self) -> BTreeMap<&'a Category, Vec<&PaperEntry<'a>>> {
+        let mut map: BTreeMap<&'a Category, Vec<&PaperEntry<'a>>> = BTreeMap::new();
+        for entry in &self.papers {
+            for c in &entry.paper.categories {
+                let list = map.entry(c).or_default();
+                // A paper listing a category twice is still one entry.
+                if list
+                    .last()
+                    .is_none_or(|e| e.paper.arxiv_id != entry.paper.arxiv_id)
+                {
+                    list.push(entry);
+                }
+            }
+        }
+        map
+    }
+
+    /// Every output file, in a fixed order.
+    ///
+    /// # Errors
+    /// When a serializer fails (a bug, see [`FeedError`]).
+    pub fn files(&self) -> Result<Vec<OutputFile>, FeedError> {
+        let mut files = vec![
+            atom::digests(self)?,
+            rss::digests(self)?,
+            json::digests(self)?,
+            atom::papers(self)?,
+        ];
+        let categories = self.categories();
+        for (category, entries) in &categories {
+            files.push(atom::category(self, category, entries)?);
+        }
+        files.push(opml::feeds(self, categories.keys().copied())?);
+        files.push(OutputFile {
+            path: STYLESHEET_FILE.to_owned(),
+            bytes: STYLESHEET.as_bytes().to_vec(),
+        });
+        Ok(files)
+    }
+
+    /// Newest `published` among the digests in the window: the feeds' `updated`.
+    fn newest(&self) -> DateTime<FixedOffset> {
+        self.digests
+            .iter()
+            .map(|d| d.published)
+            .max()
+            .unwrap_or_else(epoch)
+    }
+}
+
+/// Renders every feed file for the latest digests of `archive` (any order; the
+/// newest `config.feed_limit` days are taken).
+///
+/// # Errors
+/// When a serializer fails (a bug, see [`FeedError`]).
+pub fn build<D: Borrow<Digest>>(
+    archive: &[D],
+    config: &Config,
+) -> Result<Vec<OutputFile>, FeedError> {
+    FeedSet::new(archive, config).files()
+}
+
+/// Output path of a category's feed.
+#[must_use]
+pub fn category_path(category: &Category) -> String {
+    format!("categories/{category}.xml")
+}
+
+/// The stable id of a digest: a tag URI on the site's host and the digest's
+/// day (`tag:example.org,2021-02-12:/2021-02-12`), so moving pages around the
+/// site never changes it. When the host cannot be a tag authority (an IPv6
+/// address) the digest page URL is the id.
+#[must_use]
+pub fn digest_id(digest: &Digest, config: &Config) -> String {
+    let day = digest.date.format("%Y-%m-%d");
+    match config.site_url.host() {
+        Some(url::Host::Domain(host)) if is_tag_authority(host) => {
+            format!("tag:{host},{day}:{}{day}", config.site_url.path())
+        }
+        Some(url::Host::Ipv4(ip)) => format!("tag:{ip},{day}:{}{day}", config.site_url.path()),
+        _ => render::digest_page_url(digest, config),
+    }
+}
+
+/// RFC 4151 `DNSname`: dot-separated labels of letters, digits and inner hyphens.
+fn is_tag_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// The date of an empty feed: fixed, never the build time.
+fn epoch() -> DateTime<FixedOffset> {
+    DateTime::UNIX_EPOCH.fixed_offset()
+}
+
+/// Inserts `<?xml-stylesheet?>` after the XML declaration (the Atom and RSS
+/// writers have no way to emit processing instructions).
+fn with_stylesheet(xml: Vec<u8>, href: &str) -> Vec<u8> {
+    let pi = format!("<?xml-stylesheet type=\"text/xsl\" href=\"{href}\"?>\n");
+    let decl_end = if xml.starts_with(b"<?xml ") {
+        xml.windows(2).position(|w| w == b"?>").map(|p| p + 2)
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(xml.len() + pi.len() + 1);
+    match decl_end {
+        Some(end) => {
+            out.extend_from_slice(&xml[..end]);
+            out.push(b'\n');
+            out.extend_from_slice(pi.as_bytes());
+            out.extend_from_slice(xml[end..].trim_ascii_start());
+        }
+        None => {
+            out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+            out.extend_from_slice(pi.as_bytes());
+            out.extend_from_slice(&xml);
+        }
+    }
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The categories of a digest's papers, each once, in order of first appearance.
+fn digest_categories(digest: &Digest) -> Vec<&Category> {
+    let mut seen = std::collections::BTreeSet::new();
+    digest
+        .papers
+        .iter()
+        .flat_map(|p| &p.categories)
+        .filter(|c| seen.insert(*c))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stylesheet_goes_right_after_the_declaration() {
+        let xml = b"<?xml version=\"1.0\"?>\n<feed/>".to_vec();
+        let out = String::from_utf8(with_stylesheet(xml, "feed.xsl")).unwrap();
+        assert_eq!(
+            out,
+            "<?xml version=\"1.0\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"feed.xsl\"?>\n<feed/>\n"
+        );
+        let out = String::from_utf8(with_stylesheet(b"<rss/>".to_vec(), "../feed.xsl")).unwrap();
+        assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet"));
+    }
+
+    #[test]
+    fn tag_authorities_are_dns_names() {
+        assert!(is_tag_authority("hotpapers.example.org"));
+        assert!(is_tag_authority("localhost"));
+        assert!(!is_tag_authority("bad_host.org"));
+        assert!(!is_tag_authority("-x.org"));
+        assert!(!is_tag_authority(""));
+    }
+}

@@ -1,0 +1,124 @@
+//! Writing generated files: only when their bytes changed, and atomically, so
+//! a web server or a feed reader never sees half a file and an unchanged feed
+//! keeps its modification time (and its HTTP caching validators).
+//!
+//! Used by the commands in `cmd/`; renderers never write.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Writes `bytes` to `path` unless the file already holds exactly these bytes.
+/// Parent folders are created. The new content goes to a temporary file in the
+/// same folder, is flushed to disk, then renamed over the old one.
+///
+/// Returns `true` when the file was written, `false` when it was unchanged.
+///
+/// # Errors
+/// When the folder cannot be created or the file cannot be read, written or
+/// renamed.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let existing = match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Some(meta),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("`{}` exists and is not a file", path.display()),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(meta) = &existing {
+        if meta.len() == bytes.len() as u64 && fs::read(path)? == bytes {
+            return Ok(false);
+        }
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hotpapers-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    // Temporary files are private (0600); a published file must be readable by
+    // the web server: keep the old file's mode, or use the usual 0644.
+    match &existing {
+        Some(meta) => tmp.as_file().set_permissions(meta.permissions())?,
+        None => make_readable(tmp.as_file())?,
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn make_readable(file: &fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn make_readable(_file: &fs::File) -> io::Result<()> {
+    // Elsewhere a temporary file already has ordinary permissions.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_new_then_skips_identical_then_rewrites_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/feed.xml");
+        assert!(
+            write_if_changed(&path, b"one").unwrap(),
+            "new file is written"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        assert!(
+            !write_if_changed(&path, b"one").unwrap(),
+            "same bytes: untouched"
+        );
+        assert!(
+            write_if_changed(&path, b"two").unwrap(),
+            "changed bytes: rewritten"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert!(
+            write_if_changed(&path, b"twe").unwrap(),
+            "same length, different bytes"
+        );
+        let left: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["feed.xml"], "no temporary file is left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_world_readable_and_old_modes_are_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.xml");
+        write_if_changed(&path, b"x").unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        write_if_changed(&path, b"y").unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
+
+    #[test]
+    fn a_folder_in_the_way_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_if_changed(dir.path(), b"x").unwrap_err();
+        assert!(err.to_string().contains("is not a file"), "{err}");
+    }
+}
