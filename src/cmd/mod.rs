@@ -4,6 +4,11 @@
 mod build;
 mod check;
 mod parse;
+mod preview;
+mod send;
+mod serve;
+mod status;
+mod subscribers;
 
 use std::process::ExitCode;
 
@@ -47,6 +52,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -62,10 +68,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),
         Command::Build(args) => build::run(&config, &args),
-        Command::Preview(_)
-        | Command::Send(_)
-        | Command::Status(_)
-        | Command::Subscribers(_)
-        | Command::Serve(_) => anyhow::bail!("this command is not built yet"),
+        Command::Preview(args) => preview::run(&config, &args),
+        Command::Send(args) => send::run(&config, &args),
+        Command::Status(args) => status::run(&config, &args),
+        Command::Subscribers(cmd) => subscribers::run(&config, &cmd),
+        Command::Serve(args) => serve::run(&config, &args),
     }
 }

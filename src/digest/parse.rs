@@ -443,6 +443,9 @@ struct Meta {
 /// Collapses every run of whitespace to one space and trims the ends.
 #[must_use]
 pub fn collapse_whitespace(s: &str) -> String {
+    if s.is_ascii() {
+        return collapse_ascii_whitespace(s);
+    }
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {
@@ -451,6 +454,24 @@ pub fn collapse_whitespace(s: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// [`collapse_whitespace`] for ASCII text (most abstracts), a byte at a time.
+fn collapse_ascii_whitespace(s: &str) -> String {
+    // The ASCII whitespace of `char::is_whitespace`: tab, LF, VT, FF, CR, space.
+    let words = s
+        .as_bytes()
+        .split(|b| matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' '))
+        .filter(|w| !w.is_empty());
+    let mut out = Vec::with_capacity(s.len());
+    for word in words {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(word);
+    }
+    // Whole ASCII words of an ASCII string were copied.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// At most 80 characters of a line, for messages.
@@ -607,14 +628,15 @@ fn title_dates(title: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), St
     let bytes = title.as_bytes();
     let mut i = 0;
     while i + 10 <= bytes.len() {
-        let cand = &title[i..i + 10];
-        let shape = cand.bytes().enumerate().all(|(k, b)| match k {
+        // Check the shape on bytes: a slice of the str could split a character.
+        let shape = bytes[i..i + 10].iter().enumerate().all(|(k, &b)| match k {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
         });
         let bounded = (i == 0 || !bytes[i - 1].is_ascii_digit())
             && bytes.get(i + 10).is_none_or(|b| !b.is_ascii_digit());
         if shape && bounded {
+            let cand = &title[i..i + 10];
             let day = NaiveDate::parse_from_str(cand, "%Y-%m-%d").map_err(|_| cand.to_owned())?;
             found.push(day);
             i += 10;
@@ -687,5 +709,35 @@ mod tests {
         assert_eq!(file_name_day(Path::new("x/2021-02-12.md")), d);
         assert_eq!(file_name_day(Path::new("2021-02-12---Hot-Papers.md")), d);
         assert_eq!(file_name_day(Path::new("notes.md")), None);
+    }
+
+    #[test]
+    fn ascii_fast_path_collapses_like_the_unicode_path() {
+        for s in [
+            "",
+            " ",
+            "a",
+            "  a  b\t\tc\r\n d ",
+            "x\u{0B}y\u{0C}z",
+            "a \n\n b",
+        ] {
+            let unicode: Vec<&str> = s.split_whitespace().collect();
+            assert_eq!(collapse_whitespace(s), unicode.join(" "), "{s:?}");
+        }
+        assert_eq!(
+            collapse_whitespace("Chlo\u{ea}  \u{3000} x"),
+            "Chlo\u{ea} x"
+        );
+    }
+
+    /// Found by fuzzing: a multi-byte character where a date could start.
+    #[test]
+    fn title_dates_skip_multibyte_characters() {
+        assert_eq!(
+            title_dates("Hot Papers 20\u{ce}\u{ce}\u{d2}\u{cf}\u{cc}\u{d2}"),
+            Ok((None, None))
+        );
+        let day = NaiveDate::from_ymd_opt(2021, 2, 12);
+        assert_eq!(title_dates("\u{ce}2021-02-12\u{ce}"), Ok((day, None)));
     }
 }

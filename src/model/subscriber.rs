@@ -48,6 +48,10 @@ pub struct Subscriber {
     /// When the reader subscribed (kept for consent records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed_at: Option<DateTime<Utc>>,
+    /// When `status` last changed (an unsubscribe, a bounce, a reactivation):
+    /// the web server and the suppression list need to know when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_changed_at: Option<DateTime<Utc>>,
 }
 
 fn is_active(s: &SubscriberStatus) -> bool {
@@ -65,6 +69,7 @@ impl Subscriber {
             min_retweets: None,
             status: SubscriberStatus::Active,
             subscribed_at: None,
+            status_changed_at: None,
         }
     }
 

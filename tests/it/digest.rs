@@ -349,3 +349,20 @@ fn parsed_digests_match_their_snapshots() {
         insta::assert_json_snapshot!(name, parse(rel).digest);
     }
 }
+
+/// Inputs the fuzzer once crashed on (`tests/fixtures/fuzz/`) now end in a
+/// model or an error with a line number.
+#[test]
+fn inputs_found_by_fuzzing_give_errors_not_panics() {
+    let dir = fixture("fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if let Err(e) = parse_bytes(&path, &bytes) {
+            assert!(e.line().is_some_and(|l| l >= 1), "{e}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 1);
+}

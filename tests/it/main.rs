@@ -2,5 +2,12 @@
 //! library or the real binary against files under `tests/fixtures/`.
 
 mod digest;
+mod email;
 mod feed;
+mod send;
+mod send_cli;
+mod serve;
+mod settings;
+mod smtp_server;
+mod subscribers;
 mod support;

@@ -1,0 +1,92 @@
+//! `hotpapers preview --date DAY [--subscriber EMAIL] [--out DIR]`: renders
+//! one day's email exactly as `send` would and writes `DIR/DAY.eml`,
+//! `DIR/DAY.html` and `DIR/DAY.txt`, so it can be read, checked
+//! (`check-email`) and screenshotted before anyone gets it.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+
+use super::Outcome;
+use crate::cli::PreviewArgs;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::digest;
+use crate::email::Newsletter;
+use crate::model::Subscriber;
+use crate::subscribers::SubscriberStore;
+
+/// The reader a preview is rendered for when no `--subscriber` is given.
+const EXAMPLE_READER: &str = "reader@example.org";
+
+/// Renders and writes the three files, printing their paths.
+pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
+    let day = NaiveDate::parse_from_str(&args.date, "%Y-%m-%d")
+        .with_context(|| format!("invalid `--date {}`: expected YYYY-MM-DD", args.date))?;
+    let newsletter = Newsletter::new(config).context("could not load the email templates")?;
+    let archive = digest::load_archive(&config.digests).with_context(|| {
+        format!(
+            "could not read the digests in `{}`",
+            config.digests.display()
+        )
+    })?;
+    let Some(digest) = archive.get(day) else {
+        bail!(
+            "no digest for {day} in `{}` ({} digests found)",
+            config.digests.display(),
+            archive.len()
+        );
+    };
+    let subscriber = match &args.subscriber {
+        Some(email) => find_subscriber(&config.subscribers, email)?,
+        None => Subscriber::new(EXAMPLE_READER),
+    };
+    if digest.papers.is_empty() {
+        bail!("the digest of {day} has no papers: there is no email to preview");
+    }
+    let edition = newsletter.edition(digest)?;
+    let Some(rendered) = edition.render_for(&subscriber)? else {
+        bail!(
+            "the filter of `{}` leaves no paper of {day}: `send` would skip them",
+            subscriber.email
+        );
+    };
+    let message = edition
+        .message_for(&subscriber, SystemClock.now())?
+        .context("the subscriber's filter leaves no paper")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("could not create `{}`", args.out.display()))?;
+    let stem = day.format("%Y-%m-%d").to_string();
+    let files = [
+        (args.out.join(format!("{stem}.eml")), message.formatted()),
+        (
+            args.out.join(format!("{stem}.html")),
+            rendered.html.into_bytes(),
+        ),
+        (
+            args.out.join(format!("{stem}.txt")),
+            rendered.text.into_bytes(),
+        ),
+    ];
+    let mut out = std::io::stdout().lock();
+    for (path, bytes) in &files {
+        std::fs::write(path, bytes)
+            .with_context(|| format!("could not write `{}`", path.display()))?;
+        writeln!(out, "{}", path.display())?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// The subscriber record for `email` (compared case-insensitively) from the
+/// subscriber folder or file.
+fn find_subscriber(path: &Path, email: &str) -> Result<Subscriber> {
+    let list = SubscriberStore::open(path)
+        .and_then(|store| store.load())
+        .with_context(|| format!("could not read the subscribers in `{}`", path.display()))?;
+    match list.get(email) {
+        Some(s) => Ok(s.clone()),
+        None => bail!("no subscriber `{email}` in `{}`", path.display()),
+    }
+}

@@ -1,0 +1,245 @@
+//! `hotpapers send --date D`: the day's email to every active subscriber,
+//! exactly once (see [`crate::send`]), with a progress bar on a terminal and
+//! log lines otherwise, and a summary on stdout.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Outcome;
+use crate::cli::SendArgs;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::deliver::Transport;
+use crate::digest;
+use crate::email::{Edition, Newsletter};
+use crate::model::Subscriber;
+use crate::send::{Compose, ComposeError, Composed, Observer, SendOptions, Sender, Summary};
+use crate::subscribers::SubscriberStore;
+
+/// Runs `send`.
+pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
+    let day = parse_day(&args.date)?;
+    let archive = digest::load_archive(&config.digests).with_context(|| {
+        format!(
+            "could not read the digests in `{}`",
+            config.digests.display()
+        )
+    })?;
+    let digest = archive
+        .get(day)
+        .ok_or_else(|| {
+            anyhow!(
+                "no digest for {day} in `{}` (expected `{day}.md`)",
+                config.digests.display()
+            )
+        })?
+        .clone();
+    let store = SubscriberStore::open(&config.subscribers)?;
+    let list = store.load().with_context(|| {
+        format!(
+            "could not read the subscribers in `{}`",
+            config.subscribers.display()
+        )
+    })?;
+    for w in list.warnings() {
+        tracing::warn!("{w}");
+    }
+    let transport = Transport::from_config(config)?;
+    if let Some(dir) = transport.outbox_dir() {
+        eprintln!(
+            "no SMTP server set (HOTPAPERS_SMTP_URL): writing each message as an .eml file in `{}`",
+            dir.display()
+        );
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // One newsletter per process: leaked so the day's edition (which borrows
+    // it) can be shared by the sending tasks for the whole run.
+    let newsletter: &'static Newsletter = Box::leak(Box::new(
+        Newsletter::new(config).context("could not load the email templates")?,
+    ));
+    let edition = newsletter
+        .edition(&digest)
+        .with_context(|| format!("could not prepare the {day} edition"))?;
+    let composer = Arc::new(EditionComposer {
+        edition,
+        clock: clock.clone(),
+    });
+    let total = list.active().count() as u64;
+    let observer = Arc::new(Progress::new(total));
+    let sender = Sender::new(Arc::new(transport), composer, clock)
+        .with_store(store)
+        .with_observer(observer.clone());
+    let mut opts = SendOptions::from_config(config, day);
+    opts.limit = args.limit;
+    opts.resend = args.resend;
+    opts.wait = args.wait;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+
+    if let Some(to) = &args.to {
+        crate::subscribers::check_address(to)?;
+        let subscriber = list
+            .get(to)
+            .cloned()
+            .unwrap_or_else(|| Subscriber::new(to.clone()));
+        return match runtime.block_on(sender.send_one(&subscriber)) {
+            Ok(Some(reply)) => {
+                println!("sent the {day} email to {to} (outside the ledger): {reply}");
+                Ok(Outcome::Done)
+            }
+            Ok(None) => {
+                println!("nothing to send to {to}: their filter leaves no paper on {day}");
+                Ok(Outcome::Done)
+            }
+            Err(e) => Err(anyhow!("could not send to `{to}`: {e}")),
+        };
+    }
+
+    let summary = if args.dry_run {
+        sender.dry_run(&config.state, list.into_records(), &opts)?
+    } else {
+        runtime.block_on(sender.send_day(&config.state, list.into_records(), total, &opts))?
+    };
+    observer.finish();
+    print_summary(day, &summary)?;
+    Ok(if summary.stopped.is_some() {
+        Outcome::CouldNotRun
+    } else if summary.failed > 0 || summary.deferred > 0 || summary.unknown > 0 {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Done
+    })
+}
+
+pub(super) fn parse_day(s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|e| anyhow!("invalid date `{s}`: {e} (expected YYYY-MM-DD)"))
+}
+
+fn print_summary(day: NaiveDate, s: &Summary) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let verb = if s.dry_run { "would send" } else { "sent" };
+    writeln!(
+        out,
+        "{day}: {verb} {}, skipped {} (filter left nothing) + {} (already sent), deferred {}, failed {}, unknown {}{} in {:.1}s ({:.1} msgs/s)",
+        s.sent,
+        s.skipped,
+        s.already_sent,
+        s.deferred,
+        s.failed,
+        s.unknown,
+        if s.not_attempted > 0 {
+            format!(", left for a later run {}", s.not_attempted)
+        } else {
+            String::new()
+        },
+        s.elapsed.as_secs_f64(),
+        s.messages_per_second()
+    )?;
+    if s.recovered > 0 {
+        writeln!(
+            out,
+            "{} message(s) were cut mid-transaction by an earlier interrupted run (unknown)",
+            s.recovered
+        )?;
+    }
+    for (email, reply) in &s.failures {
+        writeln!(out, "failed: {email}: {reply}")?;
+    }
+    for email in &s.unknowns {
+        writeln!(out, "unknown (not resent, policy `skip`): {email}")?;
+    }
+    for email in &s.bounced {
+        writeln!(out, "marked bounced: {email}")?;
+    }
+    if let Some(reason) = &s.stopped {
+        writeln!(out, "stopped early: {reason}")?;
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal; otherwise a log line per failure and every 10%.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: AtomicU64,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} {per_sec} eta {eta} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Self {
+            bar,
+            total,
+            done: AtomicU64::new(0),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn outcome(&self, email: &str, outcome: crate::send::Outcome, detail: Option<&str>) {
+        use crate::send::Outcome as O;
+        let detail = detail.unwrap_or("");
+        match outcome {
+            O::Failed => tracing::warn!("{email}: failed: {detail}"),
+            O::Retrying => tracing::info!("{email}: will retry: {detail}"),
+            O::Deferred => tracing::warn!("{email}: deferred to the next run: {detail}"),
+            O::Unknown => tracing::warn!("{email}: delivery unknown: {detail}"),
+            _ => {}
+        }
+        if outcome == O::Retrying {
+            return;
+        }
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        match &self.bar {
+            Some(bar) => bar.inc(1),
+            None => {
+                let step = (self.total / 10).max(1);
+                if done.is_multiple_of(step) || done == self.total {
+                    tracing::info!("{done}/{} subscribers done", self.total);
+                }
+            }
+        }
+    }
+}
+
+/// The email renderer's edition of the day as the engine's composer: one
+/// render per distinct filter (cached by the edition), personalized per reader.
+struct EditionComposer {
+    edition: Edition<'static>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Compose for EditionComposer {
+    fn compose(&self, subscriber: &Subscriber) -> Result<Option<Composed>, ComposeError> {
+        let Some(message) = self.edition.message_for(subscriber, self.clock.now())? else {
+            return Ok(None);
+        };
+        Ok(Some(Composed {
+            message_id: self.edition.message_id(subscriber),
+            message,
+        }))
+    }
+}

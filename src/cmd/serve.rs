@@ -1,0 +1,30 @@
+//! `hotpapers serve`: binds the address, serves the built folder and the
+//! subscription endpoints until Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::Outcome;
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::serve;
+
+/// Runs the server until a shutdown signal; requests in flight finish first.
+pub(super) fn run(_config: &Config, args: &ServeArgs) -> Result<Outcome> {
+    let site = Arc::new(serve::Site::new(&args.out)?);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.addr)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", args.addr))?;
+        let local = listener.local_addr().context("no local address")?;
+        tracing::info!(addr = %local, out = %args.out.display(), "serving");
+        // Tests and scripts read this line to learn the port when `--addr` ends in `:0`.
+        eprintln!("listening on http://{local}/");
+        serve::run(listener, serve::router(site), serve::shutdown_signal())
+            .await
+            .context("the server stopped")
+    })?;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,67 @@
+//! `hotpapers status --date D`: the delivery ledger for one day — counts per
+//! state, then one line per subscriber (address, state, attempts, times, reply).
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use super::Outcome;
+use crate::cli::StatusArgs;
+use crate::config::Config;
+use crate::ledger::Ledger;
+
+/// Prints the day's ledger; [`Outcome::SomeFailed`] if any delivery failed or is unknown.
+pub(super) fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
+    let day = super::send::parse_day(&args.date)?;
+    let mut out = std::io::stdout().lock();
+    if !config.state.exists() {
+        writeln!(
+            out,
+            "{day}: nothing recorded (no ledger at `{}`)",
+            config.state.display()
+        )?;
+        return Ok(Outcome::Done);
+    }
+    let ledger = Ledger::open(&config.state)
+        .with_context(|| format!("could not open the ledger `{}`", config.state.display()))?;
+    let counts = ledger.counts(day)?;
+    let total: u64 = counts.values().sum();
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    writeln!(
+        out,
+        "{day}: {total} deliveries recorded{}{}",
+        if parts.is_empty() { "" } else { ": " },
+        parts.join(", ")
+    )?;
+    let mut problems = false;
+    for d in ledger.day(day)? {
+        problems |= matches!(
+            d.state,
+            crate::ledger::State::Failed | crate::ledger::State::Unknown
+        );
+        writeln!(
+            out,
+            "{}\t{}\tattempts {}{}\t{}\t{}",
+            d.email,
+            d.state,
+            d.attempts,
+            if d.unknowns > 0 {
+                format!(" (cut mid-transaction {}x)", d.unknowns)
+            } else {
+                String::new()
+            },
+            d.sent_at
+                .unwrap_or(d.updated_at)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            d.last_reply
+                .as_deref()
+                .unwrap_or("")
+                .replace(['\r', '\n'], " ")
+        )?;
+    }
+    Ok(if problems {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Done
+    })
+}

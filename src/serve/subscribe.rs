@@ -1,0 +1,442 @@
+//! Double opt-in subscribe, confirm and one-click unsubscribe.
+//!
+//! - `POST /subscribe` never reads the list: whether or not the address is
+//!   already subscribed, it answers the same page and mails the same
+//!   confirmation link (no address enumeration). Limited per client address
+//!   and per mailbox.
+//! - `GET /confirm` and `GET /unsubscribe` change nothing (mail scanners follow
+//!   links); they show one button that POSTs.
+//! - `POST /confirm` adds the reader; a link issued before a later unsubscribe
+//!   (or bounce) is refused, so an old email cannot undo an unsubscribe.
+//! - `POST /unsubscribe?token=` is also the RFC 8058 one-click target: no
+//!   CSRF check (the signed token is the authority), done at once, idempotent.
+//!
+//! Every change goes through `SubscriberStore::update` (lock, reread, apply,
+//! atomic write) on a blocking thread that finishes even if the client leaves.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::Site;
+use crate::model::{Category, Subscriber, SubscriberStatus};
+use crate::site::{render_message, HiddenField, MessageForm, MessagePage};
+use crate::subscribers::SubscriberError;
+use crate::token::{ConfirmClaim, TokenError};
+
+/// How long a confirmation link stays good.
+pub(crate) const CONFIRM_TTL_HOURS: i64 = 48;
+/// Most categories one form may ask for.
+const MAX_CATEGORIES: usize = 64;
+/// Longest accepted address (RFC 5321 path limit).
+const MAX_ADDRESS: usize = 254;
+
+/// The `?token=` of a link.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
+/// A page, its status, and the headers every answer of this module carries.
+fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
+    let html = match render_message(page, &site.config, &site.templates) {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!("{e}");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+        }
+    };
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // The URL may carry a token: never leak it to the next site.
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(super::PAGE_CSP),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
+    MessagePage {
+        heading: heading.to_owned(),
+        paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+        form: None,
+    }
+}
+
+/// The answer to a token that does not verify: 400 for garbage, 403 for a
+/// forged or expired one. Nothing was changed.
+fn token_refused(site: &Site, err: &TokenError) -> Response {
+    match err {
+        TokenError::Malformed => page(
+            site,
+            StatusCode::BAD_REQUEST,
+            &message(
+                "This link is incomplete",
+                &["The link is damaged or cut short. Copy the whole link from the email into the address bar."],
+            ),
+        ),
+        TokenError::BadSignature => page(
+            site,
+            StatusCode::FORBIDDEN,
+            &message(
+                "This link is not valid",
+                &["The link was not made by this site, or it was altered. Nothing was changed."],
+            ),
+        ),
+        TokenError::Expired(_) => page(
+            site,
+            StatusCode::FORBIDDEN,
+            &message(
+                "This link has expired",
+                &["Confirmation links are good for 48 hours. Subscribe again to get a new one."],
+            ),
+        ),
+    }
+}
+
+fn missing_token(site: &Site) -> Response {
+    token_refused(site, &TokenError::Malformed)
+}
+
+fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
+    tracing::error!("subscriber store: {err}");
+    page(
+        site,
+        StatusCode::SERVICE_UNAVAILABLE,
+        &message(
+            "Please try again",
+            &["Your request could not be saved just now. Nothing was changed; please try again in a minute."],
+        ),
+    )
+}
+
+/// What the subscribe form sent.
+struct SubscribeForm {
+    email: String,
+    categories: BTreeSet<Category>,
+}
+
+/// Parses the form body: `email`, and `categories` given as repeated fields
+/// (check boxes) and/or comma-separated.
+fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
+    let mut email = None;
+    let mut categories = BTreeSet::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        match name.as_ref() {
+            "email" => email = Some(value.trim().to_owned()),
+            "categories" | "category" => {
+                for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let cat = Category::parse(part)
+                        .map_err(|_| "One of the categories is not an arXiv category (like cs.LG).")?;
+                    categories.insert(cat);
+                }
+            }
+            _ => {}
+        }
+    }
+    let email = email
+        .filter(|e| !e.is_empty())
+        .ok_or("Please give an email address.")?;
+    if email.len() > MAX_ADDRESS || email.parse::<lettre::Address>().is_err() {
+        return Err("That does not look like an email address.");
+    }
+    if categories.len() > MAX_CATEGORIES {
+        return Err("That is too many categories.");
+    }
+    Ok(SubscribeForm { email, categories })
+}
+
+/// `POST /subscribe`.
+pub(crate) async fn subscribe(
+    State(site): State<Arc<Site>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let now = site.clock.now();
+    if let Err(wait) = site.per_client.check(&peer.ip(), now) {
+        let mut res = page(
+            &site,
+            StatusCode::TOO_MANY_REQUESTS,
+            &message(
+                "Too many requests",
+                &["Please wait a few minutes before trying again."],
+            ),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
+    }
+    let form = match parse_subscribe_form(&body) {
+        Ok(f) => f,
+        Err(why) => {
+            return page(
+                &site,
+                StatusCode::BAD_REQUEST,
+                &message("Please check the form", &[why]),
+            )
+        }
+    };
+    // A mailbox gets a few confirmation emails at most, however many clients
+    // ask; beyond that the answer is the same page and no email.
+    let mailbox = crate::subscribers::key(&form.email);
+    if site.per_mailbox.check(&mailbox, now).is_ok() {
+        let claim = ConfirmClaim {
+            email: form.email.clone(),
+            categories: form
+                .categories
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            issued: now,
+            expires: now + Duration::hours(CONFIRM_TTL_HOURS),
+        };
+        let token = site.signer.confirm_token(&claim);
+        let mut url = site.config.site_url.join("confirm").unwrap_or_else(|_| site.config.site_url.clone());
+        url.query_pairs_mut().append_pair("token", &token);
+        let sent = match site.newsletter.confirmation(&form.email, url.as_str(), now) {
+            Ok(msg) => site.transport.send(&msg).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = sent {
+            tracing::warn!("confirmation email not sent: {e}");
+            return page(
+                &site,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &message(
+                    "The email could not be sent",
+                    &["We could not send the confirmation email just now. Please try again later."],
+                ),
+            );
+        }
+        tracing::info!("confirmation email sent");
+    } else {
+        tracing::info!("confirmation email held back: mailbox limit");
+    }
+    page(
+        &site,
+        StatusCode::OK,
+        &message(
+            "Check your inbox",
+            &[
+                &format!("If {} can receive email, a message with a confirmation link is on its way.", form.email),
+                "Click the link in it within 48 hours to start getting the digest. Nothing is sent until you do.",
+            ],
+        ),
+    )
+}
+
+/// `GET /confirm?token=`: shows the button; changes nothing.
+pub(crate) async fn confirm_page(
+    State(site): State<Arc<Site>>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let Some(token) = q.token else {
+        return missing_token(&site);
+    };
+    match site.signer.verify_confirm(&token, site.clock.now()) {
+        Ok(claim) => {
+            let topics = if claim.categories.is_empty() {
+                "every paper of the day".to_owned()
+            } else {
+                format!("papers in {}", claim.categories.join(", "))
+            };
+            page(
+                &site,
+                StatusCode::OK,
+                &MessagePage {
+                    heading: "Confirm your subscription".to_owned(),
+                    paragraphs: vec![format!(
+                        "Send the daily digest ({topics}) to {}?",
+                        claim.email
+                    )],
+                    form: Some(MessageForm {
+                        action: "confirm".to_owned(),
+                        fields: vec![HiddenField {
+                            name: "token".to_owned(),
+                            value: token,
+                        }],
+                        button: "Yes, subscribe me".to_owned(),
+                    }),
+                },
+            )
+        }
+        Err(e) => token_refused(&site, &e),
+    }
+}
+
+/// What a confirmation did.
+enum Confirmed {
+    Added,
+    AlreadyActive,
+    /// The link predates a later unsubscribe or bounce.
+    Stale,
+}
+
+/// `POST /confirm` (form field `token`): adds the reader.
+pub(crate) async fn confirm(State(site): State<Arc<Site>>, body: Bytes) -> Response {
+    let token = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    let Some(token) = token else {
+        return missing_token(&site);
+    };
+    let now = site.clock.now();
+    let claim = match site.signer.verify_confirm(&token, now) {
+        Ok(c) => c,
+        Err(e) => return token_refused(&site, &e),
+    };
+    let categories: BTreeSet<Category> = claim
+        .categories
+        .iter()
+        .filter_map(|c| Category::parse(c).ok())
+        .collect();
+    let store = Arc::clone(&site);
+    let result = tokio::task::spawn_blocking(move || {
+        store.store.update(|list| {
+            let existing = list.get(&claim.email).cloned();
+            if let Some(s) = &existing {
+                if s.is_active() {
+                    return Ok(Confirmed::AlreadyActive);
+                }
+                if s.status_changed_at.is_some_and(|t| t >= claim.issued) {
+                    return Ok(Confirmed::Stale);
+                }
+            }
+            let mut record = existing.unwrap_or_else(|| Subscriber::new(claim.email.trim()));
+            let reactivated = record.status != SubscriberStatus::Active;
+            record.categories = categories;
+            record.status = SubscriberStatus::Active;
+            record.subscribed_at = Some(now);
+            if reactivated {
+                record.status_changed_at = Some(now);
+            }
+            list.upsert(record);
+            Ok::<_, SubscriberError>(Confirmed::Added)
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(Confirmed::Added | Confirmed::AlreadyActive)) => {
+            tracing::info!("subscription confirmed");
+            page(
+                &site,
+                StatusCode::OK,
+                &message(
+                    "You are subscribed",
+                    &["The next digest will be in your inbox. Every email has a link to unsubscribe."],
+                ),
+            )
+        }
+        Ok(Ok(Confirmed::Stale)) => page(
+            &site,
+            StatusCode::FORBIDDEN,
+            &message(
+                "This link is out of date",
+                &["You unsubscribed after this link was sent, so it no longer subscribes you. Subscribe again to get a new link."],
+            ),
+        ),
+        Ok(Err(e)) => store_failed(&site, &e),
+        Err(e) => store_failed(&site, &e),
+    }
+}
+
+/// `GET /unsubscribe?token=`: shows the button; changes nothing.
+pub(crate) async fn unsubscribe_page(
+    State(site): State<Arc<Site>>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let Some(token) = q.token else {
+        return missing_token(&site);
+    };
+    match site.signer.verify_unsubscribe(&token) {
+        Ok(email) => {
+            let mut action = url::form_urlencoded::Serializer::new(String::from("unsubscribe?"));
+            action.append_pair("token", &token);
+            page(
+                &site,
+                StatusCode::OK,
+                &MessagePage {
+                    heading: "Unsubscribe".to_owned(),
+                    paragraphs: vec![format!("Stop sending the digest to {email}?")],
+                    form: Some(MessageForm {
+                        action: action.finish(),
+                        fields: Vec::new(),
+                        button: "Unsubscribe".to_owned(),
+                    }),
+                },
+            )
+        }
+        Err(e) => token_refused(&site, &e),
+    }
+}
+
+/// `POST /unsubscribe?token=`: the button, and RFC 8058 one-click
+/// (`List-Unsubscribe=One-Click` body). The token may also come in the body.
+pub(crate) async fn unsubscribe(
+    State(site): State<Arc<Site>>,
+    Query(q): Query<TokenQuery>,
+    body: Bytes,
+) -> Response {
+    let token = q.token.or_else(|| {
+        form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(token) = token else {
+        return missing_token(&site);
+    };
+    let email = match site.signer.verify_unsubscribe(&token) {
+        Ok(e) => e,
+        Err(e) => return token_refused(&site, &e),
+    };
+    let now = site.clock.now();
+    let store = Arc::clone(&site);
+    let result = tokio::task::spawn_blocking(move || {
+        store
+            .store
+            .update(|list| Ok(list.set_status(&email, SubscriberStatus::Unsubscribed, now)))
+    })
+    .await;
+    match result {
+        Ok(Ok(changed)) => {
+            tracing::info!(changed, "unsubscribed");
+            page(
+                &site,
+                StatusCode::OK,
+                &message(
+                    "You are unsubscribed",
+                    &["No more digests will be sent to this address. You can subscribe again at any time from the front page."],
+                ),
+            )
+        }
+        Ok(Err(e)) => store_failed(&site, &e),
+        Err(e) => store_failed(&site, &e),
+    }
+}

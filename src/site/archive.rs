@@ -1,0 +1,282 @@
+//! The archive pages: front page, one page per digest, one per category.
+
+use std::collections::BTreeMap;
+
+use chrono::Datelike;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::templates::{self, SiteTemplates};
+use super::{layout, FeedLink, Page, SiteError};
+use crate::config::Config;
+use crate::model::Digest;
+
+/// How many categories the subscribe form offers as check boxes.
+const OFFERED_CATEGORIES: usize = 12;
+
+/// Every archive page for `archive` (drafts are the caller's to leave out).
+///
+/// # Errors
+/// When a template fails to render.
+pub fn render_pages(
+    archive: &[Digest],
+    config: &Config,
+    templates: &SiteTemplates,
+) -> Result<Vec<Page>, SiteError> {
+    let mut days: Vec<&Digest> = archive.iter().collect();
+    days.sort_by_key(|d| d.date);
+    days.dedup_by_key(|d| d.date);
+    let categories = category_index(&days);
+
+    let mut pages = vec![index_page(&days, &categories, config, templates)?];
+    let day_pages: Result<Vec<Page>, SiteError> = (0..days.len())
+        .into_par_iter()
+        .map(|i| {
+            let prev = i.checked_sub(1).and_then(|j| days.get(j)).copied();
+            day_page(days[i], prev, days.get(i + 1).copied(), config, templates)
+        })
+        .collect();
+    pages.extend(day_pages?);
+    let category_pages: Result<Vec<Page>, SiteError> = categories
+        .par_iter()
+        .map(|(name, entries)| category_page(name, entries, config, templates))
+        .collect();
+    pages.extend(category_pages?);
+    Ok(pages)
+}
+
+/// A paper as listed on its category page.
+#[derive(Debug, Clone, Serialize)]
+struct CategoryEntry {
+    date: String,
+    rank: u32,
+    title: String,
+    retweets: u64,
+}
+
+/// Category name → its papers, newest day first, by rank within a day.
+fn category_index(days: &[&Digest]) -> BTreeMap<String, Vec<CategoryEntry>> {
+    let mut index: BTreeMap<String, Vec<CategoryEntry>> = BTreeMap::new();
+    for digest in days.iter().rev() {
+        for paper in &digest.papers {
+            for cat in &paper.categories {
+                index
+                    .entry(cat.as_str().to_owned())
+                    .or_default()
+                    .push(CategoryEntry {
+                        date: digest.date.format("%Y-%m-%d").to_string(),
+                        rank: paper.rank,
+                        title: paper.title.clone(),
+                        retweets: paper.retweets,
+                    });
+            }
+        }
+    }
+    index
+}
+
+fn index_page(
+    days: &[&Digest],
+    categories: &BTreeMap<String, Vec<CategoryEntry>>,
+    config: &Config,
+    templates: &SiteTemplates,
+) -> Result<Page, SiteError> {
+    #[derive(Serialize)]
+    struct Latest<'a> {
+        date: String,
+        title: &'a str,
+        papers: usize,
+        one_paper: bool,
+        top_title: Option<&'a str>,
+    }
+    #[derive(Serialize)]
+    struct CategoryCount<'a> {
+        name: &'a str,
+        papers: usize,
+    }
+    #[derive(Serialize)]
+    struct Year {
+        year: i32,
+        days: Vec<String>,
+    }
+    #[derive(Serialize)]
+    struct View<'a> {
+        title: &'a str,
+        subtitle: &'a str,
+        root: &'static str,
+        latest: Vec<Latest<'a>>,
+        categories: Vec<CategoryCount<'a>>,
+        categories_offered: Vec<&'a str>,
+        years: Vec<Year>,
+    }
+    let latest = days
+        .iter()
+        .rev()
+        .take(config.feed_limit)
+        .map(|d| Latest {
+            date: d.date.format("%Y-%m-%d").to_string(),
+            title: &d.title,
+            papers: d.papers.len(),
+            one_paper: d.papers.len() == 1,
+            top_title: d.top_paper().map(|p| p.title.as_str()),
+        })
+        .collect();
+    let mut by_count: Vec<(&str, usize)> = categories
+        .iter()
+        .map(|(name, entries)| (name.as_str(), entries.len()))
+        .collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut offered: Vec<&str> = by_count
+        .iter()
+        .take(OFFERED_CATEGORIES)
+        .map(|(n, _)| *n)
+        .collect();
+    offered.sort_unstable();
+    let mut years: Vec<Year> = Vec::new();
+    for d in days.iter().rev() {
+        let day = d.date.format("%Y-%m-%d").to_string();
+        match years.last_mut() {
+            Some(y) if y.year == d.date.year() => y.days.push(day),
+            _ => years.push(Year {
+                year: d.date.year(),
+                days: vec![day],
+            }),
+        }
+    }
+    let view = View {
+        title: &config.title,
+        subtitle: &config.subtitle,
+        root: "",
+        latest,
+        categories: categories
+            .iter()
+            .map(|(name, entries)| CategoryCount {
+                name,
+                papers: entries.len(),
+            })
+            .collect(),
+        categories_offered: offered,
+        years,
+    };
+    let content = templates.render(templates::INDEX, &view)?;
+    let html = templates.render(
+        templates::LAYOUT,
+        &layout(
+            config,
+            &config.title,
+            &config.subtitle,
+            Some(config.site_link("")),
+            "",
+            content,
+        ),
+    )?;
+    Ok(Page {
+        path: "index.html".to_owned(),
+        html,
+    })
+}
+
+fn day_page(
+    digest: &Digest,
+    prev: Option<&Digest>,
+    next: Option<&Digest>,
+    config: &Config,
+    templates: &SiteTemplates,
+) -> Result<Page, SiteError> {
+    #[derive(Serialize)]
+    struct View<'a> {
+        title: &'a str,
+        root: &'static str,
+        prev: Option<String>,
+        next: Option<String>,
+        published: String,
+        published_label: String,
+        digest_html: String,
+    }
+    let day = digest.date.format("%Y-%m-%d").to_string();
+    let view = View {
+        title: &digest.title,
+        root: "../",
+        prev: prev.map(|d| d.date.format("%Y-%m-%d").to_string()),
+        next: next.map(|d| d.date.format("%Y-%m-%d").to_string()),
+        published: digest.published.to_rfc3339(),
+        published_label: digest.published.format("%-d %B %Y").to_string(),
+        digest_html: crate::render::digest_html(digest, config),
+    };
+    let content = templates.render(templates::DAY, &view)?;
+    let description = digest
+        .description
+        .clone()
+        .unwrap_or_else(|| crate::render::digest_summary(digest));
+    let mut page = layout(
+        config,
+        &digest.title,
+        &description,
+        Some(config.site_link(&format!("{day}/"))),
+        "../",
+        content,
+    );
+    page.og_type = "article";
+    page.og_image = digest
+        .social_image
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            if s.starts_with("https://") || s.starts_with("http://") {
+                s.to_owned()
+            } else {
+                config.site_link(s)
+            }
+        });
+    let html = templates.render(templates::LAYOUT, &page)?;
+    Ok(Page {
+        path: format!("{day}/index.html"),
+        html,
+    })
+}
+
+fn category_page(
+    name: &str,
+    entries: &[CategoryEntry],
+    config: &Config,
+    templates: &SiteTemplates,
+) -> Result<Page, SiteError> {
+    #[derive(Serialize)]
+    struct View<'a> {
+        name: &'a str,
+        root: &'static str,
+        count: usize,
+        one_paper: bool,
+        list_url: String,
+        entries: &'a [CategoryEntry],
+    }
+    let view = View {
+        name,
+        root: "../../",
+        count: entries.len(),
+        one_paper: entries.len() == 1,
+        list_url: format!("https://arxiv.org/list/{name}/recent"),
+        entries,
+    };
+    let content = templates.render(templates::CATEGORY, &view)?;
+    let title = format!("{name} · {}", config.title);
+    let description = format!("Papers in the arXiv category {name} that trended on Twitter.");
+    let mut page = layout(
+        config,
+        &title,
+        &description,
+        Some(config.site_link(&format!("categories/{name}/"))),
+        "../../",
+        content,
+    );
+    page.feeds.push(FeedLink {
+        media_type: "application/atom+xml",
+        title: format!("{name} papers (Atom)"),
+        href: config.site_link(&format!("categories/{name}.xml")),
+    });
+    let html = templates.render(templates::LAYOUT, &page)?;
+    Ok(Page {
+        path: format!("categories/{name}/index.html"),
+        html,
+    })
+}

@@ -1,0 +1,193 @@
+//! The archive pages `hotpapers build` writes beside the feeds: the front page
+//! (latest digests, the subscribe form, every feed), one page per digest with
+//! previous/next links, one page per arXiv category. Also the small pages that
+//! `serve` answers with, so that they look like the rest of the site.
+//!
+//! Renderers return values; `cmd::build` writes them (only when changed). The
+//! digest body comes from [`crate::render::digest_html`], sanitized there, so
+//! pages and feeds show the same text. Pages need no JavaScript, link each
+//! other relatively (the site works from any folder and under `serve`), and
+//! use absolute URLs only for canonical, Open Graph and feed links.
+
+mod templates;
+
+use serde::Serialize;
+
+use crate::config::Config;
+
+pub use templates::SiteTemplates;
+
+/// Why the pages could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    /// A template override could not be read.
+    #[error("could not read the template `{path}`")]
+    ReadTemplate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A template does not compile.
+    #[error("template {file}: {message}")]
+    Template {
+        /// The file (or "built-in templates/...").
+        file: String,
+        /// What handlebars said, with line and column.
+        message: String,
+    },
+    /// A template refers to something the page does not have (strict mode).
+    #[error("template {file} failed to render: {message}")]
+    Render {
+        /// The file (or "built-in templates/...").
+        file: String,
+        /// What handlebars said.
+        message: String,
+    },
+}
+
+/// One page to write: a path relative to the output folder and its HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// `index.html`, `2021-02-12/index.html`, `categories/cs.CV/index.html`.
+    pub path: String,
+    /// The whole document.
+    pub html: String,
+}
+
+/// A feed link in the head (autodiscovery) and the footer.
+#[derive(Debug, Clone, Serialize)]
+struct FeedLink {
+    #[serde(rename = "type")]
+    media_type: &'static str,
+    title: String,
+    href: String,
+}
+
+/// What the layout template sees.
+#[derive(Serialize)]
+struct LayoutView<'a> {
+    lang: &'a str,
+    title: &'a str,
+    description: &'a str,
+    canonical: Option<String>,
+    og_type: &'static str,
+    og_locale: String,
+    og_image: Option<String>,
+    site_title: &'a str,
+    site_subtitle: &'a str,
+    feeds: Vec<FeedLink>,
+    /// Relative path from the page to the site root: "", "../", "../../".
+    root: &'static str,
+    noindex: bool,
+    content: String,
+}
+
+/// What a `serve` answer page shows: a heading, some paragraphs, and at most
+/// one form with hidden fields and a button.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MessagePage {
+    /// The `<title>` and `<h1>`.
+    pub heading: String,
+    /// Paragraphs of plain text.
+    pub paragraphs: Vec<String>,
+    /// The form, if the page asks for a click.
+    pub form: Option<MessageForm>,
+}
+
+/// A one-button form that posts hidden fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageForm {
+    /// Where it posts (relative to the site root, may carry a query).
+    pub action: String,
+    /// Hidden fields: (name, value).
+    pub fields: Vec<HiddenField>,
+    /// The button's label.
+    pub button: String,
+}
+
+/// A hidden form field.
+#[derive(Debug, Clone, Serialize)]
+pub struct HiddenField {
+    /// Field name.
+    pub name: String,
+    /// Field value.
+    pub value: String,
+}
+
+/// A page `serve` answers with (never indexed, never sends a referrer, since
+/// its URL may carry a token).
+///
+/// # Errors
+/// When a template fails to render.
+pub fn render_message(
+    page: &MessagePage,
+    config: &Config,
+    templates: &SiteTemplates,
+) -> Result<String, SiteError> {
+    #[derive(Serialize)]
+    struct View<'a> {
+        #[serde(flatten)]
+        page: &'a MessagePage,
+        root: &'static str,
+        site_title: &'a str,
+    }
+    let content = templates.render(
+        templates::PAGE,
+        &View {
+            page,
+            root: "",
+            site_title: &config.title,
+        },
+    )?;
+    let title = format!("{} · {}", page.heading, config.title);
+    let mut layout = layout(config, &title, &config.subtitle, None, "", content);
+    layout.noindex = true;
+    templates.render(templates::LAYOUT, &layout)
+}
+
+fn layout<'a>(
+    config: &'a Config,
+    title: &'a str,
+    description: &'a str,
+    canonical: Option<String>,
+    root: &'static str,
+    content: String,
+) -> LayoutView<'a> {
+    LayoutView {
+        lang: &config.language,
+        title,
+        description,
+        canonical,
+        og_type: "website",
+        og_locale: config.language.replace('-', "_"),
+        og_image: None,
+        site_title: &config.title,
+        site_subtitle: &config.subtitle,
+        feeds: site_feeds(config),
+        root,
+        noindex: false,
+        content,
+    }
+}
+
+fn site_feeds(config: &Config) -> Vec<FeedLink> {
+    vec![
+        FeedLink {
+            media_type: "application/atom+xml",
+            title: format!("{} (Atom)", config.title),
+            href: config.site_link("atom.xml"),
+        },
+        FeedLink {
+            media_type: "application/rss+xml",
+            title: format!("{} (RSS)", config.title),
+            href: config.site_link("rss.xml"),
+        },
+        FeedLink {
+            media_type: "application/feed+json",
+            title: format!("{} (JSON Feed)", config.title),
+            href: config.site_link("feed.json"),
+        },
+    ]
+}

@@ -1,0 +1,221 @@
+//! `hotpapers send` and `status` as the operator runs them: the real binary,
+//! a real SMTP server on loopback, SIGKILL in the middle of a run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use hotpapers::ledger::{Ledger, State};
+use rand::Rng;
+
+use crate::smtp_server::{Behaviour, SmtpServer};
+use crate::support::{hotpapers, run};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn write_subscribers(dir: &Path, n: usize) {
+    let mut yaml = String::with_capacity(n * 40);
+    for i in 0..n {
+        yaml.push_str(&format!("- email: reader{i}@example.org\n"));
+    }
+    std::fs::write(dir.join("subscribers.yaml"), yaml).unwrap();
+}
+
+/// The binary set up for a temp folder and (optionally) an SMTP server.
+fn send_cmd(dir: &Path, smtp: Option<&SmtpServer>) -> Command {
+    let mut cmd = hotpapers();
+    cmd.current_dir(dir)
+        .env("HOTPAPERS_DIGESTS", repo("digests"))
+        .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers.yaml"))
+        .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
+        .env("HOTPAPERS_SECRET", "integration-test-secret-0123456789")
+        .env("RUST_LOG", "warn");
+    if let Some(s) = smtp {
+        cmd.env("HOTPAPERS_SMTP_URL", s.url());
+    }
+    cmd
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2021, 2, 12).unwrap()
+}
+
+#[test]
+fn the_quick_start_command_writes_eml_files_to_the_outbox_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo("subscribers/subscribers.yaml"),
+        dir.path().join("subscribers.yaml"),
+    )
+    .unwrap();
+    let mut cmd = send_cmd(dir.path(), None);
+    cmd.args(["send", "--date", "2021-02-12"]);
+    let (out, stdout, stderr) = run(&mut cmd);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("writing each message as an .eml file in `outbox`"),
+        "{stderr}"
+    );
+    let emls: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!emls.is_empty());
+    assert!(
+        stdout.starts_with(&format!("2021-02-12: sent {},", emls.len())),
+        "{stdout}"
+    );
+    for eml in &emls {
+        assert!(
+            !eml.contains("richard@example.com") && !eml.contains("kurt@example.net"),
+            "the unsubscribed and the bounced are never mailed"
+        );
+    }
+    let (out, stdout, _) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success());
+    assert!(stdout.starts_with("2021-02-12: sent 0,"), "{stdout}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        emls.len()
+    );
+}
+
+#[test]
+fn some_permanent_failures_exit_2_and_status_shows_the_ledger() {
+    let server = SmtpServer::start(Behaviour {
+        reject: ["reader1@example.org".to_owned()].into(),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_subscribers(dir.path(), 3);
+    let (out, stdout, stderr) =
+        run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("failed: reader1@example.org: 550 5.1.1 no such mailbox here"),
+        "{stdout}"
+    );
+    let (out, stdout, _) = run(send_cmd(dir.path(), None).args(["status", "--date", "2021-02-12"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout.starts_with("2021-02-12: 3 deliveries recorded: sent 2, failed 1\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("reader1@example.org\tfailed\tattempts 1\t"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_date_or_a_missing_digest_cannot_run_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    write_subscribers(dir.path(), 1);
+    let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-13-01"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("invalid date `2021-13-01`"), "{stderr}");
+    let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--date", "1999-01-01"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("no digest for 1999-01-01"), "{stderr}");
+}
+
+#[test]
+fn a_second_send_for_the_same_day_refuses_while_the_first_runs() {
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: Duration::from_millis(3),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_subscribers(dir.path(), 150);
+    let mut first = send_cmd(dir.path(), Some(&server))
+        .args(["send", "--date", "2021-02-12"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| !server.received().is_empty());
+    let (out, _, stderr) =
+        run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another `hotpapers send` for 2021-02-12 is running"),
+        "{stderr}"
+    );
+    assert!(first.wait().unwrap().success());
+    let counts = server.count_by_recipient();
+    assert_eq!(counts.len(), 150);
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[test]
+fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_one() {
+    const N: usize = 1000;
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: Duration::from_micros(300),
+        data_delay: Duration::from_millis(2),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_subscribers(dir.path(), N);
+    let mut rng = rand::thread_rng();
+    let mut kills = Vec::new();
+    for threshold in [50, 300, 550, 800] {
+        let before = server.received().len();
+        let mut child = send_cmd(dir.path(), Some(&server))
+            .args(["send", "--date", "2021-02-12"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let target = threshold + rng.gen_range(0..40);
+        wait_for(|| server.received().len() >= target.max(before + 1));
+        std::thread::sleep(Duration::from_micros(rng.gen_range(0..3000)));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "killed by a signal, not finished");
+        kills.push(server.received().len());
+    }
+    let (out, stdout, stderr) =
+        run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    let ledger = Ledger::open(&dir.path().join("state/hotpapers.db")).unwrap();
+    let counts = server.count_by_recipient();
+    let mut duplicates = Vec::new();
+    for i in 0..N {
+        let email = format!("reader{i}@example.org");
+        let row = ledger.get(day(), &email).unwrap().unwrap();
+        assert_eq!(row.state, State::Sent, "{email}");
+        let n = counts.get(&email).copied().unwrap_or(0) as u32;
+        assert!(n >= 1, "{email} never received its message");
+        assert!(
+            n <= 1 + row.unknowns,
+            "{email} received {n} copies but only {} cut(s) were recorded as unknown",
+            row.unknowns
+        );
+        if n > 1 {
+            duplicates.push(email);
+        }
+    }
+    eprintln!(
+        "received after each kill: {kills:?}; duplicates (all listed unknown): {}",
+        duplicates.len()
+    );
+}
+
+#[track_caller]
+fn wait_for(mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
