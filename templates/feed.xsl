@@ -22,7 +22,6 @@
         <xsl:value-of select="/atom:feed/@xml:lang | /rss/channel/language"/>
       </xsl:attribute>
       <head>
-        <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <title><xsl:value-of select="$title"/> (web feed)</title>
         <style>
