@@ -675,3 +675,36 @@ fn small_archive_feeds_snapshot() {
         insta::assert_snapshot!(path, text(&files, path));
     }
 }
+
+#[test]
+fn a_stylesheet_in_the_templates_folder_replaces_the_built_in_one() {
+    let templates = tempfile::tempdir().unwrap();
+    let custom = "<?xml version=\"1.0\"?>\n<!-- our own look -->\n<xsl:stylesheet version=\"1.0\" xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\"/>\n";
+    std::fs::write(templates.path().join("feed.xsl"), custom).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (status, _, stderr) = run(hotpapers()
+        .arg("--digests")
+        .arg(fixture("archive"))
+        .arg("--templates")
+        .arg(templates.path())
+        .args(["build", "--out"])
+        .arg(out.path()));
+    assert!(status.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("feed.xsl")).unwrap(),
+        custom
+    );
+}
+
+#[test]
+fn a_missing_digest_folder_is_an_error_naming_it() {
+    let out = tempfile::tempdir().unwrap();
+    let (status, _, stderr) = run(hotpapers()
+        .args(["--digests", "no/such/folder", "build", "--out"])
+        .arg(out.path()));
+    assert_eq!(status.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not read the digests in `no/such/folder`"),
+        "{stderr}"
+    );
+}
