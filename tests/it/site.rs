@@ -44,7 +44,7 @@ fn pages(archive: &[Digest]) -> Vec<Page> {
     render_pages(&refs, &config, &SiteTemplates::builtin().unwrap()).unwrap()
 }
 
-fn page<'a>(pages: &'a [Page], path: &str) -> Html {
+fn page(pages: &[Page], path: &str) -> Html {
     let p = pages
         .iter()
         .find(|p| p.path == path)
