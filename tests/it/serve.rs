@@ -19,6 +19,7 @@ use reqwest::header;
 use reqwest::StatusCode;
 use tokio::sync::oneshot;
 
+use crate::smtp_server::{Behaviour, SmtpServer};
 use crate::support;
 
 /// A built folder with one file of each kind, plus a secret next to it and
@@ -127,11 +128,17 @@ struct Running {
 
 impl Running {
     async fn start(dir: &SiteDir) -> Self {
+        Self::start_with(dir, None).await
+    }
+
+    /// Mails through the SMTP server at `smtp_url`, or to the outbox when `None`.
+    async fn start_with(dir: &SiteDir, smtp_url: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = config_for(dir, addr, SECRET);
+        let mut config = config_for(dir, addr, SECRET);
+        config.smtp_url = smtp_url;
         let clock = TestClock::new();
-        let transport = Transport::outbox(config.outbox.clone());
+        let transport = Transport::from_config(&config).unwrap();
         let site = Arc::new(serve::Site::new(&dir.out, &config, transport, clock.clone()).unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve::run(listener, serve::router(site), async {
@@ -884,4 +891,78 @@ async fn edits_by_serve_and_by_the_subscribers_command_at_once_all_survive() {
             .is_active());
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish_then_stops() {
+    // An SMTP server slow enough that the confirmation is still being sent
+    // when the shutdown signal comes.
+    let smtp = SmtpServer::start(Behaviour {
+        reply_delay: std::time::Duration::from_millis(150),
+        ..Behaviour::default()
+    });
+    let dir = site_dir();
+    let server = Running::start_with(&dir, Some(smtp.url())).await;
+    let client = raw_client();
+    let url = server.url("/subscribe");
+    let in_flight = tokio::spawn(async move {
+        post_form(&client, &url, form(&[("email", "ada@example.org")])).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(smtp.received().is_empty(), "the request is still in flight");
+    let addr = server.addr;
+    server.stop().await;
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(smtp.received().len(), 1);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn the_binary_serves_until_sigterm_and_exits_cleanly() {
+    use std::io::BufRead;
+    let dir = site_dir();
+    let root = dir.out.parent().unwrap();
+    let mut child = support::hotpapers()
+        .args(["serve", "--addr", "127.0.0.1:0", "--out"])
+        .arg(&dir.out)
+        .arg("--subscribers")
+        .arg(root.join("subscribers"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    let status = raw_get_status(addr.parse().unwrap(), "/healthz");
+    assert_eq!(status, 200);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
