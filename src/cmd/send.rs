@@ -9,9 +9,6 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context, Result};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
-use lettre::message::{header::ContentType, Mailbox};
-use lettre::Message;
-use sha2::{Digest as _, Sha256};
 
 use super::Outcome;
 use crate::cli::SendArgs;
@@ -19,10 +16,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::deliver::Transport;
 use crate::digest;
-use crate::model::{Digest, Subscriber};
+use crate::email::{Edition, Newsletter};
+use crate::model::Subscriber;
 use crate::send::{Compose, ComposeError, Composed, Observer, SendOptions, Sender, Summary};
 use crate::subscribers::SubscriberStore;
-use crate::token::Signer;
 
 /// Runs `send`.
 pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
@@ -60,7 +57,18 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         );
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let composer = Arc::new(PlainComposer::new(config, digest, clock.clone()));
+    // One newsletter per process: leaked so the day's edition (which borrows
+    // it) can be shared by the sending tasks for the whole run.
+    let newsletter: &'static Newsletter = Box::leak(Box::new(
+        Newsletter::new(config).context("could not load the email templates")?,
+    ));
+    let edition = newsletter
+        .edition(&digest)
+        .with_context(|| format!("could not prepare the {day} edition"))?;
+    let composer = Arc::new(EditionComposer {
+        edition,
+        clock: clock.clone(),
+    });
     let total = list.active().count() as u64;
     let observer = Arc::new(Progress::new(total));
     let sender = Sender::new(Arc::new(transport), composer, clock)
@@ -217,134 +225,21 @@ impl Observer for Progress {
     }
 }
 
-/// A plain-text edition of the digest, used until the email renderer
-/// (`crate::email`) is wired in: the subscriber's filtered papers with links,
-/// a stable Message-ID per (day, subscriber) and one-click unsubscribe headers.
-struct PlainComposer {
-    digest: Digest,
-    from: Mailbox,
-    reply_to: Option<Mailbox>,
-    title: String,
-    site: String,
-    postal: String,
-    mailto: String,
-    signer: Signer,
+/// The email renderer's edition of the day as the engine's composer: one
+/// render per distinct filter (cached by the edition), personalized per reader.
+struct EditionComposer {
+    edition: Edition<'static>,
     clock: Arc<dyn Clock>,
-    unsubscribe_base: String,
 }
 
-impl PlainComposer {
-    fn new(config: &Config, digest: Digest, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            digest,
-            from: config.from.clone(),
-            reply_to: config.reply_to.clone(),
-            title: config.title.clone(),
-            site: config.site_url.to_string(),
-            postal: config.postal_address.clone(),
-            mailto: config.unsubscribe_mailto.clone(),
-            signer: Signer::new(&config.secret),
-            clock,
-            unsubscribe_base: config.site_link("unsubscribe"),
-        }
-    }
-}
-
-impl Compose for PlainComposer {
+impl Compose for EditionComposer {
     fn compose(&self, subscriber: &Subscriber) -> Result<Option<Composed>, ComposeError> {
-        let selection = subscriber.filter().select(&self.digest);
-        if selection.papers.is_empty() {
+        let Some(message) = self.edition.message_for(subscriber, self.clock.now())? else {
             return Ok(None);
-        }
-        let day = self.digest.date.format("%Y-%m-%d").to_string();
-        let hash = hex::encode(Sha256::digest(subscriber.key().as_bytes()));
-        let message_id = format!(
-            "<hotpapers.{day}.{}@{}>",
-            &hash[..20],
-            self.from.email.domain()
-        );
-        let unsubscribe = format!(
-            "{}?token={}",
-            self.unsubscribe_base,
-            self.signer.unsubscribe_token(&subscriber.key())
-        );
-        let mut body = format!("{} {day}\n\n", self.title);
-        for p in &selection.papers {
-            body.push_str(&format!(
-                "{}. {}\n   {}\n   {} retweets, {} favorites\n   {}\n\n",
-                p.rank,
-                p.title,
-                p.authors.join(", "),
-                p.retweets,
-                p.favorites,
-                p.canonical_url()
-            ));
-        }
-        body.push_str(&format!(
-            "--\nThe whole digest: {}{day}/\nUnsubscribe: {unsubscribe}\n{}\n",
-            self.site, self.postal
-        ));
-        let to = match &subscriber.name {
-            Some(n) => Mailbox::new(Some(n.clone()), subscriber.email.trim().parse()?),
-            None => Mailbox::new(None, subscriber.email.trim().parse()?),
         };
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(format!(
-                "{} {day}: {}",
-                self.title,
-                selection.papers.first().map_or("", |p| p.title.as_str())
-            ))
-            .message_id(Some(message_id.clone()))
-            .date(self.clock.now().into())
-            .header(ListUnsubscribe(format!(
-                "<{unsubscribe}>, <mailto:{}>",
-                self.mailto
-            )))
-            .header(ListUnsubscribePost);
-        if let Some(r) = &self.reply_to {
-            builder = builder.reply_to(r.clone());
-        }
-        let message = builder.header(ContentType::TEXT_PLAIN).body(body)?;
         Ok(Some(Composed {
-            message_id,
+            message_id: self.edition.message_id(subscriber),
             message,
         }))
-    }
-}
-
-/// `List-Unsubscribe` (RFC 2369).
-#[derive(Clone)]
-struct ListUnsubscribe(String);
-
-impl lettre::message::header::Header for ListUnsubscribe {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
-    }
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.to_owned()))
-    }
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
-
-/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
-#[derive(Clone)]
-struct ListUnsubscribePost;
-
-impl lettre::message::header::Header for ListUnsubscribePost {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
-    }
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self)
-    }
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(
-            Self::name(),
-            "List-Unsubscribe=One-Click".to_owned(),
-        )
     }
 }

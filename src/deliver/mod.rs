@@ -317,27 +317,38 @@ impl SmtpPool {
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, DeliverError> {
-        let wrapper = match &self.tls {
-            Tls::Wrapper(p) => Some(p.clone()),
-            _ => None,
+        let greeting = match &self.tls {
+            // Implicit TLS: lettre opens the socket and wraps it.
+            Tls::Wrapper(p) => {
+                self.step(
+                    AsyncSmtpConnection::connect_tokio1(
+                        (self.host.as_str(), self.port),
+                        Some(self.timeout),
+                        &self.hello,
+                        Some(p.clone()),
+                        None,
+                    ),
+                    Phase::Envelope,
+                )
+                .await
+            }
+            // Our own socket, with TCP_NODELAY: lettre writes the message and
+            // its final dot separately, and Nagle's algorithm would hold the
+            // dot for the peer's delayed ACK (~40 ms per message).
+            _ => {
+                let tcp = self.open_tcp().await?;
+                self.step(
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello),
+                    Phase::Envelope,
+                )
+                .await
+            }
         };
-        let mut conn = self
-            .step(
-                AsyncSmtpConnection::connect_tokio1(
-                    (self.host.as_str(), self.port),
-                    Some(self.timeout),
-                    &self.hello,
-                    wrapper,
-                    None,
-                ),
-                Phase::Envelope,
-            )
-            .await
-            .map_err(|e| match e {
-                // A 5xx greeting or EHLO refuses every message.
-                DeliverError::Permanent { reply } => DeliverError::Session { reply },
-                other => other,
-            })?;
+        let mut conn = greeting.map_err(|e| match e {
+            // A 5xx greeting or EHLO refuses every message.
+            DeliverError::Permanent { reply } => DeliverError::Session { reply },
+            other => other,
+        })?;
         match &self.tls {
             Tls::Required(p) | Tls::Opportunistic(p) if conn.can_starttls() => {
                 self.step(conn.starttls(p.clone(), &self.hello), Phase::Envelope)
@@ -368,6 +379,31 @@ impl SmtpPool {
             })?;
         }
         Ok(conn)
+    }
+
+    async fn open_tcp(&self) -> Result<tokio::net::TcpStream, DeliverError> {
+        let transient = |e: std::io::Error| DeliverError::Transient {
+            reply: format!("Connection error: {}:{}: {e}", self.host, self.port),
+        };
+        let addrs = tokio::time::timeout(
+            self.timeout,
+            tokio::net::lookup_host((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| transient(std::io::ErrorKind::TimedOut.into()))?
+        .map_err(transient)?;
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address found");
+        for addr in addrs {
+            match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => {
+                    tcp.set_nodelay(true).map_err(transient)?;
+                    return Ok(tcp);
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => last = std::io::ErrorKind::TimedOut.into(),
+            }
+        }
+        Err(transient(last))
     }
 
     async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<String, DeliverError> {

@@ -17,8 +17,82 @@ pub(super) struct Parsed {
 }
 
 /// Parses a file; YAML and field errors come back as `file:line` problems.
+///
+/// A block-style list (each record starting with `- ` in the first column, as
+/// the store writes it) is parsed record by record: serde_yaml buffers every
+/// event of a document before deserializing, which for 100,000 records costs
+/// far more memory than the records themselves. It also reports every bad
+/// record, not only the first. Anything else is parsed as one document.
 pub(super) fn parse(path: &Path, text: &str) -> Result<Parsed, Vec<Problem>> {
     let header = header(text);
+    let Some(chunks) = block_records(text) else {
+        return parse_whole(path, text, header);
+    };
+    let mut records = Vec::with_capacity(chunks.len());
+    let mut lines = Vec::with_capacity(chunks.len());
+    let mut problems = Vec::new();
+    for (line, chunk) in chunks {
+        match serde_yaml::from_str::<Vec<Subscriber>>(chunk) {
+            Ok(mut one) if one.len() == 1 => {
+                records.extend(one.pop());
+                lines.push(line);
+            }
+            // Not one record per top-level item after all: let the whole
+            // document decide.
+            Ok(_) => return parse_whole(path, text, header),
+            Err(e) => problems.push(Problem {
+                path: path.to_owned(),
+                line: e.location().map_or(line, |l| line + l.line() - 1),
+                message: clean_message(&e.to_string()),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Parsed {
+            header,
+            records,
+            lines,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// The text of each top-level `- ` item with its 1-based first line, when the
+/// file is a block list with only comments, blank lines or `---` before it.
+fn block_records(text: &str) -> Option<Vec<(usize, &str)>> {
+    let mut starts: Vec<(usize, usize)> = Vec::new();
+    let mut offset = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.trim_end_matches(['\n', '\r']);
+        if line == "-" || line.starts_with("- ") {
+            starts.push((i + 1, offset));
+        } else if starts.is_empty() {
+            let t = line.trim();
+            if !(t.is_empty() || t.starts_with('#') || t == "---") {
+                return None;
+            }
+        }
+        offset += raw.len();
+    }
+    if starts.is_empty() {
+        return None;
+    }
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|&(_, o)| o)
+        .chain(std::iter::once(text.len()));
+    Some(
+        starts
+            .iter()
+            .zip(ends)
+            .map(|(&(line, start), end)| (line, &text[start..end]))
+            .collect(),
+    )
+}
+
+fn parse_whole(path: &Path, text: &str, header: String) -> Result<Parsed, Vec<Problem>> {
     let records: Vec<Subscriber> = match serde_yaml::from_str::<Option<Vec<Subscriber>>>(text) {
         Ok(r) => r.unwrap_or_default(),
         Err(e) => {
@@ -30,19 +104,8 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Parsed, Vec<Problem>> {
             }]);
         }
     };
-    // Block-style sequences start each record with `-` in the first column;
-    // when that count does not match (flow style), lines are unknown.
-    let starts: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| *l == "-" || l.starts_with("- "))
-        .map(|(i, _)| i + 1)
-        .collect();
-    let lines = if starts.len() == records.len() {
-        starts
-    } else {
-        vec![0; records.len()]
-    };
+    // Flow style or other layouts: the line of each record is not known.
+    let lines = vec![0; records.len()];
     Ok(Parsed {
         header,
         records,
@@ -118,6 +181,21 @@ mod tests {
             "{}",
             err[0].message
         );
+    }
+
+    #[test]
+    fn every_bad_record_is_reported_and_flow_lists_still_parse() {
+        let text = "# list\n- email: a@example.org\n  colour: x\n- email: b@example.org\n- email: c@example.org\n  max_papers: lots\n";
+        let err = parse(Path::new("s.yaml"), text).err().unwrap();
+        let lines: Vec<usize> = err.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 6]);
+        let flow = parse(
+            Path::new("s.yaml"),
+            "[{email: a@example.org}, {email: b@example.org}]\n",
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(flow.records.len(), 2);
     }
 
     #[test]

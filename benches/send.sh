@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sending benchmark: one day's personalized email to N subscribers through a
+# local SMTP sink (Postfix's smtp-sink), compared in the same run with
+# Postfix's smtp-source blasting messages of the same size over the same
+# number of connections. Reports messages per second and peak memory (max RSS).
+#
+#   benches/send.sh [N] [CONNECTIONS]      # default 10000 4
+#
+# Needs: Postfix's smtp-sink and smtp-source (Debian: `apt-get install postfix`),
+# GNU time at /usr/bin/time. Builds the release binary once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+CONNS=${2:-4}
+PORT=${BENCH_PORT:-2599}
+WORK=$(mktemp -d)
+trap 'kill $SINK 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-target}/release/hotpapers
+
+python3 - "$N" > "$WORK/subscribers.yaml" <<'PY'
+import sys
+cats = [[], ["cs.LG"], ["cs.CV", "cs.CL"], ["stat.ML"], ["quant-ph"]]
+for i in range(int(sys.argv[1])):
+    print(f"- email: reader{i}@example.org")
+    print(f"  name: Reader {i}")
+    c = cats[i % len(cats)]
+    if c:
+        print("  categories: [" + ", ".join(c) + "]")
+PY
+
+SINK_USER=()
+[ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)
+smtp-sink "${SINK_USER[@]}" 127.0.0.1:$PORT 1024 &
+SINK=$!
+sleep 0.5
+
+# One message to learn the size of a typical email.
+HOTPAPERS_OUTBOX="$WORK/sample" HOTPAPERS_STATE="$WORK/sample.db" HOTPAPERS_SUBSCRIBERS="$WORK/subscribers.yaml" \
+  "$BIN" -q send --date 2021-02-12 --limit 1 > /dev/null
+SIZE=$(stat -c %s "$WORK"/sample/*.eml | head -1)
+
+echo "== smtp-source: $N messages of $SIZE bytes over $CONNS connections"
+START=$(date +%s.%N)
+smtp-source -s "$CONNS" -l "$SIZE" -m "$N" -f digest@example.org -t reader@example.org 127.0.0.1:$PORT
+END=$(date +%s.%N)
+RAW=$(python3 -c "print(f'{$N/($END-$START):.0f}')")
+echo "smtp-source: $RAW msgs/s"
+
+echo "== hotpapers send: $N subscribers over $CONNS connections"
+HOTPAPERS_SMTP_URL=smtp://127.0.0.1:$PORT HOTPAPERS_SECRET=benchmark-secret-0123456789 \
+HOTPAPERS_CONNECTIONS=$CONNS HOTPAPERS_STATE="$WORK/state.db" HOTPAPERS_SUBSCRIBERS="$WORK/subscribers.yaml" \
+  /usr/bin/time -v "$BIN" -q send --date 2021-02-12 2> "$WORK/time.txt" | tee "$WORK/summary.txt"
+grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/time.txt"
+RATE=$(sed -E 's/.*\(([0-9.]+) msgs\/s\).*/\1/;q' "$WORK/summary.txt")
+python3 -c "print(f'hotpapers: {$RATE:.0f} msgs/s = {100*$RATE/$RAW:.0f}% of smtp-source')"
