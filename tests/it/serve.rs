@@ -439,6 +439,19 @@ async fn a_folder_without_slash_redirects_and_unknown_paths_are_404() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = client.get(server.url("/atom.xml/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // A file removed from the folder is gone from the server too.
+    assert_eq!(
+        client
+            .get(server.url("/papers.xml"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    std::fs::remove_file(dir.out.join("papers.xml")).unwrap();
+    let res = client.get(server.url("/papers.xml")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = client.delete(server.url("/atom.xml")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     let res = client.head(server.url("/atom.xml")).send().await.unwrap();
