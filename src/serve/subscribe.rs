@@ -15,12 +15,12 @@
 //! atomic write) on a blocking thread that finishes even if the client leaves.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
@@ -136,6 +136,24 @@ fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
     )
 }
 
+/// The address a rate limit applies to. Behind a reverse proxy on the same
+/// machine every connection comes from loopback, so there (and only there) the
+/// last `X-Forwarded-For` entry — the one the proxy appended — names the client.
+/// A client connecting from elsewhere cannot choose its bucket.
+fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !peer.ip().is_loopback() {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse().ok())
+        .unwrap_or_else(|| peer.ip())
+}
+
 /// What the subscribe form sent.
 struct SubscribeForm {
     email: String,
@@ -177,10 +195,11 @@ fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
 pub(crate) async fn subscribe(
     State(site): State<Arc<Site>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let now = site.clock.now();
-    if let Err(wait) = site.per_client.check(&peer.ip(), now) {
+    if let Err(wait) = site.per_client.check(&client_address(peer, &headers), now) {
         let mut res = page(
             &site,
             StatusCode::TOO_MANY_REQUESTS,

@@ -643,6 +643,32 @@ async fn one_client_is_rate_limited_and_told_when_to_come_back() {
 }
 
 #[tokio::test]
+async fn behind_a_local_proxy_each_forwarded_client_has_its_own_limit() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let mut statuses = Vec::new();
+    for (i, forwarded) in ["203.0.113.7"; 6]
+        .into_iter()
+        .chain(["10.0.0.1, 198.51.100.9"])
+        .enumerate()
+    {
+        let res = client
+            .post(server.url("/subscribe"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", forwarded)
+            .body(form(&[("email", &format!("reader{i}@example.org"))]))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    // The sixth from one client is refused; another client is not.
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200]);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn one_mailbox_gets_a_few_confirmations_however_often_it_is_asked_for() {
     let dir = site_dir();
     let server = Running::start(&dir).await;
