@@ -162,6 +162,20 @@ fn the_front_page_has_the_subscribe_form_and_no_script() {
         // Dark mode is in the page's own style.
         assert!(p.html.contains("prefers-color-scheme: dark"), "{}", p.path);
     }
+    // Every feed is linked from the front page, category feeds included.
+    for feed in [
+        "atom.xml",
+        "rss.xml",
+        "feed.json",
+        "papers.xml",
+        "feeds.opml",
+        "categories/cs.CV.xml",
+    ] {
+        assert!(
+            attr(&doc, &format!("a[href='{feed}']"), "href").is_some(),
+            "{feed}"
+        );
+    }
     // The latest day first, linked relatively so the site works from any folder.
     assert_eq!(
         attr(&doc, "ul.days a", "href").as_deref(),
