@@ -336,8 +336,9 @@ impl Sender {
             produce(&producer_run, &reader, subscribers, &job_tx)
         });
 
-        // Messages in flight, retries waiting included: bounds memory.
-        let in_flight = Arc::new(Semaphore::new(opts.concurrency.max(1) * 64));
+        // Built messages in flight, retries waiting included: bounds memory
+        // (a message is held two or three times over while it is sent).
+        let in_flight = Arc::new(Semaphore::new(opts.concurrency.max(1) * 16));
         let mut tasks = JoinSet::new();
         while let Some(job) = job_rx.recv().await {
             if run.stop.load(Ordering::SeqCst) {
@@ -531,13 +532,9 @@ impl Run {
     async fn deliver(&self, subscriber: Subscriber) {
         let key = subscriber.key();
         let email = subscriber.email.as_str();
-        let composer = self.composer.clone();
-        let sub = subscriber.clone();
-        let composed = match tokio::task::spawn_blocking(move || composer.compose(&sub)).await {
-            Ok(r) => r,
-            Err(e) => Err(e.to_string().into()),
-        };
-        let composed = match composed {
+        // Inline: the edition renders once per distinct filter, so building
+        // one message is short; blocking-pool threads would cost memory instead.
+        let composed = match self.composer.compose(&subscriber) {
             Ok(Some(c)) => c,
             Ok(None) => {
                 if self.record(&key, State::Skipped, None).await {
