@@ -4,7 +4,7 @@
 //! (`check-email`) and screenshotted before anyone gets it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::digest;
 use crate::email::Newsletter;
 use crate::model::Subscriber;
+use crate::subscribers::SubscriberStore;
 
 /// The reader a preview is rendered for when no `--subscriber` is given.
 const EXAMPLE_READER: &str = "reader@example.org";
@@ -42,6 +43,9 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
         Some(email) => find_subscriber(&config.subscribers, email)?,
         None => Subscriber::new(EXAMPLE_READER),
     };
+    if digest.papers.is_empty() {
+        bail!("the digest of {day} has no papers: there is no email to preview");
+    }
     let edition = newsletter.edition(digest)?;
     let Some(rendered) = edition.render_for(&subscriber)? else {
         bail!(
@@ -76,37 +80,13 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
 }
 
 /// The subscriber record for `email` (compared case-insensitively) from the
-/// subscriber folder or file: YAML, a list of records or `subscribers:` list.
+/// subscriber folder or file.
 fn find_subscriber(path: &Path, email: &str) -> Result<Subscriber> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum File {
-        List(Vec<Subscriber>),
-        Wrapped { subscribers: Vec<Subscriber> },
+    let list = SubscriberStore::open(path)
+        .and_then(|store| store.load())
+        .with_context(|| format!("could not read the subscribers in `{}`", path.display()))?;
+    match list.get(email) {
+        Some(s) => Ok(s.clone()),
+        None => bail!("no subscriber `{email}` in `{}`", path.display()),
     }
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("could not read `{}`", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_owned()]
-    };
-    let wanted = email.trim().to_lowercase();
-    for file in &files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("could not read `{}`", file.display()))?;
-        let list = match serde_yaml::from_str::<File>(&text)
-            .with_context(|| format!("`{}` is not a list of subscribers", file.display()))?
-        {
-            File::List(l) | File::Wrapped { subscribers: l } => l,
-        };
-        if let Some(s) = list.into_iter().find(|s| s.key() == wanted) {
-            return Ok(s);
-        }
-    }
-    bail!("no subscriber `{email}` in `{}`", path.display())
 }

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::{Digest as _, Sha256};
 
@@ -116,30 +116,45 @@ fn list_id(n: &Newsletter) -> String {
     }
 }
 
+/// The text and HTML parts, already quoted-printable with CRLF line ends.
+pub(super) struct EncodedParts {
+    pub(super) text: Vec<u8>,
+    pub(super) html: Vec<u8>,
+}
+
 /// The two parts, text first, with a boundary derived from `seed`.
-fn body(rendered: &RenderedEmail, seed: &str) -> MultiPart {
+fn body(text: Body, html: Body, seed: &str) -> MultiPart {
     let boundary = format!("=_hotpapers_{}", &hex::encode(Sha256::digest(seed))[..32]);
     MultiPart::alternative()
         .boundary(boundary)
-        .singlepart(SinglePart::plain(rendered.text.clone()))
-        .singlepart(SinglePart::html(rendered.html.clone()))
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(text),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(html),
+        )
 }
 
 /// The newsletter message for one reader.
 pub(super) fn newsletter(
     edition: &Edition<'_>,
     subscriber: &Subscriber,
-    rendered: &RenderedEmail,
+    subject: &str,
+    parts: EncodedParts,
+    unsubscribe: &str,
     date: chrono::DateTime<Utc>,
 ) -> Result<Message, EmailError> {
     let n = edition.newsletter;
     let to = recipient(&subscriber.email, subscriber.name.as_deref())?;
     let message_id = edition.message_id(subscriber);
-    let unsubscribe = n.unsubscribe_url(&subscriber.email);
     let mut builder = Message::builder()
         .from(n.config.from.clone())
         .to(to)
-        .subject(rendered.subject.clone())
+        .subject(subject.to_owned())
         .date(SystemTime::from(date))
         .message_id(Some(message_id.clone()))
         .raw_header(raw_header("List-Id", list_id(n)))
@@ -157,7 +172,12 @@ pub(super) fn newsletter(
     if let Some(reply_to) = &n.config.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let mut message = builder.multipart(body(rendered, &message_id))?;
+    let qp = ContentTransferEncoding::QuotedPrintable;
+    let mut message = builder.multipart(body(
+        Body::dangerous_pre_encoded(parts.text, qp),
+        Body::dangerous_pre_encoded(parts.html, qp),
+        &message_id,
+    ))?;
     if let Some(dkim) = &n.dkim {
         message.sign(dkim);
     }
@@ -188,7 +208,11 @@ pub(super) fn confirmation(
     if let Some(reply_to) = &n.config.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let mut message = builder.multipart(body(rendered, &message_id))?;
+    let mut message = builder.multipart(body(
+        Body::new(rendered.text.clone()),
+        Body::new(rendered.html.clone()),
+        &message_id,
+    ))?;
     if let Some(dkim) = &n.dkim {
         message.sign(dkim);
     }

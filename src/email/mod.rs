@@ -260,11 +260,17 @@ impl Newsletter {
         })
     }
 
+    /// Inlines the CSS; the result ends with a newline, like the text part,
+    /// so that the line-by-line encoding of the message body matches it.
     fn inline(&self, template: &'static str, html: &str) -> Result<String, EmailError> {
-        self.inliner.inline(html).map_err(|e| EmailError::Inline {
+        let mut inlined = self.inliner.inline(html).map_err(|e| EmailError::Inline {
             template,
             reason: e.to_string(),
-        })
+        })?;
+        if !inlined.ends_with('\n') {
+            inlined.push('\n');
+        }
+        Ok(inlined)
     }
 
     /// The validated settings this newsletter was made with.
@@ -281,7 +287,76 @@ type Prepared = Option<Arc<PreparedEmail>>;
 struct PreparedEmail {
     html: String,
     text: String,
+    /// The same parts, quoted-printable encoded line by line for the message.
+    html_qp: Vec<Chunk>,
+    text_qp: Vec<Chunk>,
     subject: SubjectView,
+}
+
+/// A run of a body part: lines without personal values, encoded once per
+/// filter, or one line holding placeholders, encoded per reader. Encoding
+/// line by line gives the same bytes as encoding the whole part, since
+/// quoted-printable starts afresh after every hard line break.
+#[derive(Debug)]
+enum Chunk {
+    Encoded(Vec<u8>),
+    Personal(String),
+}
+
+fn precode(rendered: &str) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let mut encoded = Vec::with_capacity(rendered.len() + rendered.len() / 8);
+    for line in rendered.lines() {
+        if line.contains(view::OPEN) {
+            if !encoded.is_empty() {
+                chunks.push(Chunk::Encoded(std::mem::take(&mut encoded)));
+            }
+            chunks.push(Chunk::Personal(line.to_owned()));
+        } else {
+            encode_line(line, &mut encoded);
+        }
+    }
+    if !encoded.is_empty() {
+        chunks.push(Chunk::Encoded(encoded));
+    }
+    chunks
+}
+
+/// One line as quoted-printable (soft breaks at 76 columns), then CRLF.
+fn encode_line(line: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(&quoted_printable::encode(line.as_bytes()));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The encoded part for one reader; `rewrap` for the text part, whose lines
+/// must stay within 72 columns once the values are in.
+fn encode_chunks(chunks: &[Chunk], value: impl Fn(Personal) -> String, rewrap: bool) -> Vec<u8> {
+    let size: usize = chunks
+        .iter()
+        .map(|c| match c {
+            Chunk::Encoded(b) => b.len(),
+            Chunk::Personal(l) => l.len() + 64,
+        })
+        .sum();
+    let mut out = Vec::with_capacity(size + 256);
+    for chunk in chunks {
+        match chunk {
+            Chunk::Encoded(bytes) => out.extend_from_slice(bytes),
+            Chunk::Personal(line) => {
+                let filled = fill(line, &value);
+                if rewrap {
+                    let mut wrapped = String::with_capacity(filled.len() + 8);
+                    text::wrap_line(&filled, &mut wrapped);
+                    for l in wrapped.lines() {
+                        encode_line(l, &mut out);
+                    }
+                } else {
+                    encode_line(&filled, &mut out);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One day's newsletter, ready to personalize. Shareable between threads.
@@ -304,10 +379,45 @@ impl Edition<'_> {
         subscriber: &Subscriber,
         date: DateTime<Utc>,
     ) -> Result<Option<lettre::Message>, EmailError> {
-        let Some(rendered) = self.render_for(subscriber)? else {
+        let name = message::clean_name(subscriber.name.as_deref());
+        let Some(prepared) = self.prepare(subscriber.filter(), name.is_some())? else {
             return Ok(None);
         };
-        message::newsletter(self, subscriber, &rendered, date).map(Some)
+        let email = subscriber.email.trim();
+        let unsubscribe = self.newsletter.unsubscribe_url(email);
+        let value = |p: Personal| match p {
+            Personal::Email => email,
+            Personal::Name => name.as_deref().unwrap_or(""),
+            Personal::Unsubscribe => unsubscribe.as_str(),
+        };
+        let subject = self.subject(&prepared, email, name.as_deref())?;
+        let parts = message::EncodedParts {
+            text: encode_chunks(&prepared.text_qp, |p| value(p).to_owned(), true),
+            html: encode_chunks(
+                &prepared.html_qp,
+                |p| templates::escape_html(value(p)),
+                false,
+            ),
+        };
+        message::newsletter(self, subscriber, &subject, parts, &unsubscribe, date).map(Some)
+    }
+
+    fn subject(
+        &self,
+        prepared: &PreparedEmail,
+        email: &str,
+        name: Option<&str>,
+    ) -> Result<String, EmailError> {
+        let mut view = prepared.subject.clone();
+        view.subscriber = SubscriberView {
+            email: email.to_owned(),
+            name: name.map(str::to_owned),
+        };
+        let subject = self
+            .newsletter
+            .templates
+            .render_text(templates::EMAIL_SUBJECT, &view)?;
+        Ok(message::clean_subject(&subject))
     }
 
     /// The subject, HTML and text `subscriber` would get; `None` when their
@@ -327,17 +437,8 @@ impl Edition<'_> {
             Personal::Name => name.as_deref().unwrap_or(""),
             Personal::Unsubscribe => unsubscribe.as_str(),
         };
-        let mut subject_view = prepared.subject.clone();
-        subject_view.subscriber = SubscriberView {
-            email: email.to_owned(),
-            name: name.clone(),
-        };
-        let subject = self
-            .newsletter
-            .templates
-            .render_text(templates::EMAIL_SUBJECT, &subject_view)?;
         Ok(Some(RenderedEmail {
-            subject: message::clean_subject(&subject),
+            subject: self.subject(&prepared, email, name.as_deref())?,
             html: fill(&prepared.html, |p| templates::escape_html(value(p))),
             text: fill_text(&prepared.text, |p| value(p).to_owned()),
         }))
@@ -368,6 +469,8 @@ impl Edition<'_> {
                 let html = n.inline(templates::EMAIL_HTML, &html)?;
                 let text = text::wrap(&n.templates.render_text(templates::EMAIL_TXT, &view)?);
                 Some(Arc::new(PreparedEmail {
+                    html_qp: precode(&html),
+                    text_qp: precode(&text),
                     html,
                     text,
                     subject: SubjectView {
@@ -428,4 +531,32 @@ fn fill_text(rendered: &str, value: impl Fn(Personal) -> String) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn editions_can_be_shared_between_sending_threads() {
+        assert_send_sync::<Newsletter>();
+        assert_send_sync::<Edition<'static>>();
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_stray_marks_kept() {
+        let text = format!(
+            "a {} b {} c \u{E000}x \u{E000}",
+            Personal::Email.placeholder(),
+            Personal::Unsubscribe.placeholder()
+        );
+        let filled = fill(&text, |p| match p {
+            Personal::Email => "E@x".to_owned(),
+            Personal::Name => "N".to_owned(),
+            Personal::Unsubscribe => "U".to_owned(),
+        });
+        assert_eq!(filled, "a E@x b U c \u{E000}x \u{E000}");
+    }
 }

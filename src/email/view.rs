@@ -304,10 +304,35 @@ impl SubscriberView {
     }
 }
 
-/// Content text without the placeholder characters, so digest text can never
-/// be mistaken for a personal value.
+/// Content text for the email: without the placeholder characters (so digest
+/// text can never be mistaken for a personal value), and with "mathematical"
+/// letters and digits (𝐛𝐨𝐥𝐝, 𝑖𝑡𝑎𝑙𝑖𝑐, used in tweets as fake styling) folded to
+/// plain ones, as Unicode compatibility normalization does: screen readers
+/// spell them out symbol by symbol, and spam filters score words made of them.
 fn clean(s: &str) -> String {
-    s.replace([OPEN, CLOSE], "")
+    s.chars()
+        .filter(|&c| c != OPEN && c != CLOSE)
+        .map(fold_math_alphanumeric)
+        .collect()
+}
+
+/// U+1D400..U+1D6A3: thirteen styles of A–Z a–z (52 code points each; the
+/// gaps are unassigned). U+1D7CE..U+1D7FF: five styles of 0–9.
+fn fold_math_alphanumeric(c: char) -> char {
+    let code = u32::from(c);
+    let folded = match code {
+        0x1D400..=0x1D6A3 => {
+            let i = (code - 0x1D400) % 52;
+            if i < 26 {
+                u32::from(b'A') + i
+            } else {
+                u32::from(b'a') + i - 26
+            }
+        }
+        0x1D7CE..=0x1D7FF => u32::from(b'0') + (code - 0x1D7CE) % 10,
+        _ => return c,
+    };
+    char::from_u32(folded).unwrap_or(c)
 }
 
 impl PaperView {
@@ -474,6 +499,12 @@ mod tests {
         let (short, cut) = shorten_abstract(&text);
         assert!(cut);
         assert!(short.ends_with("word…"), "{short}");
+    }
+
+    #[test]
+    fn mathematical_letters_are_folded_to_plain_ones() {
+        assert_eq!(clean("𝐈𝐧&𝐎𝐮𝐭 𝑖𝑡 𝟐𝟎𝟐𝟏 𝚣"), "In&Out it 2021 z");
+        assert_eq!(clean("Ωmega ℎ 🚀 é"), "Ωmega ℎ 🚀 é");
     }
 
     #[test]

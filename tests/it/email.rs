@@ -936,6 +936,15 @@ fn preview_of_a_day_without_digest_says_so() {
         .arg(out.path()));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr.contains("no digest for 1999-01-01"), "{stderr}");
+    let (o, _, stderr) = run(hotpapers()
+        .env("HOTPAPERS_DIGESTS", fixture("corpus"))
+        .args(["preview", "--date", "2020-12-07", "--out"])
+        .arg(out.path()));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr.contains("the digest of 2020-12-07 has no papers"),
+        "{stderr}"
+    );
     let (o, _, stderr) = run(hotpapers().args(["preview", "--date", "2021-13-01"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr.contains("invalid `--date 2021-13-01`"), "{stderr}");
