@@ -237,7 +237,7 @@ impl Observer for Progress {
         match &self.bar {
             Some(bar) => bar.inc(1),
             None => {
-                let step = (self.total / 10).max(1);
+                let step = (self.total / 10).max(100);
                 if done.is_multiple_of(step) || done == self.total {
                     tracing::info!("{done}/{} subscribers done", self.total);
                 }
