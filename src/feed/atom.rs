@@ -191,7 +191,7 @@ fn feed(
 
 fn write(path: &str, feed: &Feed, stylesheet: &str) -> Result<OutputFile, FeedError> {
     let config = WriteConfig {
-        write_document_declaration: true,
+        write_document_declaration: false,
         indent_size: Some(2),
     };
     let xml = feed

@@ -30,11 +30,14 @@ pub fn digest_html(digest: &Digest, config: &Config) -> String {
         );
         return out;
     }
+    let what = match digest.papers.len() {
+        1 => "The arXiv paper".to_owned(),
+        n => format!("The {n} arXiv papers"),
+    };
     let _ = writeln!(
         out,
-        "<p>The {} arXiv papers most talked about on Twitter on {}. \
+        "<p>{what} most talked about on Twitter on {}. \
          <a href=\"{}\">Read on the web</a>.</p>",
-        digest.papers.len(),
         day_label(digest),
         escape(&page)
     );

@@ -3,6 +3,7 @@
 
 mod digest;
 mod email;
+mod feed;
 mod send;
 mod send_cli;
 mod serve;
