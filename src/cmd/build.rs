@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::digest;
 use crate::feed::{self, STYLESHEET_FILE};
 use crate::output::write_if_changed;
+use crate::site;
 
 /// Builds the feeds into `args.out`. A broken digest is reported with its file
 /// and line and left out; only `--strict` turns that into a failing exit status.
@@ -39,6 +40,16 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
             file.bytes = custom;
         }
     }
+
+    // The archive pages: every published digest, not only the feeds' latest.
+    let everything: Vec<&crate::model::Digest> = archive.iter().collect();
+    let pages = site::SiteTemplates::load(&config.templates)
+        .and_then(|templates| site::render_pages(&everything, config, &templates))
+        .context("could not render the archive pages")?;
+    files.extend(pages.into_iter().map(|page| feed::OutputFile {
+        path: page.path,
+        bytes: page.html.into_bytes(),
+    }));
 
     let (mut written, mut unchanged) = (0_usize, 0_usize);
     for file in &files {

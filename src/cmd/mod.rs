@@ -27,6 +27,8 @@ pub enum Outcome {
     CouldNotRun,
     /// Ran to the end, but some items failed (2).
     SomeFailed,
+    /// Stopped by Ctrl-C after finishing what was in flight (130).
+    Interrupted,
 }
 
 impl From<Outcome> for ExitCode {
@@ -35,6 +37,7 @@ impl From<Outcome> for ExitCode {
             Outcome::Done => ExitCode::SUCCESS,
             Outcome::CouldNotRun => ExitCode::from(1),
             Outcome::SomeFailed => ExitCode::from(2),
+            Outcome::Interrupted => ExitCode::from(130),
         }
     }
 }

@@ -106,11 +106,26 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let summary = if args.dry_run {
         sender.dry_run(&config.state, list.into_records(), &opts)?
     } else {
+        let interrupt = sender.interrupt_flag();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupt.store(true, std::sync::atomic::Ordering::SeqCst);
+                eprintln!(
+                    "interrupted: finishing the messages in flight (Ctrl-C again to quit now)"
+                );
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    // Rows left `sending` become `unknown` on the next run.
+                    std::process::exit(130);
+                }
+            }
+        });
         runtime.block_on(sender.send_day(&config.state, list.into_records(), total, &opts))?
     };
     observer.finish();
     print_summary(day, &summary)?;
-    Ok(if summary.stopped.is_some() {
+    Ok(if summary.interrupted {
+        Outcome::Interrupted
+    } else if summary.stopped.is_some() {
         Outcome::CouldNotRun
     } else if summary.failed > 0 || summary.deferred > 0 || summary.unknown > 0 {
         Outcome::SomeFailed
@@ -159,6 +174,12 @@ fn print_summary(day: NaiveDate, s: &Summary) -> Result<()> {
     }
     for email in &s.bounced {
         writeln!(out, "marked bounced: {email}")?;
+    }
+    if s.interrupted {
+        writeln!(
+            out,
+            "interrupted: run the same command again to send the rest"
+        )?;
     }
     if let Some(reason) = &s.stopped {
         writeln!(out, "stopped early: {reason}")?;
@@ -216,7 +237,7 @@ impl Observer for Progress {
         match &self.bar {
             Some(bar) => bar.inc(1),
             None => {
-                let step = (self.total / 10).max(1);
+                let step = (self.total / 10).max(100);
                 if done.is_multiple_of(step) || done == self.total {
                     tracing::info!("{done}/{} subscribers done", self.total);
                 }

@@ -7,14 +7,27 @@ use anyhow::{Context, Result};
 
 use super::Outcome;
 use crate::cli::ServeArgs;
+use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::deliver::Transport;
 use crate::serve;
 
 /// Runs the server until a shutdown signal; requests in flight finish first.
-pub(super) fn run(_config: &Config, args: &ServeArgs) -> Result<Outcome> {
-    let site = Arc::new(serve::Site::new(&args.out)?);
+pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
+    if config.secret_is_default {
+        tracing::warn!(
+            "HOTPAPERS_SECRET is not set: links are signed with the public development key"
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let transport = Transport::from_config(config).context("cannot set up mail delivery")?;
+        let site = Arc::new(serve::Site::new(
+            &args.out,
+            config,
+            transport,
+            Arc::new(SystemClock),
+        )?);
         let listener = tokio::net::TcpListener::bind(&args.addr)
             .await
             .with_context(|| format!("cannot listen on `{}`", args.addr))?;

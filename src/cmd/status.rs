@@ -12,6 +12,19 @@ use crate::ledger::Ledger;
 
 /// Prints the day's ledger; [`Outcome::SomeFailed`] if any delivery failed or is unknown.
 pub(super) fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
+    match print(config, args) {
+        // `status | head` closing the pipe early is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(Outcome::Done)
+        }
+        other => other,
+    }
+}
+
+fn print(config: &Config, args: &StatusArgs) -> Result<Outcome> {
     let day = super::send::parse_day(&args.date)?;
     let mut out = std::io::stdout().lock();
     if !config.state.exists() {

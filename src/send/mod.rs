@@ -190,6 +190,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// True for `--dry-run`.
     pub dry_run: bool,
+    /// Stopped by an interrupt (Ctrl-C) before the end.
+    pub interrupted: bool,
 }
 
 impl Summary {
@@ -208,6 +210,7 @@ impl Summary {
     #[must_use]
     pub fn complete(&self) -> bool {
         self.stopped.is_none()
+            && !self.interrupted
             && self.failed == 0
             && self.deferred == 0
             && self.unknown == 0
@@ -222,6 +225,7 @@ pub struct Sender {
     clock: Arc<dyn Clock>,
     store: Option<SubscriberStore>,
     observer: Arc<dyn Observer>,
+    interrupt: Arc<AtomicBool>,
 }
 
 /// Counters shared by the tasks of a run.
@@ -240,6 +244,7 @@ struct Run {
     opts: SendOptions,
     tally: Mutex<Tally>,
     stop: AtomicBool,
+    interrupt: Arc<AtomicBool>,
     connections: Semaphore,
     rate: Option<RateLimiter>,
     /// Transient failures since the last success: a dead server stops the run.
@@ -264,7 +269,15 @@ impl Sender {
             clock,
             store: None,
             observer: Arc::new(Silent),
+            interrupt: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A flag that, once set (on Ctrl-C), stops the run gracefully: no new
+    /// transaction starts, those in flight finish and are recorded.
+    #[must_use]
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.interrupt.clone()
     }
 
     /// Marks subscribers `bounced` in this store after too many hard bounces.
@@ -323,6 +336,7 @@ impl Sender {
             opts: opts.clone(),
             tally: Mutex::new(Tally::default()),
             stop: AtomicBool::new(false),
+            interrupt: self.interrupt.clone(),
             connections: Semaphore::new(opts.concurrency.max(1)),
             rate: opts.rate.map(RateLimiter::new),
             failing_streak: AtomicU32::new(0),
@@ -336,11 +350,12 @@ impl Sender {
             produce(&producer_run, &reader, subscribers, &job_tx)
         });
 
-        // Messages in flight, retries waiting included: bounds memory.
-        let in_flight = Arc::new(Semaphore::new(opts.concurrency.max(1) * 64));
+        // Built messages in flight, retries waiting included: bounds memory
+        // (a message is held two or three times over while it is sent).
+        let in_flight = Arc::new(Semaphore::new(opts.concurrency.max(1) * 16));
         let mut tasks = JoinSet::new();
         while let Some(job) = job_rx.recv().await {
-            if run.stop.load(Ordering::SeqCst) {
+            if run.stopping() {
                 run.tally().summary.not_attempted += 1;
                 continue;
             }
@@ -370,6 +385,7 @@ impl Sender {
         let _ = writer_thread.join();
         drop(lock);
         summary.elapsed = started.elapsed();
+        summary.interrupted = self.interrupt.load(Ordering::SeqCst);
         summary.failures.sort();
         summary.unknowns.sort();
         summary.bounced.sort();
@@ -498,7 +514,7 @@ where
             }
             _ => {}
         }
-        if run.stop.load(Ordering::SeqCst) || run.opts.limit.is_some_and(|l| queued >= l) {
+        if run.stopping() || run.opts.limit.is_some_and(|l| queued >= l) {
             run.tally().summary.not_attempted += 1;
             continue;
         }
@@ -519,6 +535,10 @@ impl Run {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.interrupt.load(Ordering::SeqCst)
+    }
+
     fn halt(&self, reason: String) {
         let mut t = self.tally();
         if t.summary.stopped.is_none() {
@@ -531,13 +551,9 @@ impl Run {
     async fn deliver(&self, subscriber: Subscriber) {
         let key = subscriber.key();
         let email = subscriber.email.as_str();
-        let composer = self.composer.clone();
-        let sub = subscriber.clone();
-        let composed = match tokio::task::spawn_blocking(move || composer.compose(&sub)).await {
-            Ok(r) => r,
-            Err(e) => Err(e.to_string().into()),
-        };
-        let composed = match composed {
+        // Inline: the edition renders once per distinct filter, so building
+        // one message is short; blocking-pool threads would cost memory instead.
+        let composed = match self.composer.compose(&subscriber) {
             Ok(Some(c)) => c,
             Ok(None) => {
                 if self.record(&key, State::Skipped, None).await {
@@ -561,7 +577,7 @@ impl Run {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            if self.stop.load(Ordering::SeqCst) {
+            if self.stopping() {
                 self.tally().summary.not_attempted += 1;
                 return;
             }
@@ -571,7 +587,7 @@ impl Run {
             if let Some(rate) = &self.rate {
                 rate.wait().await;
             }
-            if self.stop.load(Ordering::SeqCst) {
+            if self.stopping() {
                 self.tally().summary.not_attempted += 1;
                 return;
             }
@@ -644,7 +660,7 @@ impl Run {
                     "the mail server failed {streak} times in a row without a success; last: {reply}"
                 ));
             }
-            if attempt >= self.opts.max_attempts || self.stop.load(Ordering::SeqCst) {
+            if attempt >= self.opts.max_attempts || self.stopping() {
                 if err.failure() == Failure::Unknown {
                     // Leave it due for the next run, not in limbo.
                     let _ = self.record(&key, State::Deferred, Some(&reply)).await;

@@ -20,12 +20,22 @@ use super::path::{Refusal, SitePath};
 
 /// Files larger than this are not kept in memory (the built site has none).
 const MAX_CACHED: u64 = 16 * 1024 * 1024;
+/// When the files held reach this many bytes (before compression), the cache
+/// starts over: a 3,000-day archive is about 130 MB, so this is only a bound.
+const MAX_CACHED_TOTAL: u64 = 512 * 1024 * 1024;
 
 /// Serves files from the built folder with validators and compression.
 #[derive(Debug)]
 pub(crate) struct StaticFiles {
     root: PathBuf,
-    cache: RwLock<HashMap<PathBuf, Arc<CachedFile>>>,
+    cache: RwLock<Cache>,
+}
+
+/// The files held in memory and their total size.
+#[derive(Debug, Default)]
+struct Cache {
+    files: HashMap<PathBuf, Arc<CachedFile>>,
+    bytes: u64,
 }
 
 /// One file as read from disk, with its lazily compressed variants.
@@ -73,7 +83,7 @@ impl StaticFiles {
         }
         Ok(Self {
             root,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(Cache::default()),
         })
     }
 
@@ -103,6 +113,8 @@ impl StaticFiles {
         let mut path = self.root.clone();
         path.extend(&site_path.segments);
         let Ok(meta) = std::fs::metadata(&path) else {
+            self.forget(&path.join("index.html"));
+            self.forget(&path);
             return not_found();
         };
         if meta.is_dir() {
@@ -132,12 +144,15 @@ impl StaticFiles {
     /// does not exist, is not a regular file, or resolves (through a symlink)
     /// outside the folder.
     fn load(&self, path: &Path) -> Option<Arc<CachedFile>> {
-        let meta = std::fs::metadata(path).ok()?;
-        if !meta.is_file() {
-            return None;
-        }
+        let meta = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => m,
+            _ => {
+                self.forget(path);
+                return None;
+            }
+        };
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if let Some(hit) = self.cache.read().ok()?.get(path) {
+        if let Some(hit) = self.cache.read().ok()?.files.get(path) {
             if hit.modified == modified && hit.len == meta.len() {
                 return Some(Arc::clone(hit));
             }
@@ -150,10 +165,28 @@ impl StaticFiles {
         let file = Arc::new(CachedFile::new(path, modified, Bytes::from(bytes)));
         if meta.len() <= MAX_CACHED {
             if let Ok(mut cache) = self.cache.write() {
-                cache.insert(path.to_owned(), Arc::clone(&file));
+                if cache.bytes + file.len > MAX_CACHED_TOTAL {
+                    *cache = Cache::default();
+                }
+                cache.bytes += file.len;
+                if let Some(old) = cache.files.insert(path.to_owned(), Arc::clone(&file)) {
+                    cache.bytes = cache.bytes.saturating_sub(old.len);
+                }
             }
         }
         Some(file)
+    }
+
+    /// Drops a file that is gone from the folder, so memory follows the site.
+    fn forget(&self, path: &Path) {
+        let cached = self.cache.read().is_ok_and(|c| c.files.contains_key(path));
+        if cached {
+            if let Ok(mut cache) = self.cache.write() {
+                if let Some(old) = cache.files.remove(path) {
+                    cache.bytes = cache.bytes.saturating_sub(old.len);
+                }
+            }
+        }
     }
 }
 

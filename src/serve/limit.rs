@@ -58,7 +58,10 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
             };
             Ok(())
         } else {
-            *bucket = Bucket { tokens: level, at: now };
+            *bucket = Bucket {
+                tokens: level,
+                at: now,
+            };
             let wait = ((1.0 - level) * self.refill_seconds).ceil();
             Err(wait as u64)
         }
@@ -85,7 +88,11 @@ mod tests {
             assert_eq!(limiter.check(&"a", t0), Ok(()));
         }
         assert_eq!(limiter.check(&"a", t0), Err(60));
-        assert_eq!(limiter.check(&"b", t0), Ok(()), "other keys are not affected");
+        assert_eq!(
+            limiter.check(&"b", t0),
+            Ok(()),
+            "other keys are not affected"
+        );
         assert_eq!(limiter.check(&"a", t0 + Duration::seconds(30)), Err(30));
         assert_eq!(limiter.check(&"a", t0 + Duration::seconds(60)), Ok(()));
         assert!(limiter.check(&"a", t0 + Duration::seconds(61)).is_err());

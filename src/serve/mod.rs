@@ -7,10 +7,12 @@
 //! since those carry tokens.
 
 mod files;
+mod limit;
 mod path;
+mod subscribe;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +20,31 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use files::StaticFiles;
+use limit::RateLimiter;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::deliver::Transport;
+use crate::email::Newsletter;
+use crate::site::SiteTemplates;
+use crate::subscribers::SubscriberStore;
+use crate::token::Signer;
+
+/// Subscribe requests one client address may make at once, then one per
+/// [`CLIENT_REFILL_SECONDS`].
+const CLIENT_BURST: u32 = 5;
+const CLIENT_REFILL_SECONDS: u32 = 120;
+/// Confirmation emails one mailbox may get at once, then one per
+/// [`MAILBOX_REFILL_SECONDS`], however many clients ask.
+const MAILBOX_BURST: u32 = 3;
+const MAILBOX_REFILL_SECONDS: u32 = 3600;
 
 /// The Content-Security-Policy of every HTML page: no scripts at all, inline
 /// styles only, forms post back to this site.
@@ -43,25 +63,70 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The page templates do not load.
+    #[error(transparent)]
+    Templates(#[from] crate::site::SiteError),
+    /// The email templates or DKIM key do not load.
+    #[error(transparent)]
+    Email(#[from] crate::email::EmailError),
+    /// The subscriber store cannot be opened.
+    #[error(transparent)]
+    Subscribers(#[from] crate::subscribers::SubscriberError),
 }
 
-/// Everything the handlers share.
-#[derive(Debug)]
+/// Everything the handlers share: the built folder, the settings, the pages,
+/// and what subscribing needs (store, mailer, signer, clock, limits).
 pub struct Site {
     files: StaticFiles,
+    config: Config,
+    templates: SiteTemplates,
+    store: SubscriberStore,
+    newsletter: Newsletter,
+    transport: Transport,
+    signer: Signer,
+    clock: Arc<dyn Clock>,
+    per_client: RateLimiter<IpAddr>,
+    per_mailbox: RateLimiter<String>,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("files", &self.files)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Site {
-    /// Serves the built folder `out`.
+    /// Serves the built folder `out` with the settings in `config`, mailing
+    /// confirmations through `transport`, reading the time from `clock`.
     ///
     /// # Errors
-    /// [`ServeError::Site`] when `out` is not a readable folder.
-    pub fn new(out: &Path) -> Result<Self, ServeError> {
+    /// When `out` is not a readable folder, or templates, the DKIM key or the
+    /// subscriber store do not load.
+    pub fn new(
+        out: &Path,
+        config: &Config,
+        transport: Transport,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServeError> {
         let files = StaticFiles::new(out).map_err(|source| ServeError::Site {
             path: out.to_owned(),
             source,
         })?;
-        Ok(Self { files })
+        Ok(Self {
+            files,
+            config: config.clone(),
+            templates: SiteTemplates::load(&config.templates)?,
+            store: SubscriberStore::open(&config.subscribers)?,
+            newsletter: Newsletter::new(config)?,
+            transport,
+            signer: Signer::new(&config.secret),
+            clock,
+            per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS),
+            per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS),
+        })
     }
 }
 
@@ -69,6 +134,15 @@ impl Site {
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/subscribe", post(subscribe::subscribe))
+        .route(
+            "/confirm",
+            get(subscribe::confirm_page).post(subscribe::confirm),
+        )
+        .route(
+            "/unsubscribe",
+            get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
+        )
         .fallback(static_file)
         .with_state(site)
         .layer(

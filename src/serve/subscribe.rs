@@ -15,12 +15,12 @@
 //! atomic write) on a blocking thread that finishes even if the client leaves.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
@@ -136,6 +136,24 @@ fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
     )
 }
 
+/// The address a rate limit applies to. Behind a reverse proxy on the same
+/// machine every connection comes from loopback, so there (and only there) the
+/// last `X-Forwarded-For` entry — the one the proxy appended — names the client.
+/// A client connecting from elsewhere cannot choose its bucket.
+fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !peer.ip().is_loopback() {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse().ok())
+        .unwrap_or_else(|| peer.ip())
+}
+
 /// What the subscribe form sent.
 struct SubscribeForm {
     email: String,
@@ -147,13 +165,14 @@ struct SubscribeForm {
 fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
     let mut email = None;
     let mut categories = BTreeSet::new();
-    for (name, value) in form_urlencoded::parse(body) {
+    for (name, value) in url::form_urlencoded::parse(body) {
         match name.as_ref() {
             "email" => email = Some(value.trim().to_owned()),
             "categories" | "category" => {
                 for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                    let cat = Category::parse(part)
-                        .map_err(|_| "One of the categories is not an arXiv category (like cs.LG).")?;
+                    let cat = Category::parse(part).map_err(|_| {
+                        "One of the categories is not an arXiv category (like cs.LG)."
+                    })?;
                     categories.insert(cat);
                 }
             }
@@ -176,10 +195,11 @@ fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
 pub(crate) async fn subscribe(
     State(site): State<Arc<Site>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let now = site.clock.now();
-    if let Err(wait) = site.per_client.check(&peer.ip(), now) {
+    if let Err(wait) = site.per_client.check(&client_address(peer, &headers), now) {
         let mut res = page(
             &site,
             StatusCode::TOO_MANY_REQUESTS,
@@ -218,7 +238,11 @@ pub(crate) async fn subscribe(
             expires: now + Duration::hours(CONFIRM_TTL_HOURS),
         };
         let token = site.signer.confirm_token(&claim);
-        let mut url = site.config.site_url.join("confirm").unwrap_or_else(|_| site.config.site_url.clone());
+        let mut url = site
+            .config
+            .site_url
+            .join("confirm")
+            .unwrap_or_else(|_| site.config.site_url.clone());
         url.query_pairs_mut().append_pair("token", &token);
         let sent = match site.newsletter.confirmation(&form.email, url.as_str(), now) {
             Ok(msg) => site.transport.send(&msg).await.map_err(|e| e.to_string()),
@@ -301,7 +325,7 @@ enum Confirmed {
 
 /// `POST /confirm` (form field `token`): adds the reader.
 pub(crate) async fn confirm(State(site): State<Arc<Site>>, body: Bytes) -> Response {
-    let token = form_urlencoded::parse(&body)
+    let token = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
     let Some(token) = token else {
@@ -377,8 +401,9 @@ pub(crate) async fn unsubscribe_page(
     };
     match site.signer.verify_unsubscribe(&token) {
         Ok(email) => {
-            let mut action = url::form_urlencoded::Serializer::new(String::from("unsubscribe?"));
-            action.append_pair("token", &token);
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", &token)
+                .finish();
             page(
                 &site,
                 StatusCode::OK,
@@ -386,7 +411,7 @@ pub(crate) async fn unsubscribe_page(
                     heading: "Unsubscribe".to_owned(),
                     paragraphs: vec![format!("Stop sending the digest to {email}?")],
                     form: Some(MessageForm {
-                        action: action.finish(),
+                        action: format!("unsubscribe?{query}"),
                         fields: Vec::new(),
                         button: "Unsubscribe".to_owned(),
                     }),
@@ -405,7 +430,7 @@ pub(crate) async fn unsubscribe(
     body: Bytes,
 ) -> Response {
     let token = q.token.or_else(|| {
-        form_urlencoded::parse(&body)
+        url::form_urlencoded::parse(&body)
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
     });

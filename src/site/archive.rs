@@ -19,11 +19,11 @@ const OFFERED_CATEGORIES: usize = 12;
 /// # Errors
 /// When a template fails to render.
 pub fn render_pages(
-    archive: &[Digest],
+    archive: &[&Digest],
     config: &Config,
     templates: &SiteTemplates,
 ) -> Result<Vec<Page>, SiteError> {
-    let mut days: Vec<&Digest> = archive.iter().collect();
+    let mut days: Vec<&Digest> = archive.to_vec();
     days.sort_by_key(|d| d.date);
     days.dedup_by_key(|d| d.date);
     let categories = category_index(&days);

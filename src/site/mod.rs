@@ -9,12 +9,14 @@
 //! other relatively (the site works from any folder and under `serve`), and
 //! use absolute URLs only for canonical, Open Graph and feed links.
 
+mod archive;
 mod templates;
 
 use serde::Serialize;
 
 use crate::config::Config;
 
+pub use archive::render_pages;
 pub use templates::SiteTemplates;
 
 /// Why the pages could not be rendered.

@@ -369,7 +369,7 @@ impl SubscriberList {
     fn validate(&mut self, problems: &mut Vec<Problem>) {
         self.index.clear();
         self.warnings.clear();
-        let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
+        // Duplicates are found through the index itself: (file, record) of the first.
         for (fi, file) in self.files.iter().enumerate() {
             for (ri, record) in file.records.iter().enumerate() {
                 let line = file.lines.get(ri).copied().unwrap_or(0);
@@ -389,15 +389,16 @@ impl SubscriberList {
                     )));
                 }
                 let k = record.key();
-                if let Some((p, l)) = first_seen.get(&k) {
+                if let Some(&(pf, pr)) = self.index.get(&k) {
+                    let first = &self.files[pf];
                     problems.push(at(format!(
-                        "duplicate subscriber `{}` (first at {}:{l}; addresses compare case-insensitively)",
+                        "duplicate subscriber `{}` (first at {}:{}; addresses compare case-insensitively)",
                         record.email,
-                        p.display()
+                        first.path.display(),
+                        first.lines.get(pr).copied().unwrap_or(0)
                     )));
                     continue;
                 }
-                first_seen.insert(k.clone(), (file.path.clone(), line));
                 self.index.insert(k, (fi, ri));
                 for c in &record.categories {
                     if !is_known_category(c.as_str()) {

@@ -8,6 +8,7 @@ mod send;
 mod send_cli;
 mod serve;
 mod settings;
+mod site;
 mod smtp_server;
 mod subscribers;
 mod support;

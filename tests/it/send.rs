@@ -459,6 +459,22 @@ async fn limit_sends_at_most_n_and_the_next_run_continues_resend_sends_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_spaces_messages_across_all_connections() {
+    let f = Fixture::new(21, Behaviour::default());
+    let mut opts = f.opts(DAY);
+    opts.rate = Some(100.0);
+    let started = std::time::Instant::now();
+    let summary = f.send(&opts).await.unwrap();
+    assert_eq!(summary.sent, 21);
+    // 21 starts at 100/s: the last one no sooner than 200 ms after the first.
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_builds_and_counts_but_sends_and_records_nothing() {
     let f = Fixture::new(5, Behaviour::default());
     let sender = Sender::new(

@@ -208,6 +208,49 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
     );
 }
 
+#[test]
+fn ctrl_c_finishes_the_messages_in_flight_exits_130_and_leaves_nothing_unknown() {
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: Duration::from_millis(1),
+        data_delay: Duration::from_millis(5),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_subscribers(dir.path(), 300);
+    let child = send_cmd(dir.path(), Some(&server))
+        .args(["send", "--date", "2021-02-12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| server.received().len() >= 20);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: run the same command again"),
+        "{stdout}"
+    );
+    let sent_before = server.received().len();
+    assert!(sent_before < 300, "stopped early");
+
+    let (out, stdout, _) =
+        run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("cut mid-transaction"), "{stdout}");
+    let counts = server.count_by_recipient();
+    assert_eq!(counts.len(), 300);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "a graceful stop never duplicates"
+    );
+}
+
 #[track_caller]
 fn wait_for(mut cond: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -3,13 +3,24 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clap::Parser;
+use hotpapers::clock::Clock;
+use hotpapers::config::Config;
+use hotpapers::deliver::Transport;
+use hotpapers::model::{Subscriber, SubscriberStatus};
 use hotpapers::serve;
+use hotpapers::subscribers::SubscriberStore;
+use hotpapers::token::{ConfirmClaim, Signer};
 use reqwest::header;
 use reqwest::StatusCode;
 use tokio::sync::oneshot;
+
+use crate::smtp_server::{Behaviour, SmtpServer};
+use crate::support;
 
 /// A built folder with one file of each kind, plus a secret next to it and
 /// dot-files inside it that must never be served.
@@ -51,27 +62,92 @@ fn site_dir() -> SiteDir {
     write(".env", "HOTPAPERS_SECRET=do-not-serve");
     write(".git/config", "[core]");
     std::fs::write(tmp.path().join("secret.txt"), "outside the site").unwrap();
+    std::fs::create_dir_all(tmp.path().join("subscribers")).unwrap();
+    std::fs::write(
+        tmp.path().join("subscribers/subscribers.yaml"),
+        "- email: old@example.org\n  name: Old Reader\n",
+    )
+    .unwrap();
     SiteDir { _tmp: tmp, out }
 }
 
-/// A server running in this process on an ephemeral loopback port.
+/// A clock the tests move by hand.
+#[derive(Debug)]
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(
+            Utc.with_ymd_and_hms(2021, 2, 12, 8, 0, 0).unwrap(),
+        )))
+    }
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+const SECRET: &str = "serve-test-secret-0123456789";
+
+/// Settings for a server at `addr` over `dir`: subscribers, outbox and
+/// templates folders inside the temporary folder.
+fn config_for(dir: &SiteDir, addr: SocketAddr, secret: &str) -> Config {
+    let root = dir.out.parent().unwrap();
+    let cli = hotpapers::cli::Cli::try_parse_from([
+        "hotpapers".to_owned(),
+        "--site-url".to_owned(),
+        format!("http://{addr}/"),
+        "--secret".to_owned(),
+        secret.to_owned(),
+        "--subscribers".to_owned(),
+        root.join("subscribers").display().to_string(),
+        "--outbox".to_owned(),
+        root.join("outbox").display().to_string(),
+        "--templates".to_owned(),
+        root.join("templates").display().to_string(),
+        "check".to_owned(),
+    ])
+    .unwrap();
+    Config::from_settings(&cli.settings).unwrap()
+}
+
+/// A server running in this process on an ephemeral loopback port, mailing
+/// to the outbox folder.
 struct Running {
     addr: SocketAddr,
+    config: Config,
+    clock: Arc<TestClock>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
-    async fn start(out: &Path) -> Self {
-        let site = Arc::new(serve::Site::new(out).unwrap());
+    async fn start(dir: &SiteDir) -> Self {
+        Self::start_with(dir, None).await
+    }
+
+    /// Mails through the SMTP server at `smtp_url`, or to the outbox when `None`.
+    async fn start_with(dir: &SiteDir, smtp_url: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let mut config = config_for(dir, addr, SECRET);
+        config.smtp_url = smtp_url;
+        let clock = TestClock::new();
+        let transport = Transport::from_config(&config).unwrap();
+        let site = Arc::new(serve::Site::new(&dir.out, &config, transport, clock.clone()).unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve::run(listener, serve::router(site), async {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            config,
+            clock,
             stop: Some(stop),
             task,
         }
@@ -86,6 +162,70 @@ impl Running {
             let _ = s.send(());
         }
         self.task.await.unwrap().unwrap();
+    }
+
+    /// The subscriber record for `email`, as stored on disk now.
+    fn record(&self, email: &str) -> Option<Subscriber> {
+        SubscriberStore::open(&self.config.subscribers)
+            .unwrap()
+            .load()
+            .unwrap()
+            .get(email)
+            .cloned()
+    }
+
+    /// The messages in the outbox, oldest first, as (recipient, text body).
+    fn outbox(&self) -> Vec<(String, String)> {
+        let Ok(entries) = std::fs::read_dir(&self.config.outbox) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .map(|p| (std::fs::metadata(&p).unwrap().modified().unwrap(), p))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, p)| {
+                let bytes = std::fs::read(&p).unwrap();
+                let msg = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+                let to = msg
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .unwrap_or_default()
+                    .to_owned();
+                (to, msg.body_text(0).unwrap_or_default().into_owned())
+            })
+            .collect()
+    }
+
+    /// The confirmation link in the newest message to `email`.
+    fn confirm_link(&self, email: &str) -> String {
+        let (_, body) = self
+            .outbox()
+            .into_iter()
+            .rev()
+            .find(|(to, _)| to == email)
+            .unwrap_or_else(|| panic!("no message to {email}"));
+        let start = body.find("http://").expect("a link in the email");
+        let link: String = body[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>')
+            .collect();
+        assert!(link.contains("/confirm?token="), "{link}");
+        link
+    }
+
+    fn unsubscribe_link(&self, email: &str) -> String {
+        let mut url = self.config.site_url.join("unsubscribe").unwrap();
+        url.query_pairs_mut().append_pair(
+            "token",
+            &Signer::new(SECRET.as_bytes()).unsubscribe_token(email),
+        );
+        url.into()
     }
 }
 
@@ -119,7 +259,7 @@ fn raw_get_status(addr: SocketAddr, target: &str) -> u16 {
 #[tokio::test]
 async fn feeds_are_served_with_their_registered_content_types() {
     let dir = site_dir();
-    let server = Running::start(&dir.out).await;
+    let server = Running::start(&dir).await;
     let client = raw_client();
     for (path, expected) in [
         ("/atom.xml", "application/atom+xml; charset=utf-8"),
@@ -147,7 +287,7 @@ async fn feeds_are_served_with_their_registered_content_types() {
 #[tokio::test]
 async fn a_matching_etag_or_date_gets_304_and_a_changed_file_a_new_etag() {
     let dir = site_dir();
-    let server = Running::start(&dir.out).await;
+    let server = Running::start(&dir).await;
     let client = raw_client();
     let first = client.get(server.url("/atom.xml")).send().await.unwrap();
     let etag = first.headers()[header::ETAG].to_str().unwrap().to_owned();
@@ -202,7 +342,7 @@ async fn a_matching_etag_or_date_gets_304_and_a_changed_file_a_new_etag() {
 #[tokio::test]
 async fn bodies_are_compressed_with_what_the_client_accepts() {
     let dir = site_dir();
-    let server = Running::start(&dir.out).await;
+    let server = Running::start(&dir).await;
     let plain = std::fs::read_to_string(dir.out.join("index.html")).unwrap();
     let client = raw_client();
     let mut etags = Vec::new();
@@ -255,7 +395,7 @@ async fn bodies_are_compressed_with_what_the_client_accepts() {
 #[tokio::test]
 async fn paths_outside_the_folder_and_dot_files_are_refused() {
     let dir = site_dir();
-    let server = Running::start(&dir.out).await;
+    let server = Running::start(&dir).await;
     let addr = server.addr;
     let statuses = tokio::task::spawn_blocking(move || {
         [
@@ -290,7 +430,7 @@ async fn paths_outside_the_folder_and_dot_files_are_refused() {
 #[tokio::test]
 async fn a_folder_without_slash_redirects_and_unknown_paths_are_404() {
     let dir = site_dir();
-    let server = Running::start(&dir.out).await;
+    let server = Running::start(&dir).await;
     let client = raw_client();
     let res = client.get(server.url("/2021-02-12")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
@@ -298,6 +438,19 @@ async fn a_folder_without_slash_redirects_and_unknown_paths_are_404() {
     let res = client.get(server.url("/1999-01-01/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = client.get(server.url("/atom.xml/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // A file removed from the folder is gone from the server too.
+    assert_eq!(
+        client
+            .get(server.url("/papers.xml"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    std::fs::remove_file(dir.out.join("papers.xml")).unwrap();
+    let res = client.get(server.url("/papers.xml")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = client.delete(server.url("/atom.xml")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -310,9 +463,545 @@ async fn a_folder_without_slash_redirects_and_unknown_paths_are_404() {
 #[tokio::test]
 async fn healthz_answers_ok() {
     let dir = site_dir();
-    let server = Running::start(&dir.out).await;
+    let server = Running::start(&dir).await;
     let res = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap(), "ok\n");
     server.stop().await;
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+async fn post_form(client: &reqwest::Client, url: &str, body: String) -> (StatusCode, String) {
+    let res = client
+        .post(url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+/// The token inside a confirmation link.
+fn token_of(link: &str) -> String {
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn subscribing_adds_nobody_until_the_emailed_link_is_confirmed_by_post() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let (status, body) = post_form(
+        &client,
+        &server.url("/subscribe"),
+        "email=Ada%40Example.org&categories=cs.LG&categories=cs.CV".to_owned(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Check your inbox"), "{body}");
+    assert!(server.record("ada@example.org").is_none());
+
+    let link = server.confirm_link("Ada@Example.org");
+    // Following the link (what a mail scanner does) changes nothing.
+    let page = client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()[header::REFERRER_POLICY], "no-referrer");
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("<form class=\"action\" method=\"post\" action=\"confirm\">"),
+        "{page}"
+    );
+    assert!(server.record("ada@example.org").is_none());
+
+    let (status, body) = post_form(
+        &client,
+        &server.url("/confirm"),
+        form(&[("token", &token_of(&link))]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("You are subscribed"));
+    let record = server.record("ada@example.org").expect("added");
+    assert!(record.is_active());
+    let cats: Vec<&str> = record.categories.iter().map(|c| c.as_str()).collect();
+    assert_eq!(cats, ["cs.CV", "cs.LG"]);
+    assert_eq!(record.subscribed_at, Some(server.clock.now()));
+
+    // Confirming twice is harmless.
+    let (status, _) = post_form(
+        &client,
+        &server.url("/confirm"),
+        form(&[("token", &token_of(&link))]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_answer_is_the_same_whether_or_not_the_address_is_subscribed() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let (s1, known) = post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "old@example.org")]),
+    )
+    .await;
+    let (s2, unknown) = post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "new@example.org")]),
+    )
+    .await;
+    assert_eq!(s1, s2);
+    assert_eq!(known.replace("old@", "X@"), unknown.replace("new@", "X@"));
+    // Both got a confirmation email; the existing record is untouched.
+    let to: Vec<String> = server.outbox().into_iter().map(|(to, _)| to).collect();
+    assert_eq!(to, ["old@example.org", "new@example.org"]);
+    assert!(server.record("old@example.org").unwrap().is_active());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_address_or_category_is_refused_and_nothing_is_sent() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    for body in [
+        form(&[("email", "not an address")]),
+        form(&[("email", "")]),
+        String::new(),
+        form(&[("email", &format!("{}@example.org", "a".repeat(300)))]),
+        form(&[("email", "ada@example.org"), ("categories", "<script>")]),
+    ] {
+        let (status, page) = post_form(&client, &server.url("/subscribe"), body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(!page.contains("<script>"), "escaped: {page}");
+    }
+    assert!(server.outbox().is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_client_is_rate_limited_and_told_when_to_come_back() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let (status, _) = post_form(
+            &client,
+            &server.url("/subscribe"),
+            form(&[("email", &format!("reader{i}@example.org"))]),
+        )
+        .await;
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+    let res = client
+        .post(server.url("/subscribe"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[("email", "late@example.org")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    server
+        .clock
+        .advance(Duration::seconds(i64::try_from(wait).unwrap()));
+    let (status, _) = post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "late@example.org")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.outbox().len(), 6);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_local_proxy_each_forwarded_client_has_its_own_limit() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let mut statuses = Vec::new();
+    for (i, forwarded) in ["203.0.113.7"; 6]
+        .into_iter()
+        .chain(["10.0.0.1, 198.51.100.9"])
+        .enumerate()
+    {
+        let res = client
+            .post(server.url("/subscribe"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", forwarded)
+            .body(form(&[("email", &format!("reader{i}@example.org"))]))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    // The sixth from one client is refused; another client is not.
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_mailbox_gets_a_few_confirmations_however_often_it_is_asked_for() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    for _ in 0..5 {
+        let (status, _) = post_form(
+            &client,
+            &server.url("/subscribe"),
+            form(&[("email", "victim@example.org")]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(server.outbox().len(), 3);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn expired_forged_and_malformed_confirmations_change_nothing() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "ada@example.org")]),
+    )
+    .await;
+    let good = token_of(&server.confirm_link("ada@example.org"));
+
+    let now = server.clock.now();
+    let forged = Signer::new(b"someone else's secret key").confirm_token(&ConfirmClaim {
+        email: "ada@example.org".into(),
+        categories: vec![],
+        issued: now,
+        expires: now + Duration::hours(48),
+    });
+    let (payload, _) = good.split_once('.').unwrap();
+    let tampered = format!("{payload}.AAAA");
+    for (token, expected) in [
+        (forged.as_str(), StatusCode::FORBIDDEN),
+        (tampered.as_str(), StatusCode::FORBIDDEN),
+        ("garbage", StatusCode::BAD_REQUEST),
+        ("", StatusCode::BAD_REQUEST),
+    ] {
+        let get = client
+            .get(server.url(&format!("/confirm?token={token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), expected, "GET {token}");
+        let (post, _) =
+            post_form(&client, &server.url("/confirm"), form(&[("token", token)])).await;
+        assert_eq!(post, expected, "POST {token}");
+    }
+    let (missing, _) = post_form(&client, &server.url("/confirm"), String::new()).await;
+    assert_eq!(missing, StatusCode::BAD_REQUEST);
+    assert!(server.record("ada@example.org").is_none());
+
+    server
+        .clock
+        .advance(Duration::hours(48) + Duration::seconds(1));
+    let (status, body) =
+        post_form(&client, &server.url("/confirm"), form(&[("token", &good)])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("expired"), "{body}");
+    assert!(server.record("ada@example.org").is_none());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_confirmation_issued_before_a_later_unsubscribe_is_refused() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "ada@example.org")]),
+    )
+    .await;
+    let old = token_of(&server.confirm_link("ada@example.org"));
+    server.clock.advance(Duration::minutes(5));
+    let (status, _) = post_form(&client, &server.url("/confirm"), form(&[("token", &old)])).await;
+    assert_eq!(status, StatusCode::OK);
+
+    server.clock.advance(Duration::hours(1));
+    let (status, _) = post_form(
+        &client,
+        &server.unsubscribe_link("ada@example.org"),
+        "List-Unsubscribe=One-Click".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The old link, replayed within its lifetime, does not undo the unsubscribe.
+    server.clock.advance(Duration::minutes(1));
+    let (status, body) =
+        post_form(&client, &server.url("/confirm"), form(&[("token", &old)])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        server.record("ada@example.org").unwrap().status,
+        SubscriberStatus::Unsubscribed
+    );
+
+    // A new request after the unsubscribe does.
+    server.clock.advance(Duration::minutes(1));
+    post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "ada@example.org")]),
+    )
+    .await;
+    let fresh = token_of(&server.confirm_link("ada@example.org"));
+    assert_ne!(fresh, old);
+    let (status, _) = post_form(&client, &server.url("/confirm"), form(&[("token", &fresh)])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(server.record("ada@example.org").unwrap().is_active());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_is_immediate_and_idempotent_and_get_changes_nothing() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let link = server.unsubscribe_link("Old@Example.org");
+
+    let page = client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("method=\"post\" action=\"unsubscribe?token="),
+        "{page}"
+    );
+    assert!(server.record("old@example.org").unwrap().is_active());
+
+    let unsubscribed_at = server.clock.now();
+    for _ in 0..2 {
+        // RFC 8058: the mail provider POSTs this body to the List-Unsubscribe URL.
+        let (status, body) = post_form(&client, &link, "List-Unsubscribe=One-Click".into()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("You are unsubscribed"));
+        let record = server.record("old@example.org").unwrap();
+        assert_eq!(record.status, SubscriberStatus::Unsubscribed);
+        // The second request finds nothing to do: the first time is kept.
+        assert_eq!(record.status_changed_at, Some(unsubscribed_at));
+        assert_eq!(
+            record.name.as_deref(),
+            Some("Old Reader"),
+            "the rest of the record is kept"
+        );
+        server.clock.advance(Duration::minutes(1));
+    }
+    // An address that never subscribed: same answer, nothing added.
+    let (status, _) = post_form(
+        &client,
+        &server.unsubscribe_link("nobody@example.org"),
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(server.record("nobody@example.org").is_none());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn forged_or_malformed_unsubscribe_tokens_change_nothing() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let forged = Signer::new(b"someone else's secret key").unsubscribe_token("old@example.org");
+    let confirm_kind = Signer::new(SECRET.as_bytes()).confirm_token(&ConfirmClaim {
+        email: "old@example.org".into(),
+        categories: vec![],
+        issued: server.clock.now(),
+        expires: server.clock.now() + Duration::hours(1),
+    });
+    for (token, expected) in [
+        (forged.as_str(), StatusCode::FORBIDDEN),
+        (confirm_kind.as_str(), StatusCode::FORBIDDEN),
+        ("not-a-token", StatusCode::BAD_REQUEST),
+    ] {
+        let mut url = server.config.site_url.join("unsubscribe").unwrap();
+        url.query_pairs_mut().append_pair("token", token);
+        assert_eq!(
+            client.get(url.as_str()).send().await.unwrap().status(),
+            expected
+        );
+        let (status, _) =
+            post_form(&client, url.as_str(), "List-Unsubscribe=One-Click".into()).await;
+        assert_eq!(status, expected, "{token}");
+    }
+    let (status, _) = post_form(
+        &client,
+        &server.url("/unsubscribe"),
+        "List-Unsubscribe=One-Click".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(server.record("old@example.org").unwrap().is_active());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn edits_by_serve_and_by_the_subscribers_command_at_once_all_survive() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let root = dir.out.parent().unwrap().to_owned();
+    // Ten readers to unsubscribe through HTTP while the CLI adds ten others.
+    let store = SubscriberStore::open(&server.config.subscribers).unwrap();
+    store
+        .update(|list| {
+            for i in 0..10 {
+                list.upsert(Subscriber::new(format!("web{i}@example.org")));
+            }
+            Ok(())
+        })
+        .unwrap();
+    let cli = std::thread::spawn(move || {
+        for i in 0..10 {
+            let (out, _, stderr) = support::run(
+                support::hotpapers()
+                    .arg("--subscribers")
+                    .arg(root.join("subscribers"))
+                    .args(["subscribers", "add", &format!("cli{i}@example.org")]),
+            );
+            assert!(out.status.success(), "{stderr}");
+        }
+    });
+    let client = raw_client();
+    let mut requests = Vec::new();
+    for i in 0..10 {
+        let url = server.unsubscribe_link(&format!("web{i}@example.org"));
+        let client = client.clone();
+        requests.push(tokio::spawn(async move {
+            post_form(&client, &url, "List-Unsubscribe=One-Click".into())
+                .await
+                .0
+        }));
+    }
+    for r in requests {
+        assert_eq!(r.await.unwrap(), StatusCode::OK);
+    }
+    tokio::task::spawn_blocking(move || cli.join().unwrap())
+        .await
+        .unwrap();
+    for i in 0..10 {
+        assert_eq!(
+            server
+                .record(&format!("web{i}@example.org"))
+                .unwrap()
+                .status,
+            SubscriberStatus::Unsubscribed
+        );
+        assert!(server
+            .record(&format!("cli{i}@example.org"))
+            .unwrap()
+            .is_active());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish_then_stops() {
+    // An SMTP server slow enough that the confirmation is still being sent
+    // when the shutdown signal comes.
+    let smtp = SmtpServer::start(Behaviour {
+        reply_delay: std::time::Duration::from_millis(150),
+        ..Behaviour::default()
+    });
+    let dir = site_dir();
+    let server = Running::start_with(&dir, Some(smtp.url())).await;
+    let client = raw_client();
+    let url = server.url("/subscribe");
+    let in_flight = tokio::spawn(async move {
+        post_form(&client, &url, form(&[("email", "ada@example.org")])).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(smtp.received().is_empty(), "the request is still in flight");
+    let addr = server.addr;
+    server.stop().await;
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(smtp.received().len(), 1);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn the_binary_serves_until_sigterm_and_exits_cleanly() {
+    use std::io::BufRead;
+    let dir = site_dir();
+    let root = dir.out.parent().unwrap();
+    let mut child = support::hotpapers()
+        .args(["serve", "--addr", "127.0.0.1:0", "--out"])
+        .arg(&dir.out)
+        .arg("--subscribers")
+        .arg(root.join("subscribers"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    let status = raw_get_status(addr.parse().unwrap(), "/healthz");
+    assert_eq!(status, 200);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
