@@ -4,7 +4,8 @@
 //! with shifted dates.
 //!
 //! `cargo bench --bench build`; `RAYON_NUM_THREADS=1 cargo bench --bench build`
-//! for one core. File writing is left out (it only writes changed files).
+//! for one core. File writing is left out (it only writes changed files), and
+//! so are the archive pages `build` also renders (the `site` module).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 
 use super::Outcome;
 use crate::cli::BuildArgs;
@@ -51,17 +52,18 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
         bytes: page.html.into_bytes(),
     }));
 
-    let (mut written, mut unchanged) = (0_usize, 0_usize);
-    for file in &files {
-        let path = args.out.join(&file.path);
-        if write_if_changed(&path, &file.bytes)
-            .with_context(|| format!("could not write `{}`", path.display()))?
-        {
-            written += 1;
-        } else {
-            unchanged += 1;
-        }
-    }
+    // In parallel: most of the time of a first build goes to waiting for the
+    // disk (each file is flushed before its rename).
+    let changed: Vec<bool> = files
+        .par_iter()
+        .map(|file| {
+            let path = args.out.join(&file.path);
+            write_if_changed(&path, &file.bytes)
+                .with_context(|| format!("could not write `{}`", path.display()))
+        })
+        .collect::<Result<_>>()?;
+    let written = changed.iter().filter(|&&w| w).count();
+    let unchanged = changed.len() - written;
 
     let mut out = std::io::stdout().lock();
     writeln!(
