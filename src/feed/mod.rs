@@ -296,6 +296,35 @@ mod tests {
         assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet"));
     }
 
+    fn config(site: &str) -> Config {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["hotpapers", "--site-url", site, "build"])
+            .expect("arguments parse");
+        Config::from_settings(&cli.settings).expect("valid settings")
+    }
+
+    #[test]
+    fn digest_ids_are_tag_uris_on_the_site_host_or_the_page_url() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/valid/minimal.md"
+        ))
+        .unwrap();
+        let (digest, _) =
+            crate::digest::parse_digest(std::path::Path::new("minimal.md"), &text).unwrap();
+        let id = |site: &str| digest_id(&digest, &config(site));
+        assert_eq!(
+            id("https://example.org/papers/"),
+            "tag:example.org,2021-03-01:/papers/2021-03-01"
+        );
+        assert_eq!(
+            id("http://127.0.0.1:8080/"),
+            "tag:127.0.0.1,2021-03-01:/2021-03-01",
+            "the port is not part of a tag authority"
+        );
+        assert_eq!(id("http://[::1]:8080/"), "http://[::1]:8080/2021-03-01/");
+    }
+
     #[test]
     fn tag_authorities_are_dns_names() {
         assert!(is_tag_authority("hotpapers.example.org"));
