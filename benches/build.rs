@@ -19,10 +19,6 @@ use hotpapers::config::Config;
 use hotpapers::digest::{digest_files, load_archive};
 use hotpapers::feed;
 
-/// The binary's allocator, so the bench measures what `hotpapers` does.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const SYNTHETIC_DIGESTS: usize = 3_000;
 
 fn config() -> Config {

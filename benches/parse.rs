@@ -10,10 +10,6 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hotpapers::digest::{decode, digest_files, parse_bytes, repair};
 
-/// The binary's allocator, so the bench measures what `hotpapers` does.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn sample_digests() -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("digests");
     digest_files(&dir)
