@@ -47,6 +47,20 @@ pub fn digest_html(digest: &Digest, config: &Config) -> String {
     out
 }
 
+/// Every paper of the digest, without [`digest_html`]'s opening line: for the
+/// digest's own web page, where "Read on the web" would link to itself.
+#[must_use]
+pub fn papers_html(digest: &Digest) -> String {
+    let mut out = String::with_capacity(digest.papers.len() * 3072);
+    if digest.papers.is_empty() {
+        let _ = writeln!(out, "<p>No papers trended on {}.</p>", day_label(digest));
+    }
+    for paper in &digest.papers {
+        paper_html_into(paper, &mut out);
+    }
+    out
+}
+
 /// One paper as an HTML fragment, as in [`digest_html`].
 #[must_use]
 pub fn paper_html(paper: &Paper) -> String {

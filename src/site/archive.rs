@@ -201,7 +201,7 @@ fn day_page(
         next: next.map(|d| d.date.format("%Y-%m-%d").to_string()),
         published: digest.published.to_rfc3339(),
         published_label: digest.published.format("%-d %B %Y").to_string(),
-        digest_html: crate::render::digest_html(digest, config),
+        digest_html: crate::render::papers_html(digest),
     };
     let content = templates.render(templates::DAY, &view)?;
     let description = digest

@@ -91,6 +91,19 @@ fn every_digest_gets_a_page_linked_to_the_days_before_and_after() {
 }
 
 #[test]
+fn a_day_page_does_not_link_to_itself() {
+    let pages = pages(&corpus());
+    let doc = page(&pages, "2021-02-19/index.html");
+    let own = attr(&doc, "link[rel=canonical]", "href").expect("canonical link");
+    let links: Vec<String> = doc
+        .select(&Selector::parse("main a[href]").unwrap())
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    assert!(!links.is_empty());
+    assert!(!links.contains(&own), "{own} in {links:?}");
+}
+
+#[test]
 fn every_page_has_feed_autodiscovery_a_canonical_link_and_open_graph() {
     let pages = pages(&corpus());
     for (path, canonical) in [
