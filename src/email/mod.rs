@@ -367,6 +367,23 @@ pub struct Edition<'n> {
     prepared: Mutex<BTreeMap<(PaperFilter, bool), Prepared>>,
 }
 
+/// One reader's values for the placeholders of a shared rendering.
+struct Reader {
+    email: String,
+    name: Option<String>,
+    unsubscribe: String,
+}
+
+impl Reader {
+    fn value(&self, p: Personal) -> &str {
+        match p {
+            Personal::Email => &self.email,
+            Personal::Name => self.name.as_deref().unwrap_or(""),
+            Personal::Unsubscribe => &self.unsubscribe,
+        }
+    }
+}
+
 impl Edition<'_> {
     /// The complete message for `subscriber`, dated `date`; `None` when their
     /// filter leaves no paper (the sender reports it as skipped).
@@ -379,39 +396,48 @@ impl Edition<'_> {
         subscriber: &Subscriber,
         date: DateTime<Utc>,
     ) -> Result<Option<lettre::Message>, EmailError> {
+        let Some((prepared, reader)) = self.personalize(subscriber)? else {
+            return Ok(None);
+        };
+        let subject = self.subject(&prepared, &reader)?;
+        let parts = message::EncodedParts {
+            text: encode_chunks(&prepared.text_qp, |p| reader.value(p).to_owned(), true),
+            html: encode_chunks(
+                &prepared.html_qp,
+                |p| templates::escape_html(reader.value(p)),
+                false,
+            ),
+        };
+        message::newsletter(self, subscriber, &subject, parts, &reader.unsubscribe, date).map(Some)
+    }
+
+    /// The rendering shared by `subscriber`'s filter, and the values to fill
+    /// into it for them; `None` when the filter leaves no paper.
+    fn personalize(
+        &self,
+        subscriber: &Subscriber,
+    ) -> Result<Option<(Arc<PreparedEmail>, Reader)>, EmailError> {
         let name = message::clean_name(subscriber.name.as_deref());
         let Some(prepared) = self.prepare(subscriber.filter(), name.is_some())? else {
             return Ok(None);
         };
-        let email = subscriber.email.trim();
-        let unsubscribe = self.newsletter.unsubscribe_url(email);
-        let value = |p: Personal| match p {
-            Personal::Email => email,
-            Personal::Name => name.as_deref().unwrap_or(""),
-            Personal::Unsubscribe => unsubscribe.as_str(),
-        };
-        let subject = self.subject(&prepared, email, name.as_deref())?;
-        let parts = message::EncodedParts {
-            text: encode_chunks(&prepared.text_qp, |p| value(p).to_owned(), true),
-            html: encode_chunks(
-                &prepared.html_qp,
-                |p| templates::escape_html(value(p)),
-                false,
-            ),
-        };
-        message::newsletter(self, subscriber, &subject, parts, &unsubscribe, date).map(Some)
+        let email = subscriber.email.trim().to_owned();
+        let unsubscribe = self.newsletter.unsubscribe_url(&email);
+        Ok(Some((
+            prepared,
+            Reader {
+                email,
+                name,
+                unsubscribe,
+            },
+        )))
     }
 
-    fn subject(
-        &self,
-        prepared: &PreparedEmail,
-        email: &str,
-        name: Option<&str>,
-    ) -> Result<String, EmailError> {
+    fn subject(&self, prepared: &PreparedEmail, reader: &Reader) -> Result<String, EmailError> {
         let mut view = prepared.subject.clone();
         view.subscriber = SubscriberView {
-            email: email.to_owned(),
-            name: name.map(str::to_owned),
+            email: reader.email.clone(),
+            name: reader.name.clone(),
         };
         let subject = self
             .newsletter
@@ -426,21 +452,13 @@ impl Edition<'_> {
     /// # Errors
     /// A template error.
     pub fn render_for(&self, subscriber: &Subscriber) -> Result<Option<RenderedEmail>, EmailError> {
-        let name = message::clean_name(subscriber.name.as_deref());
-        let Some(prepared) = self.prepare(subscriber.filter(), name.is_some())? else {
+        let Some((prepared, reader)) = self.personalize(subscriber)? else {
             return Ok(None);
         };
-        let email = subscriber.email.trim();
-        let unsubscribe = self.newsletter.unsubscribe_url(email);
-        let value = |p: Personal| match p {
-            Personal::Email => email,
-            Personal::Name => name.as_deref().unwrap_or(""),
-            Personal::Unsubscribe => unsubscribe.as_str(),
-        };
         Ok(Some(RenderedEmail {
-            subject: self.subject(&prepared, email, name.as_deref())?,
-            html: fill(&prepared.html, |p| templates::escape_html(value(p))),
-            text: fill_text(&prepared.text, |p| value(p).to_owned()),
+            subject: self.subject(&prepared, &reader)?,
+            html: fill(&prepared.html, |p| templates::escape_html(reader.value(p))),
+            text: fill_text(&prepared.text, |p| reader.value(p).to_owned()),
         }))
     }
 
