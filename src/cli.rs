@@ -7,13 +7,31 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The site URL when none is set: a local preview, where the built-in token
+/// key is acceptable.
+pub const DEFAULT_SITE_URL: &str = "http://127.0.0.1:8080/";
+
+/// The exit statuses, shown by `--help` (README "Exit status" says the same).
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0    done: everything delivered, skipped or written
+  1    could not run: bad settings, unreadable store or digest, mail server
+       refused the session (TLS, authentication)
+  2    usage error: unknown command or flag
+  3    finished, but some items failed: mail failed or was deferred to the
+       next run, a digest or subscriber record is invalid
+  130  interrupted (Ctrl-C) after finishing the messages in flight";
+
 /// Turns the daily Hot Papers digest into feeds and an email newsletter.
-///
-/// Exit status: 0 done; 1 could not run (bad settings, unreadable input);
-/// 2 finished but some items failed (a digest that does not parse, a message
-/// that bounced).
 #[derive(Debug, Parser)]
-#[command(name = "hotpapers", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "hotpapers",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_STATUS
+)]
 pub struct Cli {
     /// Settings shared by every command.
     #[command(flatten)]
@@ -99,7 +117,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_SITE_URL",
-        default_value = "http://127.0.0.1:8080/"
+        default_value = DEFAULT_SITE_URL
     )]
     pub site_url: String,
 

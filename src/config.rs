@@ -9,10 +9,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::cli::Settings;
-
-/// The secret used when none is configured. Only acceptable when nothing is
-/// sent over SMTP (local previews and the outbox).
-const DEVELOPMENT_SECRET: &str = "hotpapers-development-secret-do-not-use-in-production";
+use crate::secret::{Password, TokenKey, HOW_TO_MAKE_ONE};
 
 /// A setting that does not make sense.
 #[derive(Debug, Error)]
@@ -30,6 +27,14 @@ pub enum ConfigError {
     /// A setting that is needed for this command is missing.
     #[error("setting `{0}` is required when sending over SMTP")]
     Missing(&'static str),
+    /// The token key may not protect real mail or a public site.
+    #[error("{weakness}, and {purpose}: anyone could forge its unsubscribe and confirmation links; {HOW_TO_MAKE_ONE}")]
+    WeakSecret {
+        /// What is wrong with the key.
+        weakness: crate::secret::Weakness,
+        /// Why a strong key is needed here.
+        purpose: &'static str,
+    },
 }
 
 /// What to do with a message whose delivery is unknown.
@@ -72,10 +77,8 @@ pub struct Config {
     pub subject_template: Option<String>,
     /// Address for `mailto:` unsubscribe (defaults to `unsubscribe@<from domain>`).
     pub unsubscribe_mailto: String,
-    /// HMAC key for tokens.
-    pub secret: Vec<u8>,
-    /// True when the secret is the built-in development one.
-    pub secret_is_default: bool,
+    /// HMAC key for tokens (the built-in development key when none is set).
+    pub secret: TokenKey,
     /// DKIM key file, if signing is on.
     pub dkim_key: Option<PathBuf>,
     /// DKIM selector.
@@ -84,8 +87,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// SMTP user.
     pub smtp_user: Option<String>,
-    /// SMTP password (never logged: `Config`'s `Debug` is only used in tests).
-    pub smtp_password: Option<String>,
+    /// SMTP password (never printed, not even by `Debug`).
+    pub smtp_password: Option<Password>,
     /// Outbox folder for .eml files.
     pub outbox: PathBuf,
     /// Concurrent SMTP connections (at least 1).
@@ -140,18 +143,7 @@ impl Config {
             None => format!("unsubscribe@{}", from.email.domain()),
         };
         let smtp_url = s.smtp_url.clone().filter(|u| !u.trim().is_empty());
-        let (secret, secret_is_default) = match s.secret.as_deref().filter(|x| !x.is_empty()) {
-            Some(x) if x.len() < 16 => {
-                return Err(invalid(
-                    "HOTPAPERS_SECRET",
-                    "(hidden)",
-                    "expected at least 16 characters",
-                ))
-            }
-            Some(x) => (x.as_bytes().to_vec(), false),
-            None if smtp_url.is_some() => return Err(ConfigError::Missing("HOTPAPERS_SECRET")),
-            None => (DEVELOPMENT_SECRET.as_bytes().to_vec(), true),
-        };
+        let secret = TokenKey::new(s.secret.as_deref().filter(|x| !x.trim().is_empty()));
         if s.connections == 0 {
             return Err(invalid("HOTPAPERS_CONNECTIONS", "0", "expected at least 1"));
         }
@@ -199,12 +191,11 @@ impl Config {
             subject_template: s.subject.clone().filter(|t| !t.trim().is_empty()),
             unsubscribe_mailto,
             secret,
-            secret_is_default,
             dkim_key: s.dkim_key.clone(),
             dkim_selector: s.dkim_selector.clone(),
             smtp_url,
             smtp_user: s.smtp_user.clone(),
-            smtp_password: s.smtp_password.clone(),
+            smtp_password: s.smtp_password.clone().map(Password::new),
             outbox: s.outbox.clone(),
             connections: s.connections,
             rate: (s.rate > 0.0).then_some(s.rate),
@@ -212,6 +203,23 @@ impl Config {
             bounce_limit: s.bounce_limit,
             unknown_policy,
         })
+    }
+
+    /// Refuses a token key that is built in, published, or weak, since
+    /// `purpose` (real mail, a public site) lets anyone who knows it forge links.
+    ///
+    /// # Errors
+    /// [`ConfigError::WeakSecret`], saying how to make a good key.
+    pub fn require_strong_secret(&self, purpose: &'static str) -> Result<(), ConfigError> {
+        self.secret
+            .check_strength()
+            .map_err(|weakness| ConfigError::WeakSecret { weakness, purpose })
+    }
+
+    /// Whether the site URL is the built-in local one (`serve` for a preview).
+    #[must_use]
+    pub fn site_is_local_default(&self) -> bool {
+        self.site_url.as_str() == crate::cli::DEFAULT_SITE_URL
     }
 
     /// An absolute URL on the site for a relative path (`2021-02-12/`, `atom.xml`).
@@ -255,12 +263,26 @@ mod tests {
     }
 
     #[test]
-    fn smtp_without_secret_is_refused() {
-        let err = config(&["--smtp-url", "smtp://127.0.0.1:25"]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "setting `HOTPAPERS_SECRET` is required when sending over SMTP"
-        );
+    fn a_weak_or_public_secret_is_refused_with_how_to_make_one() {
+        for args in [
+            vec![],
+            vec!["--secret", "change-me-to-64-random-hex-characters"],
+            vec!["--secret", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+            vec!["--secret", "0123456789abcdef"],
+        ] {
+            let c = config(&args).unwrap();
+            let err = c.require_strong_secret("mail goes over SMTP").unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("openssl rand -hex 32"), "{text}");
+            assert!(
+                !text.contains("aaaaaaaa") && !text.contains("0123456789abcdef"),
+                "{text}"
+            );
+        }
+        let strong = "9f2c4e81b07a3d5f6e19c8a2b4d70f3e5a61c9d28e7b04f1a3c56d9e2b8f7a10";
+        let c = config(&["--secret", strong]).unwrap();
+        assert!(c.require_strong_secret("mail goes over SMTP").is_ok());
+        assert!(!format!("{c:?}").contains(strong), "Debug hides the key");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (SQLite, exactly-once bookkeeping). `subscribers` holds the mailing list;
 //! `cmd` wires the stages for each subcommand and is the only layer doing I/O.
 
+pub mod atomic;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -19,6 +20,7 @@ pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod render;
+pub mod secret;
 pub mod send;
 pub mod serve;
 pub mod site;

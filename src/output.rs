@@ -5,12 +5,14 @@
 //! Used by the commands in `cmd/`; renderers never write.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
+use crate::atomic::{self, NewFileMode};
+
 /// Writes `bytes` to `path` unless the file already holds exactly these bytes.
-/// Parent folders are created. The new content goes to a temporary file in the
-/// same folder, is flushed to disk, then renamed over the old one.
+/// Parent folders are created; the write is [`atomic::replace`] (an existing
+/// file keeps its mode, a new one is 0644 so a web server can read it).
 ///
 /// Returns `true` when the file was written, `false` when it was unchanged.
 ///
@@ -18,53 +20,16 @@ use std::path::Path;
 /// When the folder cannot be created or the file cannot be read, written or
 /// renamed.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    let existing = match fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Some(meta),
-        Ok(_) => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("`{}` exists and is not a file", path.display()),
-            ))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+    let unchanged = match fs::metadata(path) {
+        Ok(meta) => meta.is_file() && meta.len() == bytes.len() as u64 && fs::read(path)? == bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e),
     };
-    if let Some(meta) = &existing {
-        if meta.len() == bytes.len() as u64 && fs::read(path)? == bytes {
-            return Ok(false);
-        }
+    if unchanged {
+        return Ok(false);
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".hotpapers-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    // Temporary files are private (0600); a published file must be readable by
-    // the web server: keep the old file's mode, or use the usual 0644.
-    match &existing {
-        Some(meta) => tmp.as_file().set_permissions(meta.permissions())?,
-        None => make_readable(tmp.as_file())?,
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
+    atomic::replace(path, bytes, NewFileMode::Public)?;
     Ok(true)
-}
-
-#[cfg(unix)]
-fn make_readable(file: &fs::File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn make_readable(_file: &fs::File) -> io::Result<()> {
-    // Elsewhere a temporary file already has ordinary permissions.
-    Ok(())
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ pub enum Outcome {
     Done,
     /// Could not run at all: bad settings, unreadable input (1).
     CouldNotRun,
-    /// Ran to the end, but some items failed (2).
+    /// Ran to the end, but some items failed: mail failed or was deferred to
+    /// the next run, a digest or a subscriber record is invalid (3). Not 2,
+    /// which is clap's usage error, so cron can tell the two apart.
     SomeFailed,
     /// Stopped by Ctrl-C after finishing what was in flight (130).
     Interrupted,
@@ -36,28 +38,42 @@ impl From<Outcome> for ExitCode {
         match o {
             Outcome::Done => ExitCode::SUCCESS,
             Outcome::CouldNotRun => ExitCode::from(1),
-            Outcome::SomeFailed => ExitCode::from(2),
+            Outcome::SomeFailed => ExitCode::from(3),
             Outcome::Interrupted => ExitCode::from(130),
         }
     }
 }
 
 /// Sets up tracing on stderr: warnings by default, `-v` info... `-q` errors only.
-/// `RUST_LOG` overrides.
+/// `RUST_LOG` overrides the levels, but never lifts the cap on dependencies.
 pub fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn,hotpapers=info",
         (false, 1) => "info,hotpapers=debug",
-        (false, _) => "debug,hotpapers=trace",
+        (false, _) => "info,hotpapers=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // Secrets are never logged, at any verbosity: below `info` the libraries
+    // trace their wire traffic (lettre writes every SMTP line at `debug`,
+    // `AUTH PLAIN <base64 of user and password>` and the whole message data,
+    // so every reader's unsubscribe token, included), so they stop at `info`
+    // whatever `-vv` or `RUST_LOG` ask. hotpapers' own logs carry no secret,
+    // token or message body at any level.
+    let caps = Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("hotpapers", LevelFilter::TRACE);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
-        .try_init();
+        .with_filter(filter.and(caps));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// Runs the parsed command line.

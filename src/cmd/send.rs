@@ -24,6 +24,9 @@ use crate::subscribers::SubscriberStore;
 /// Runs `send`.
 pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let day = parse_day(&args.date)?;
+    if config.smtp_url.is_some() {
+        config.require_strong_secret("mail goes over SMTP")?;
+    }
     let archive = digest::load_archive(&config.digests).with_context(|| {
         format!(
             "could not read the digests in `{}`",

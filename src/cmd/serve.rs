@@ -14,9 +14,20 @@ use crate::serve;
 
 /// Runs the server until a shutdown signal; requests in flight finish first.
 pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
-    if config.secret_is_default {
+    let loopback = args
+        .addr
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| args.addr.starts_with("localhost:"));
+    if config.smtp_url.is_some() {
+        config.require_strong_secret("`serve` mails confirmation links over SMTP")?;
+    } else if !config.site_is_local_default() {
+        config.require_strong_secret("`serve` answers for a public site URL")?;
+    } else if !loopback {
+        config.require_strong_secret("`serve` listens beyond this machine")?;
+    } else if config.secret.is_built_in() {
         tracing::warn!(
-            "HOTPAPERS_SECRET is not set: links are signed with the public development key"
+            "HOTPAPERS_SECRET is not set: links are signed with the public development key (fine for a local preview only)"
         );
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

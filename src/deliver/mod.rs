@@ -143,7 +143,7 @@ impl Transport {
         match &config.smtp_url {
             Some(url) => {
                 let credentials = match (&config.smtp_user, &config.smtp_password) {
-                    (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+                    (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.expose().to_owned())),
                     (Some(u), None) => Some(Credentials::new(u.clone(), String::new())),
                     _ => None,
                 };

@@ -37,7 +37,7 @@ pub(super) fn newsletter_id(n: &Newsletter, day: NaiveDate, email: &str) -> Stri
 fn address_hash(n: &Newsletter, email: &str) -> String {
     // HMAC takes keys of any length.
     let mut mac =
-        Hmac::<Sha256>::new_from_slice(&n.config.secret).unwrap_or_else(|_| unreachable!());
+        Hmac::<Sha256>::new_from_slice(n.config.secret.expose()).unwrap_or_else(|_| unreachable!());
     mac.update(MESSAGE_ID_LABEL);
     mac.update(&[0]);
     mac.update(email.trim().to_lowercase().as_bytes());

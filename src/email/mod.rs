@@ -160,7 +160,7 @@ impl Newsletter {
         let newsletter = Self {
             config: config.clone(),
             templates,
-            signer: Signer::new(&config.secret),
+            signer: Signer::new(config.secret.expose()),
             dkim,
             inliner,
         };

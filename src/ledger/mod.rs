@@ -11,7 +11,7 @@
 //! Depends on nothing but SQLite; times are passed in (no clock here).
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -192,12 +192,14 @@ impl Ledger {
     /// # Errors
     /// When the file cannot be opened or migrated, or is from a newer version.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| LedgerError::Lock {
-                path: dir.to_owned(),
+        // Created private (0600): it holds every reader's address. SQLite's
+        // -wal and -shm files take the database's permissions.
+        crate::atomic::create_if_missing(path, crate::atomic::NewFileMode::Private).map_err(
+            |source| LedgerError::Lock {
+                path: path.to_owned(),
                 source,
-            })?;
-        }
+            },
+        )?;
         let sql = |action: &'static str| {
             let path = path.to_owned();
             move |source| LedgerError::Sqlite {

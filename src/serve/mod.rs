@@ -122,7 +122,7 @@ impl Site {
             store: SubscriberStore::open(&config.subscribers)?,
             newsletter: Newsletter::new(config)?,
             transport,
-            signer: Signer::new(&config.secret),
+            signer: Signer::new(config.secret.expose()),
             clock,
             per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS),
             per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS),

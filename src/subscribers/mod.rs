@@ -11,13 +11,14 @@ mod categories;
 mod yaml;
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use crate::atomic::{self, NewFileMode};
 use crate::model::{Subscriber, SubscriberStatus};
 
 pub use categories::is_known_category;
@@ -44,6 +45,14 @@ pub enum SubscriberError {
     Invalid {
         /// Every problem found, in file order.
         problems: Vec<Problem>,
+    },
+    /// The records could not be turned into YAML; the file was left as it was.
+    #[error("could not write `{}`: {reason}", path.display())]
+    Serialize {
+        /// The file that was not written.
+        path: PathBuf,
+        /// The serializer's message.
+        reason: String,
     },
     /// A change asked for something impossible (an address that is not valid...).
     #[error("{0}")]
@@ -223,7 +232,13 @@ impl SubscriberStore {
             let value = f(&mut list)?;
             list.revalidate()?;
             for file in list.files.iter().filter(|f| f.changed) {
-                write_atomically(&file.path, &yaml::render(&file.header, &file.records))?;
+                let bytes = yaml::render(&file.header, &file.records).map_err(|reason| {
+                    SubscriberError::Serialize {
+                        path: file.path.clone(),
+                        reason,
+                    }
+                })?;
+                write_atomically(&file.path, &bytes)?;
             }
             Ok(value)
         })();
@@ -454,42 +469,14 @@ fn has_yaml_extension(p: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over
-/// `path` and syncs the folder: a crash leaves either the old or the new file.
+/// [`atomic::replace`]: a crash leaves the old or the new file; the file keeps
+/// its mode (a 0600 list stays 0600), and a new file is private.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SubscriberError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let io_err = |action: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| SubscriberError::Io {
-            action,
-            path,
-            source,
-        }
-    };
-    fs::create_dir_all(&dir).map_err(io_err("could not create", &dir))?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = File::create(&tmp).map_err(io_err("could not write", &tmp))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io_err("could not write", &tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        SubscriberError::Io {
-            action: "could not replace",
-            path: path.to_owned(),
-            source,
-        }
-    })?;
-    // The rename is durable once the folder entry is on disk.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    atomic::replace(path, bytes, NewFileMode::Private).map_err(|source| SubscriberError::Io {
+        action: "could not write",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -113,9 +113,11 @@ fn parse_whole(path: &Path, text: &str, header: String) -> Result<Parsed, Vec<Pr
     })
 }
 
-/// The file text for `records`, under the kept header, one blank line between records.
-pub(super) fn render(header: &str, records: &[Subscriber]) -> Vec<u8> {
-    let body = serde_yaml::to_string(records).unwrap_or_else(|_| "[]\n".to_owned());
+/// The file text for `records`, under the kept header, one blank line between
+/// records. A record that cannot be serialized is an error, never an empty
+/// list: the caller then leaves the file as it was.
+pub(super) fn render<T: serde::Serialize>(header: &str, records: &[T]) -> Result<Vec<u8>, String> {
+    let body = serde_yaml::to_string(records).map_err(|e| e.to_string())?;
     let mut out = String::with_capacity(header.len() + body.len() + records.len());
     out.push_str(header);
     for (i, line) in body.lines().enumerate() {
@@ -125,7 +127,7 @@ pub(super) fn render(header: &str, records: &[Subscriber]) -> Vec<u8> {
         out.push_str(line);
         out.push('\n');
     }
-    out.into_bytes()
+    Ok(out.into_bytes())
 }
 
 fn header(text: &str) -> String {
@@ -213,10 +215,22 @@ mod tests {
         s.categories
             .insert(crate::model::Category::parse("cs.LG").unwrap());
         let records = vec![s, Subscriber::new("b@example.org")];
-        let text = String::from_utf8(render("# list\n", &records)).unwrap();
+        let text = String::from_utf8(render("# list\n", &records).unwrap()).unwrap();
         let parsed = parse(Path::new("s.yaml"), &text).ok().unwrap();
         assert_eq!(parsed.records, records);
         assert_eq!(parsed.header, "# list\n");
         assert_eq!(parsed.lines, [2, 7]);
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_serialized_is_an_error_not_an_empty_list() {
+        struct Unwritable;
+        impl serde::Serialize for Unwritable {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("cannot write this record"))
+            }
+        }
+        let err = render("# list\n", &[Unwritable]).unwrap_err();
+        assert!(err.contains("cannot write this record"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ use smtp_server::{Behaviour, SmtpServer};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const SECRET: &str = "end-to-end-test-secret-0123456789";
+const SECRET: &str = "e2e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e1";
 
 /// A child process killed when the test ends, however it ends.
 struct Reaped(Child);

@@ -647,7 +647,7 @@ fn a_broken_digest_is_reported_and_the_others_still_build_failing_only_with_stri
         .unwrap();
     assert_eq!(feed.entries.len(), 3, "the good digests are in the feed");
     let (status, _, _) = build(true);
-    assert_eq!(status.status.code(), Some(2), "--strict fails the build");
+    assert_eq!(status.status.code(), Some(3), "--strict fails the build");
 }
 
 /// Every file under a folder with its bytes.

@@ -4,6 +4,7 @@
 mod digest;
 mod email;
 mod feed;
+mod hardening;
 mod send;
 mod send_cli;
 mod serve;

@@ -148,7 +148,7 @@ pub(crate) fn config_for(dir: &Path, smtp_url: Option<&str>) -> Config {
     let mut args: Vec<String> = vec![
         "hotpapers".into(),
         "--secret".into(),
-        "integration-test-secret-0123456789".into(),
+        "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e".into(),
         "--state".into(),
         dir.join("state/hotpapers.db").display().to_string(),
         "--subscribers".into(),

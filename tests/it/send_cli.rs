@@ -31,7 +31,10 @@ fn send_cmd(dir: &Path, smtp: Option<&SmtpServer>) -> Command {
         .env("HOTPAPERS_DIGESTS", repo("digests"))
         .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers.yaml"))
         .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
-        .env("HOTPAPERS_SECRET", "integration-test-secret-0123456789")
+        .env(
+            "HOTPAPERS_SECRET",
+            "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e",
+        )
         .env("RUST_LOG", "warn");
     if let Some(s) = smtp {
         cmd.env("HOTPAPERS_SMTP_URL", s.url());
@@ -86,7 +89,7 @@ fn the_quick_start_command_writes_eml_files_to_the_outbox_and_says_so() {
 }
 
 #[test]
-fn some_permanent_failures_exit_2_and_status_shows_the_ledger() {
+fn some_permanent_failures_exit_3_and_status_shows_the_ledger() {
     let server = SmtpServer::start(Behaviour {
         reject: ["reader1@example.org".to_owned()].into(),
         ..Behaviour::default()
@@ -95,13 +98,13 @@ fn some_permanent_failures_exit_2_and_status_shows_the_ledger() {
     write_subscribers(dir.path(), 3);
     let (out, stdout, stderr) =
         run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("failed: reader1@example.org: 550 5.1.1 no such mailbox here"),
         "{stdout}"
     );
     let (out, stdout, _) = run(send_cmd(dir.path(), None).args(["status", "--date", "2021-02-12"]));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stdout.starts_with("2021-02-12: 3 deliveries recorded: sent 2, failed 1\n"),
         "{stdout}"
@@ -260,5 +263,25 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
             "timed out waiting"
         );
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_usage_error_exits_2_apart_from_undelivered_mail_and_help_lists_every_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--no-such-flag"]));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, _, stderr) = run(send_cmd(dir.path(), None).arg("send"));
+    assert_eq!(out.status.code(), Some(2), "a missing --date: {stderr}");
+    let (out, stdout, _) = run(send_cmd(dir.path(), None).arg("--help"));
+    assert!(out.status.success());
+    for line in [
+        "0    done",
+        "1    could not run",
+        "2    usage error",
+        "3    finished, but some items failed",
+        "130  interrupted",
+    ] {
+        assert!(stdout.contains(line), "--help lists `{line}`:\n{stdout}");
     }
 }

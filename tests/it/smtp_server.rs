@@ -81,6 +81,8 @@ pub(crate) struct Behaviour {
     /// Extra delay before the reply to the end of the data.
     pub(crate) data_delay: Duration,
     pub(crate) random: Option<RandomFaults>,
+    /// `(user, password)`: offer AUTH PLAIN and LOGIN and require it before MAIL.
+    pub(crate) auth: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -241,6 +243,18 @@ fn address_in(arg: &str) -> String {
     arg[start..end].trim().to_lowercase()
 }
 
+/// Sends an AUTH challenge and reads the client's answer line.
+async fn ask(
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    prompt: &[u8],
+) -> std::io::Result<String> {
+    write.write_all(prompt).await?;
+    let mut answer = String::new();
+    read.read_line(&mut answer).await?;
+    Ok(answer)
+}
+
 async fn session(stream: TcpStream, shared: Arc<Shared>) {
     let _ = session_inner(stream, &shared).await;
 }
@@ -256,6 +270,7 @@ async fn session_inner(stream: TcpStream, shared: &Shared) -> std::io::Result<()
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
     let mut line = String::new();
+    let mut authenticated = b.auth.is_none();
     loop {
         line.clear();
         if read.read_line(&mut line).await? == 0 {
@@ -272,11 +287,69 @@ async fn session_inner(stream: TcpStream, shared: &Shared) -> std::io::Result<()
             }
         }
         if upper.starts_with("EHLO") {
+            if b.auth.is_some() {
+                write.write_all(b"250-AUTH PLAIN LOGIN\r\n").await?;
+            }
             write
                 .write_all(
                     b"250-localhost\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 20000000\r\n",
                 )
                 .await?;
+        } else if upper.starts_with("AUTH ") {
+            let Some((user, pass)) = &b.auth else {
+                write.write_all(b"503 5.5.1 AUTH not offered\r\n").await?;
+                continue;
+            };
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            let decode = |s: &str| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(s.trim())
+                    .ok()
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .unwrap_or_default()
+            };
+            let given = match words.get(1).map(|m| m.to_ascii_uppercase()).as_deref() {
+                Some("PLAIN") => {
+                    let blob = match words.get(2) {
+                        Some(b) => (*b).to_owned(),
+                        None => ask(&mut write, &mut read, b"334 \r\n").await?,
+                    };
+                    let plain = decode(&blob);
+                    let mut parts = plain.split('\0').skip(1);
+                    Some((
+                        parts.next().unwrap_or_default().to_owned(),
+                        parts.next().unwrap_or_default().to_owned(),
+                    ))
+                }
+                Some("LOGIN") => {
+                    let u = match words.get(2) {
+                        Some(u) => decode(u),
+                        None => decode(&ask(&mut write, &mut read, b"334 VXNlcm5hbWU6\r\n").await?),
+                    };
+                    let p = decode(&ask(&mut write, &mut read, b"334 UGFzc3dvcmQ6\r\n").await?);
+                    Some((u, p))
+                }
+                _ => None,
+            };
+            match given {
+                Some((u, p)) if &u == user && &p == pass => {
+                    authenticated = true;
+                    write
+                        .write_all(b"235 2.7.0 authentication successful\r\n")
+                        .await?;
+                }
+                Some(_) => {
+                    write
+                        .write_all(b"535 5.7.8 authentication credentials invalid\r\n")
+                        .await?;
+                }
+                None => {
+                    write
+                        .write_all(b"504 5.5.4 unrecognized authentication type\r\n")
+                        .await?;
+                }
+            }
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             write.write_all(b"250 2.0.0 ok\r\n").await?;
         } else if upper.starts_with("RSET") {
@@ -286,6 +359,10 @@ async fn session_inner(stream: TcpStream, shared: &Shared) -> std::io::Result<()
         } else if upper.starts_with("QUIT") {
             write.write_all(b"221 2.0.0 bye\r\n").await?;
             return Ok(());
+        } else if upper.starts_with("MAIL FROM:") && !authenticated {
+            write
+                .write_all(b"530 5.7.0 authentication required\r\n")
+                .await?;
         } else if upper.starts_with("MAIL FROM:") {
             if shared.roll(|f| f.p_421) {
                 write

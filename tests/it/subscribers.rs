@@ -38,7 +38,7 @@ fn check_names_file_and_line_of_every_invalid_record() {
     )
     .unwrap();
     let (out, stdout, _) = run(subs_cmd(&file).arg("check"));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let f = file.display();
     assert_eq!(
         stdout,
@@ -55,7 +55,7 @@ fn unknown_fields_are_errors_at_their_line_and_unknown_categories_are_warnings()
     let file = dir.path().join("list.yaml");
     std::fs::write(&file, "- email: a@example.org\n  colour: blue\n").unwrap();
     let (out, stdout, _) = run(subs_cmd(&file).arg("check"));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stdout.starts_with(&format!(
             "error: {}:2: unknown field `colour`",
@@ -144,7 +144,7 @@ fn csv_import_adds_new_readers_reports_bad_rows_and_never_resubscribes() {
     )
     .unwrap();
     let (out, stdout, _) = run(subs_cmd(&file).arg("import").arg(&csv));
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
     let c = csv.display();
     assert!(
         stdout.contains(&format!("skipped: {c}:4: invalid address `not-an-address`")),

@@ -1,0 +1,145 @@
+//! Regression tests for what an outside audit broke (issue "Hardening"), one
+//! test per finding, named after it, run against the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+
+use crate::smtp_server::{Behaviour, SmtpServer};
+use crate::support::{fixture, hotpapers, run};
+
+const STRONG: &str = "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e";
+
+fn send_cmd(dir: &Path, secret: Option<&str>) -> Command {
+    let mut cmd = hotpapers();
+    cmd.current_dir(dir)
+        .env("HOTPAPERS_DIGESTS", fixture("corpus"))
+        .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers.yaml"))
+        .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
+        .env_remove("RUST_LOG");
+    if let Some(s) = secret {
+        cmd.env("HOTPAPERS_SECRET", s);
+    }
+    cmd
+}
+
+fn two_readers(dir: &Path) {
+    std::fs::write(
+        dir.join("subscribers.yaml"),
+        "- email: ada@example.org\n  name: Ada\n- email: grace@example.org\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn debug_logs_never_carry_smtp_credentials_or_tokens() {
+    let (user, password) = ("hotpapers-user", "pw-Zq8!vN3#kL0");
+    let server = SmtpServer::start(Behaviour {
+        auth: Some((user.to_owned(), password.to_owned())),
+        ..Behaviour::default()
+    });
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let secrets = [
+        password.to_owned(),
+        b64(format!("\0{user}\0{password}").as_bytes()),
+        b64(password.as_bytes()),
+    ];
+    for (rust_log, verbosity) in [(None, "-vv"), (Some("trace"), "-vv"), (Some("debug"), "-v")] {
+        let dir = tempfile::tempdir().unwrap();
+        two_readers(dir.path());
+        let mut cmd = send_cmd(dir.path(), Some(STRONG));
+        cmd.env("HOTPAPERS_SMTP_URL", server.url())
+            .env("HOTPAPERS_SMTP_USER", user)
+            .env("HOTPAPERS_SMTP_PASSWORD", password)
+            .args([verbosity, "send", "--date", "2021-02-19"]);
+        if let Some(l) = rust_log {
+            cmd.env("RUST_LOG", l);
+        }
+        let (out, stdout, stderr) = run(&mut cmd);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(!stderr.is_empty(), "a verbose run logs something");
+        for s in &secrets {
+            assert!(
+                !stderr.contains(s.as_str()),
+                "RUST_LOG={rust_log:?}: `{s}` is in the log"
+            );
+        }
+        assert!(
+            !stderr.contains("AUTH"),
+            "no AUTH line is logged:\n{stderr}"
+        );
+        assert!(!stderr.contains("Wrote:"), "no wire trace is logged");
+    }
+    // Every token the messages carry (unsubscribe links), never in any log.
+    let received = server.received();
+    assert_eq!(received.len(), 6, "3 runs × 2 readers");
+    let tokens: Vec<String> = received
+        .iter()
+        .filter_map(|m| m.header("List-Unsubscribe"))
+        .filter_map(|h| {
+            let start = h.find("token=")? + 6;
+            let rest = &h[start..];
+            Some(rest[..rest.find(['>', '&']).unwrap_or(rest.len())].to_owned())
+        })
+        .collect();
+    assert_eq!(tokens.len(), 6);
+    let dir = tempfile::tempdir().unwrap();
+    two_readers(dir.path());
+    let (_, _, stderr) = run(send_cmd(dir.path(), Some(STRONG))
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .env("HOTPAPERS_SMTP_USER", user)
+        .env("HOTPAPERS_SMTP_PASSWORD", password)
+        .env("RUST_LOG", "trace")
+        .args(["-vv", "send", "--date", "2021-02-19", "--resend"]));
+    for t in &tokens {
+        assert!(!stderr.contains(t.as_str()), "token `{t}` is in the log");
+    }
+    assert!(
+        !stderr.contains("ada@example.org\r\n"),
+        "no message data in the log"
+    );
+}
+
+#[test]
+fn public_or_weak_secrets_are_refused_for_smtp_and_public_serve() {
+    let weak: [Option<String>; 5] = [
+        None,
+        Some("hotpapers-development-secret-do-not-use-in-production".into()),
+        Some("change-me-to-64-random-hex-characters".into()),
+        Some("a".repeat(16)),
+        Some("0".repeat(64)),
+    ];
+    let server = SmtpServer::start(Behaviour::default());
+    for secret in &weak {
+        let dir = tempfile::tempdir().unwrap();
+        two_readers(dir.path());
+        let (out, _, stderr) = run(send_cmd(dir.path(), secret.as_deref())
+            .env("HOTPAPERS_SMTP_URL", server.url())
+            .args(["send", "--date", "2021-02-19"]));
+        assert_eq!(out.status.code(), Some(1), "{secret:?}: {stderr}");
+        assert!(stderr.contains("openssl rand -hex 32"), "{stderr}");
+        let (out, _, stderr) = run(send_cmd(dir.path(), secret.as_deref())
+            .env("HOTPAPERS_SMTP_URL", server.url())
+            .args(["send", "--date", "2021-02-19", "--to", "ada@example.org"]));
+        assert_eq!(out.status.code(), Some(1), "--to too: {stderr}");
+        let (out, _, stderr) = run(send_cmd(dir.path(), secret.as_deref()).args([
+            "--site-url",
+            "https://papers.example.org/",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ]));
+        assert_eq!(out.status.code(), Some(1), "serve, public URL: {stderr}");
+        assert!(stderr.contains("openssl rand -hex 32"), "{stderr}");
+        if let Some(s) = secret {
+            assert!(!stderr.contains(s.as_str()), "the secret is not echoed");
+        }
+    }
+    assert!(server.received().is_empty(), "nothing was sent");
+    // The outbox (nothing leaves the machine) still works with the built-in key.
+    let dir = tempfile::tempdir().unwrap();
+    two_readers(dir.path());
+    let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-02-19"]));
+    assert!(out.status.success(), "{stderr}");
+}
