@@ -227,6 +227,11 @@ pub struct Settings {
     )]
     pub smtp_password: Option<String>,
 
+    /// PEM file of CA certificates to trust for the SMTP server, besides the system's
+    /// (for a relay whose certificate comes from a private CA).
+    #[arg(long, global = true, env = "HOTPAPERS_SMTP_CA")]
+    pub smtp_ca: Option<PathBuf>,
+
     /// Folder for .eml files when no SMTP URL is set.
     #[arg(
         long,

@@ -9,6 +9,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::cli::Settings;
+use crate::delivery::SmtpSettings;
 use crate::secret::{Password, TokenKey, HOW_TO_MAKE_ONE};
 
 /// A setting that does not make sense.
@@ -83,12 +84,8 @@ pub struct Config {
     pub dkim_key: Option<PathBuf>,
     /// DKIM selector.
     pub dkim_selector: String,
-    /// SMTP URL; `None` means the outbox.
-    pub smtp_url: Option<String>,
-    /// SMTP user.
-    pub smtp_user: Option<String>,
-    /// SMTP password (never printed, not even by `Debug`).
-    pub smtp_password: Option<Password>,
+    /// The mail server (URL, credentials, CA), parsed once; `None` means the outbox.
+    pub smtp: Option<SmtpSettings>,
     /// Outbox folder for .eml files.
     pub outbox: PathBuf,
     /// Concurrent SMTP connections (at least 1).
@@ -142,7 +139,24 @@ impl Config {
             }
             None => format!("unsubscribe@{}", from.email.domain()),
         };
-        let smtp_url = s.smtp_url.clone().filter(|u| !u.trim().is_empty());
+        let smtp = s
+            .smtp_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(|url| {
+                SmtpSettings::parse(
+                    url,
+                    s.smtp_user.as_deref(),
+                    s.smtp_password.clone().map(Password::new),
+                    s.smtp_ca.as_deref(),
+                )
+            })
+            .transpose()
+            .map_err(|e| ConfigError::Invalid {
+                name: e.setting,
+                value: "(hidden: it may hold a password)".to_owned(),
+                reason: e.reason,
+            })?;
         let secret = TokenKey::new(s.secret.as_deref().filter(|x| !x.trim().is_empty()));
         if s.connections == 0 {
             return Err(invalid("HOTPAPERS_CONNECTIONS", "0", "expected at least 1"));
@@ -193,9 +207,7 @@ impl Config {
             secret,
             dkim_key: s.dkim_key.clone(),
             dkim_selector: s.dkim_selector.clone(),
-            smtp_url,
-            smtp_user: s.smtp_user.clone(),
-            smtp_password: s.smtp_password.clone().map(Password::new),
+            smtp,
             outbox: s.outbox.clone(),
             connections: s.connections,
             rate: (s.rate > 0.0).then_some(s.rate),

@@ -2,17 +2,18 @@
 //! about on Twitter) into feeds and an email newsletter.
 //!
 //! Data flows one way, and the modules read in that order:
-//! `digest` (files → [`model::Digest`]) → `feed` | `email` (renderers that return
-//! values) → `deliver` (lettre messages over SMTP or to an outbox) → `ledger`
-//! (SQLite, exactly-once bookkeeping). `subscribers` holds the mailing list;
-//! `cmd` wires the stages for each subcommand and is the only layer doing I/O.
+//! `digest` (files → [`model::Digest`]) → `feed` | `site` | `email` (renderers
+//! that return values) → `delivery` (who is due, the messages, SMTP or the
+//! outbox, retries, bounces, with the `ledger` as the exactly-once record).
+//! `subscribers` holds the mailing list; `cmd` wires the stages for each
+//! subcommand and is the only layer doing I/O.
 
 pub mod atomic;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod config;
-pub mod deliver;
+pub mod delivery;
 pub mod digest;
 pub mod email;
 pub mod feed;
@@ -21,7 +22,6 @@ pub mod model;
 pub mod output;
 pub mod render;
 pub mod secret;
-pub mod send;
 pub mod serve;
 pub mod site;
 pub mod subscribers;

@@ -1,5 +1,5 @@
 //! `hotpapers send --date D`: the day's email to every active subscriber,
-//! exactly once (see [`crate::send`]), with a progress bar on a terminal and
+//! exactly once (see [`crate::delivery`]), with a progress bar on a terminal and
 //! log lines otherwise, and a summary on stdout.
 
 use std::io::{IsTerminal, Write};
@@ -14,17 +14,18 @@ use super::Outcome;
 use crate::cli::SendArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::deliver::Transport;
+use crate::delivery::{
+    self, Compose, ComposeError, Observer, Outgoing, SendOptions, Sender, Summary,
+};
 use crate::digest;
 use crate::email::{Edition, Newsletter};
 use crate::model::Subscriber;
-use crate::send::{Compose, ComposeError, Composed, Observer, SendOptions, Sender, Summary};
 use crate::subscribers::SubscriberStore;
 
 /// Runs `send`.
 pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let day = parse_day(&args.date)?;
-    if config.smtp_url.is_some() {
+    if config.smtp.is_some() {
         config.require_strong_secret("mail goes over SMTP")?;
     }
     let archive = digest::load_archive(&config.digests).with_context(|| {
@@ -52,12 +53,9 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     for w in list.warnings() {
         tracing::warn!("{w}");
     }
-    let transport = Transport::from_config(config)?;
-    if let Some(dir) = transport.outbox_dir() {
-        eprintln!(
-            "no SMTP server set (HOTPAPERS_SMTP_URL): writing each message as an .eml file in `{}`",
-            dir.display()
-        );
+    let transport = delivery::transport_from_config(config)?;
+    if let Some(notice) = transport.notice() {
+        eprintln!("{notice}");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // One newsletter per process: leaked so the day's edition (which borrows
@@ -74,7 +72,7 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     });
     let total = list.active().count() as u64;
     let observer = Arc::new(Progress::new(total));
-    let sender = Sender::new(Arc::new(transport), composer, clock)
+    let sender = Sender::new(transport, composer, clock)
         .with_store(store)
         .with_observer(observer.clone());
     let mut opts = SendOptions::from_config(config, day);
@@ -223,8 +221,8 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn outcome(&self, email: &str, outcome: crate::send::Outcome, detail: Option<&str>) {
-        use crate::send::Outcome as O;
+    fn outcome(&self, email: &str, outcome: delivery::Outcome, detail: Option<&str>) {
+        use delivery::Outcome as O;
         let detail = detail.unwrap_or("");
         match outcome {
             O::Failed => tracing::warn!("{email}: failed: {detail}"),
@@ -257,13 +255,10 @@ struct EditionComposer {
 }
 
 impl Compose for EditionComposer {
-    fn compose(&self, subscriber: &Subscriber) -> Result<Option<Composed>, ComposeError> {
+    fn compose(&self, subscriber: &Subscriber) -> Result<Option<Outgoing>, ComposeError> {
         let Some(message) = self.edition.message_for(subscriber, self.clock.now())? else {
             return Ok(None);
         };
-        Ok(Some(Composed {
-            message_id: self.edition.message_id(subscriber),
-            message,
-        }))
+        Ok(Some(Outgoing::from_message(&message)))
     }
 }

@@ -9,7 +9,7 @@ use super::Outcome;
 use crate::cli::ServeArgs;
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::deliver::Transport;
+use crate::delivery;
 use crate::serve;
 
 /// Runs the server until a shutdown signal; requests in flight finish first.
@@ -19,7 +19,7 @@ pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
         .parse::<std::net::SocketAddr>()
         .map(|a| a.ip().is_loopback())
         .unwrap_or_else(|_| args.addr.starts_with("localhost:"));
-    if config.smtp_url.is_some() {
+    if config.smtp.is_some() {
         config.require_strong_secret("`serve` mails confirmation links over SMTP")?;
     } else if !config.site_is_local_default() {
         config.require_strong_secret("`serve` answers for a public site URL")?;
@@ -32,7 +32,8 @@ pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let transport = Transport::from_config(config).context("cannot set up mail delivery")?;
+        let transport =
+            delivery::transport_from_config(config).context("cannot set up mail delivery")?;
         let site = Arc::new(serve::Site::new(
             &args.out,
             config,

@@ -31,7 +31,7 @@ use limit::RateLimiter;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::deliver::Transport;
+use crate::delivery::Transport;
 use crate::email::Newsletter;
 use crate::site::SiteTemplates;
 use crate::subscribers::SubscriberStore;
@@ -82,7 +82,7 @@ pub struct Site {
     templates: SiteTemplates,
     store: SubscriberStore,
     newsletter: Newsletter,
-    transport: Transport,
+    transport: Arc<dyn Transport>,
     signer: Signer,
     clock: Arc<dyn Clock>,
     per_client: RateLimiter<IpAddr>,
@@ -108,7 +108,7 @@ impl Site {
     pub fn new(
         out: &Path,
         config: &Config,
-        transport: Transport,
+        transport: Arc<dyn Transport>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServeError> {
         let files = StaticFiles::new(out).map_err(|source| ServeError::Site {

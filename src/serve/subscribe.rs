@@ -245,7 +245,12 @@ pub(crate) async fn subscribe(
             .unwrap_or_else(|_| site.config.site_url.clone());
         url.query_pairs_mut().append_pair("token", &token);
         let sent = match site.newsletter.confirmation(&form.email, url.as_str(), now) {
-            Ok(msg) => site.transport.send(&msg).await.map_err(|e| e.to_string()),
+            Ok(msg) => site
+                .transport
+                .send(&crate::delivery::Outgoing::from_message(&msg))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = sent {

@@ -10,6 +10,10 @@
 //! `.ci/run` installs them and runs `cargo test --test e2e -- --ignored`.
 //! `HOTPAPERS_E2E_SHOTS=DIR` keeps screenshots of each step.
 
+// Tests wait on the wall clock and draw test data at random; the rule that
+// time and randomness go through `clock::Clock` is for the program.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../it/smtp_server.rs"]
 #[allow(dead_code)]
 mod smtp_server;

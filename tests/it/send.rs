@@ -10,10 +10,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Parser;
 use hotpapers::clock::FixedClock;
 use hotpapers::config::{Config, UnknownPolicy};
-use hotpapers::deliver::Transport;
+use hotpapers::delivery::{
+    self, Compose, ComposeError, Outgoing, SendError, SendOptions, Sender, SmtpTransport, Summary,
+};
 use hotpapers::ledger::{Ledger, State};
 use hotpapers::model::{Digest, Subscriber, SubscriberStatus};
-use hotpapers::send::{Compose, ComposeError, Composed, SendError, SendOptions, Sender, Summary};
 use hotpapers::subscribers::SubscriberStore;
 use lettre::message::header::ContentType;
 use lettre::Message;
@@ -47,7 +48,7 @@ impl TestEdition {
 }
 
 impl Compose for TestEdition {
-    fn compose(&self, s: &Subscriber) -> Result<Option<Composed>, ComposeError> {
+    fn compose(&self, s: &Subscriber) -> Result<Option<Outgoing>, ComposeError> {
         let selection = s.filter().select(&self.digest);
         if selection.papers.is_empty() {
             return Ok(None);
@@ -70,10 +71,9 @@ impl Compose for TestEdition {
                 "Hello {}\n{body}",
                 s.name.as_deref().unwrap_or("reader")
             ))?;
-        Ok(Some(Composed {
-            message_id,
-            message,
-        }))
+        let outgoing = Outgoing::from_message(&message);
+        assert_eq!(outgoing.message_id, message_id);
+        Ok(Some(outgoing))
     }
 }
 
@@ -127,7 +127,8 @@ impl Fixture {
 
     async fn send_with(&self, opts: &SendOptions, timeout: Duration) -> Result<Summary, SendError> {
         let date = opts.day.format("%Y-%m-%d").to_string();
-        let transport = Transport::from_config(&self.config)
+        let settings = self.config.smtp.clone().expect("an SMTP test");
+        let transport = SmtpTransport::new(settings, self.config.connections)
             .unwrap()
             .with_timeout(timeout);
         let sender = Sender::new(
@@ -478,7 +479,7 @@ async fn the_rate_limit_spaces_messages_across_all_connections() {
 async fn a_dry_run_builds_and_counts_but_sends_and_records_nothing() {
     let f = Fixture::new(5, Behaviour::default());
     let sender = Sender::new(
-        Arc::new(Transport::from_config(&f.config).unwrap()),
+        delivery::transport_from_config(&f.config).unwrap(),
         TestEdition::load(DAY),
         Arc::new(FixedClock(now())),
     );
@@ -533,7 +534,7 @@ async fn a_refused_connection_is_retried_then_deferred_with_its_cause() {
     opts.max_attempts = 3;
     let store = SubscriberStore::open(&dir.path().join("subscribers.yaml")).unwrap();
     let sender = Sender::new(
-        Arc::new(Transport::from_config(&config).unwrap()),
+        delivery::transport_from_config(&config).unwrap(),
         TestEdition::load(DAY),
         Arc::new(FixedClock(now())),
     );
@@ -561,11 +562,11 @@ async fn without_an_smtp_url_messages_are_written_to_the_outbox() {
     )
     .unwrap();
     let config = config_for(dir.path(), None);
-    let transport = Transport::from_config(&config).unwrap();
-    assert_eq!(transport.outbox_dir(), Some(config.outbox.as_path()));
+    let transport = delivery::transport_from_config(&config).unwrap();
+    assert!(transport.notice().is_some_and(|n| n.contains("outbox")));
     let store = SubscriberStore::open(&dir.path().join("subscribers.yaml")).unwrap();
     let sender = Sender::new(
-        Arc::new(transport),
+        transport,
         TestEdition::load(DAY),
         Arc::new(FixedClock(now())),
     );

@@ -10,7 +10,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use clap::Parser;
 use hotpapers::clock::Clock;
 use hotpapers::config::Config;
-use hotpapers::deliver::Transport;
 use hotpapers::model::{Subscriber, SubscriberStatus};
 use hotpapers::serve;
 use hotpapers::subscribers::SubscriberStore;
@@ -136,9 +135,11 @@ impl Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = config_for(dir, addr, SECRET);
-        config.smtp_url = smtp_url;
+        config.smtp = smtp_url.map(|u| {
+            hotpapers::delivery::SmtpSettings::parse(&u, None, None, None).expect("test URL")
+        });
         let clock = TestClock::new();
-        let transport = Transport::from_config(&config).unwrap();
+        let transport = hotpapers::delivery::transport_from_config(&config).unwrap();
         let site = Arc::new(serve::Site::new(&dir.out, &config, transport, clock.clone()).unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve::run(listener, serve::router(site), async {

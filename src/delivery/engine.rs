@@ -1,226 +1,35 @@
-//! The send engine: one day's message to every active subscriber, exactly
-//! once, through the [`Transport`], with the [`crate::ledger`] as the record
-//! of what went out.
-//!
-//! Subscribers stream from a reader thread through a bounded queue; a
-//! dispatcher runs each message as a task that builds it (through a
-//! [`Compose`] — the email renderer in production, anything in tests), waits
-//! for the rate limit and a connection, commits `sending`, runs the SMTP
-//! transaction and commits the outcome. Transient failures are retried with
-//! exponential backoff and jitter; permanent ones are recorded and may mark
-//! the subscriber bounced; a cut after DATA is `unknown` and follows the
-//! configured policy. Nothing here prints: progress goes to an [`Observer`].
-
-mod writer;
+//! The engine of a run: subscribers stream from a reader thread through a
+//! bounded queue; a dispatcher runs each message as a task that builds it
+//! (through [`Compose`]), waits for the rate limit and a connection, commits
+//! `sending`, hands it to the [`Transport`] and commits the outcome.
+//! Transient failures are retried ([`super::retry`]); permanent ones are
+//! recorded and may mark the subscriber bounced ([`super::bounce`]); a cut
+//! after DATA is `unknown` and follows the configured policy; a session or
+//! configuration failure stops the run.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
-use lettre::Message;
-use rand::Rng;
-use thiserror::Error;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use super::bounce::{self, Verdict};
+use super::ledger_writer::LedgerWriter;
+use super::plan::{Decision, Plan};
+use super::rate::RateLimiter;
+use super::report::{Observer, Outcome, Silent, Summary};
+use super::transport::{Failure, Transport};
+use super::{retry, Compose, SendError, SendOptions};
 use crate::clock::Clock;
-use crate::config::{Config, UnknownPolicy};
-use crate::deliver::{Failure, Transport};
+use crate::config::UnknownPolicy;
 use crate::ledger::{Ledger, LedgerError, State};
-use crate::model::{Subscriber, SubscriberStatus};
-use crate::subscribers::{SubscriberError, SubscriberStore};
-
-use writer::LedgerWriter;
-
-/// A built message and the Message-ID it carries (kept in the ledger).
-#[derive(Debug, Clone)]
-pub struct Composed {
-    /// The `Message-ID` header value, `<...@domain>`.
-    pub message_id: String,
-    /// The message, envelope included.
-    pub message: Message,
-}
-
-/// Why a message could not be built.
-pub type ComposeError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Builds one subscriber's message for the day; `None` when their filter
-/// leaves nothing to send.
-pub trait Compose: Send + Sync {
-    /// The message for `subscriber`, or `None` to skip them.
-    ///
-    /// # Errors
-    /// When rendering fails; the delivery is then recorded as failed.
-    fn compose(&self, subscriber: &Subscriber) -> Result<Option<Composed>, ComposeError>;
-}
-
-impl<F> Compose for F
-where
-    F: Fn(&Subscriber) -> Result<Option<Composed>, ComposeError> + Send + Sync,
-{
-    fn compose(&self, subscriber: &Subscriber) -> Result<Option<Composed>, ComposeError> {
-        self(subscriber)
-    }
-}
-
-/// Why a run could not happen at all.
-#[derive(Debug, Error)]
-pub enum SendError {
-    /// The ledger could not be opened or locked (another run, a bad file).
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// The subscriber list could not be read.
-    #[error(transparent)]
-    Subscribers(#[from] SubscriberError),
-    /// An internal invariant broke.
-    #[error("internal error: {0}; this is a bug, please report it")]
-    Internal(String),
-}
-
-/// How one run behaves.
-#[derive(Debug, Clone)]
-pub struct SendOptions {
-    /// The digest day.
-    pub day: NaiveDate,
-    /// At most this many messages in this run (the rest stay for the next run).
-    pub limit: Option<usize>,
-    /// Send again to subscribers already sent to for this day.
-    pub resend: bool,
-    /// Wait for another run of the same day instead of refusing.
-    pub wait: bool,
-    /// Concurrent SMTP transactions.
-    pub concurrency: usize,
-    /// Messages per second, if limited.
-    pub rate: Option<f64>,
-    /// SMTP attempts per message in this run.
-    pub max_attempts: u32,
-    /// Consecutive hard bounces (over days) that mark a subscriber bounced; 0 never.
-    pub bounce_limit: u32,
-    /// What to do with deliveries of unknown outcome.
-    pub unknown_policy: UnknownPolicy,
-    /// Delay before the first retry; doubles each time, with jitter.
-    pub backoff: Duration,
-    /// Longest delay between retries.
-    pub max_backoff: Duration,
-}
-
-impl SendOptions {
-    /// The settings of `config` for `day`, with the default backoff (2 s to 2 min).
-    #[must_use]
-    pub fn from_config(config: &Config, day: NaiveDate) -> Self {
-        Self {
-            day,
-            limit: None,
-            resend: false,
-            wait: false,
-            concurrency: config.connections,
-            rate: config.rate,
-            max_attempts: config.max_attempts,
-            bounce_limit: config.bounce_limit,
-            unknown_policy: config.unknown_policy,
-            backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(120),
-        }
-    }
-}
-
-/// The final word on one message in a run, for progress display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Accepted by the server.
-    Sent,
-    /// The filter left nothing to send.
-    Skipped,
-    /// Already sent in an earlier run.
-    AlreadySent,
-    /// Transient failures used up this run's attempts.
-    Deferred,
-    /// Refused permanently, or could not be built.
-    Failed,
-    /// Cut after DATA and left as unknown (policy `skip`).
-    Unknown,
-    /// A transient failure; it will be tried again.
-    Retrying,
-}
-
-/// Receives progress as the run goes.
-pub trait Observer: Send + Sync {
-    /// How many active subscribers the run will look at.
-    fn planned(&self, _total: u64) {}
-    /// One subscriber's outcome (or a retry), with the reply or error.
-    fn outcome(&self, _email: &str, _outcome: Outcome, _detail: Option<&str>) {}
-}
-
-/// An observer that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Silent;
-
-impl Observer for Silent {}
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
-    /// Accepted by the server in this run (or, for a dry run, that would be sent).
-    pub sent: u64,
-    /// Nothing to send: the filter left no paper.
-    pub skipped: u64,
-    /// Sent in an earlier run.
-    pub already_sent: u64,
-    /// Transient failures; still due, the next run retries.
-    pub deferred: u64,
-    /// Permanent failures (this run or earlier ones), not retried.
-    pub failed: u64,
-    /// Deliveries of unknown outcome left alone (policy `skip`).
-    pub unknown: u64,
-    /// Rows an interrupted earlier run left mid-transaction.
-    pub recovered: u64,
-    /// Due but not tried: beyond `--limit`, or the run stopped.
-    pub not_attempted: u64,
-    /// `(address, reply)` of each permanent failure in this run.
-    pub failures: Vec<(String, String)>,
-    /// Addresses whose delivery is unknown and left alone.
-    pub unknowns: Vec<String>,
-    /// Subscribers marked bounced in this run.
-    pub bounced: Vec<String>,
-    /// Why the run stopped early, if it did.
-    pub stopped: Option<String>,
-    /// Wall time of the run.
-    pub elapsed: Duration,
-    /// True for `--dry-run`.
-    pub dry_run: bool,
-    /// Stopped by an interrupt (Ctrl-C) before the end.
-    pub interrupted: bool,
-}
-
-impl Summary {
-    /// Messages accepted per second of wall time.
-    #[must_use]
-    pub fn messages_per_second(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.sent as f64 / secs
-        } else {
-            0.0
-        }
-    }
-
-    /// Whether every due message is delivered or skipped.
-    #[must_use]
-    pub fn complete(&self) -> bool {
-        self.stopped.is_none()
-            && !self.interrupted
-            && self.failed == 0
-            && self.deferred == 0
-            && self.unknown == 0
-            && self.not_attempted == 0
-    }
-}
+use crate::model::Subscriber;
+use crate::subscribers::SubscriberStore;
 
 /// Sends one day's messages.
 pub struct Sender {
-    transport: Arc<Transport>,
+    transport: Arc<dyn Transport>,
     composer: Arc<dyn Compose>,
     clock: Arc<dyn Clock>,
     store: Option<SubscriberStore>,
@@ -235,7 +44,7 @@ struct Tally {
 }
 
 struct Run {
-    transport: Arc<Transport>,
+    transport: Arc<dyn Transport>,
     composer: Arc<dyn Compose>,
     clock: Arc<dyn Clock>,
     store: Option<SubscriberStore>,
@@ -259,7 +68,7 @@ impl Sender {
     /// An engine over a transport and a composer.
     #[must_use]
     pub fn new(
-        transport: Arc<Transport>,
+        transport: Arc<dyn Transport>,
         composer: Arc<dyn Compose>,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -309,7 +118,7 @@ impl Sender {
     where
         I: Iterator<Item = Subscriber> + Send + 'static,
     {
-        let started = Instant::now();
+        let started = self.clock.instant();
         let day = opts.day;
         let wait = opts.wait;
         let path = ledger_path.to_owned();
@@ -338,7 +147,7 @@ impl Sender {
             stop: AtomicBool::new(false),
             interrupt: self.interrupt.clone(),
             connections: Semaphore::new(opts.concurrency.max(1)),
-            rate: opts.rate.map(RateLimiter::new),
+            rate: opts.rate.map(|r| RateLimiter::new(r, self.clock.instant())),
             failing_streak: AtomicU32::new(0),
         });
         run.tally().summary.recovered = recovered;
@@ -384,7 +193,7 @@ impl Sender {
         drop(run);
         let _ = writer_thread.join();
         drop(lock);
-        summary.elapsed = started.elapsed();
+        summary.elapsed = self.clock.instant().saturating_duration_since(started);
         summary.interrupted = self.interrupt.load(Ordering::SeqCst);
         summary.failures.sort();
         summary.unknowns.sort();
@@ -405,7 +214,7 @@ impl Sender {
     where
         I: Iterator<Item = Subscriber>,
     {
-        let started = Instant::now();
+        let started = self.clock.instant();
         let ledger = if ledger_path.exists() {
             Some(Ledger::open(ledger_path)?)
         } else {
@@ -415,45 +224,31 @@ impl Sender {
             dry_run: true,
             ..Summary::default()
         };
-        let mut due = 0usize;
+        let mut plan = Plan::new(opts);
         for sub in subscribers.filter(Subscriber::is_active) {
             let state = match &ledger {
                 Some(l) => l.state(opts.day, &sub.key())?,
                 None => None,
             };
-            match state {
-                Some(State::Sent) if !opts.resend => {
-                    s.already_sent += 1;
-                    continue;
-                }
-                Some(State::Failed) => {
-                    s.failed += 1;
-                    continue;
-                }
-                Some(State::Unknown) if opts.unknown_policy == UnknownPolicy::Skip => {
-                    s.unknown += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            if opts.limit.is_some_and(|l| due >= l) {
-                s.not_attempted += 1;
-                continue;
-            }
-            due += 1;
-            match self.composer.compose(&sub) {
-                Ok(Some(_)) => s.sent += 1,
-                Ok(None) => s.skipped += 1,
-                Err(e) => {
-                    s.failed += 1;
-                    s.failures.push((
-                        sub.email.clone(),
-                        format!("could not build the message: {e}"),
-                    ));
-                }
+            match plan.decide(state) {
+                Decision::AlreadySent => s.already_sent += 1,
+                Decision::Failed => s.failed += 1,
+                Decision::LeftUnknown => s.unknown += 1,
+                Decision::Later => s.not_attempted += 1,
+                Decision::Send => match self.composer.compose(&sub) {
+                    Ok(Some(_)) => s.sent += 1,
+                    Ok(None) => s.skipped += 1,
+                    Err(e) => {
+                        s.failed += 1;
+                        s.failures.push((
+                            sub.email.clone(),
+                            format!("could not build the message: {e}"),
+                        ));
+                    }
+                },
             }
         }
-        s.elapsed = started.elapsed();
+        s.elapsed = self.clock.instant().saturating_duration_since(started);
         Ok(s)
     }
 
@@ -469,13 +264,9 @@ impl Sender {
         let Some(c) = composed else {
             return Ok(None);
         };
-        let reply = self
-            .transport
-            .deliver(&c.message)
-            .await
-            .map_err(|e| e.to_string())?;
+        let reply = self.transport.send(&c).await.map_err(|e| e.to_string());
         self.transport.close().await;
-        Ok(Some(reply))
+        reply.map(Some)
     }
 }
 
@@ -489,38 +280,35 @@ fn produce<I>(
 where
     I: Iterator<Item = Subscriber>,
 {
-    let mut queued = 0usize;
+    let mut plan = Plan::new(&run.opts);
     for sub in subscribers.filter(Subscriber::is_active) {
-        let key = sub.key();
-        let state = reader.state(run.opts.day, &key)?;
-        match state {
-            Some(State::Sent) if !run.opts.resend => {
+        let state = reader.state(run.opts.day, &sub.key())?;
+        let decision = match plan.decide(state) {
+            Decision::Send if run.stopping() => Decision::Later,
+            d => d,
+        };
+        match decision {
+            Decision::AlreadySent => {
                 run.tally().summary.already_sent += 1;
                 run.observer.outcome(&sub.email, Outcome::AlreadySent, None);
-                continue;
             }
-            Some(State::Failed) => {
+            Decision::Failed => {
                 run.tally().summary.failed += 1;
                 run.observer.outcome(&sub.email, Outcome::Failed, None);
-                continue;
             }
-            Some(State::Unknown) if run.opts.unknown_policy == UnknownPolicy::Skip => {
+            Decision::LeftUnknown => {
                 let mut t = run.tally();
                 t.summary.unknown += 1;
                 t.summary.unknowns.push(sub.email.clone());
                 drop(t);
                 run.observer.outcome(&sub.email, Outcome::Unknown, None);
-                continue;
             }
-            _ => {}
-        }
-        if run.stopping() || run.opts.limit.is_some_and(|l| queued >= l) {
-            run.tally().summary.not_attempted += 1;
-            continue;
-        }
-        queued += 1;
-        if jobs.blocking_send(Job { subscriber: sub }).is_err() {
-            return Err(SendError::Internal("the send queue closed early".into()));
+            Decision::Later => run.tally().summary.not_attempted += 1,
+            Decision::Send => {
+                if jobs.blocking_send(Job { subscriber: sub }).is_err() {
+                    return Err(SendError::Internal("the send queue closed early".into()));
+                }
+            }
         }
     }
     Ok(())
@@ -597,7 +385,7 @@ impl Run {
                 self.tally().summary.not_attempted += 1;
                 return;
             }
-            let result = self.transport.deliver(&composed.message).await;
+            let result = self.transport.send(&composed).await;
             drop(permit);
             let err = match result {
                 Ok(reply) => {
@@ -610,7 +398,7 @@ impl Run {
                 }
                 Err(e) => e,
             };
-            let reply = err.reply().to_owned();
+            let reply = err.reply().to_string();
             match err.failure() {
                 Failure::Permanent => {
                     self.failing_streak.store(0, Ordering::SeqCst);
@@ -623,10 +411,23 @@ impl Run {
                         t.summary.failures.push((email.to_owned(), reply.clone()));
                     }
                     self.observer.outcome(email, Outcome::Failed, Some(&reply));
-                    self.maybe_bounce(&key, email).await;
+                    let verdict = bounce::after_refusal(
+                        self.store.as_ref(),
+                        &self.writer,
+                        &key,
+                        self.opts.bounce_limit,
+                        self.clock.now(),
+                    )
+                    .await;
+                    match verdict {
+                        Ok(Verdict::Bounced) => self.tally().summary.bounced.push(email.to_owned()),
+                        Ok(Verdict::Active) => {}
+                        Err(e) => self.halt(e),
+                    }
                     return;
                 }
-                Failure::Session => {
+                Failure::Session | Failure::Config => {
+                    // Nothing was sent; the message stays due for the next run.
                     let _ = self.record(&key, State::Deferred, Some(&reply)).await;
                     self.tally().summary.deferred += 1;
                     self.halt(err.to_string());
@@ -653,9 +454,7 @@ impl Run {
             }
             // Transient, or unknown under `resend`.
             let streak = self.failing_streak.fetch_add(1, Ordering::SeqCst) + 1;
-            let give_up_streak =
-                (self.opts.max_attempts * self.opts.concurrency as u32 * 4).max(50);
-            if streak >= give_up_streak {
+            if streak >= retry::give_up_streak(&self.opts) {
                 self.halt(format!(
                     "the mail server failed {streak} times in a row without a success; last: {reply}"
                 ));
@@ -672,7 +471,7 @@ impl Run {
             }
             self.observer
                 .outcome(email, Outcome::Retrying, Some(&reply));
-            tokio::time::sleep(self.backoff(attempt)).await;
+            tokio::time::sleep(retry::delay(&self.opts, attempt, self.clock.random())).await;
         }
     }
 
@@ -685,76 +484,5 @@ impl Run {
                 false
             }
         }
-    }
-
-    async fn maybe_bounce(&self, key: &str, email: &str) {
-        let (Some(store), limit) = (&self.store, self.opts.bounce_limit) else {
-            return;
-        };
-        if limit == 0 {
-            return;
-        }
-        let streak = match self.writer.consecutive_failures(key).await {
-            Ok(n) => n,
-            Err(e) => {
-                self.halt(format!("the ledger could not be read: {e}"));
-                return;
-            }
-        };
-        if streak < limit {
-            return;
-        }
-        let store = store.clone();
-        let now = self.clock.now();
-        let k = key.to_owned();
-        let changed = tokio::task::spawn_blocking(move || {
-            store.update(|list| Ok(list.set_status(&k, SubscriberStatus::Bounced, now)))
-        })
-        .await;
-        match changed {
-            Ok(Ok(true)) => self.tally().summary.bounced.push(email.to_owned()),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::warn!("could not mark `{email}` bounced: {e}"),
-            Err(e) => tracing::warn!("could not mark `{email}` bounced: {e}"),
-        }
-    }
-
-    /// `backoff * 2^(attempt-1)`, capped, times a random factor in [0.5, 1).
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .opts
-            .backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.opts.max_backoff);
-        exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
-    }
-}
-
-/// Spaces message starts evenly at `rate` per second across all workers.
-struct RateLimiter {
-    interval: Duration,
-    next: Mutex<tokio::time::Instant>,
-}
-
-impl RateLimiter {
-    fn new(rate: f64) -> Self {
-        Self {
-            interval: Duration::from_secs_f64(1.0 / rate.max(1e-6)),
-            next: Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    async fn wait(&self) {
-        let at = {
-            let mut next = self
-                .next
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = tokio::time::Instant::now();
-            let at = (*next).max(now);
-            *next = at + self.interval;
-            at
-        };
-        tokio::time::sleep_until(at).await;
     }
 }
