@@ -14,6 +14,7 @@ use chrono::{TimeZone, Utc};
 use clap::Parser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hotpapers::config::Config;
+use hotpapers::delivery::Mailer;
 use hotpapers::email::Newsletter;
 use hotpapers::model::{Category, Subscriber};
 
@@ -72,28 +73,30 @@ fn render(c: &mut Criterion) {
     group.throughput(Throughput::Elements(SUBSCRIBERS as u64));
     group.sample_size(20);
     let newsletter = Newsletter::new(&config(&[])).expect("templates load");
+    let mailer = Mailer::new(&config(&[])).expect("mailer loads");
     group.bench_function("1000 personalized messages, 8 filters, 16 papers", |b| {
         b.iter(|| {
             let edition = newsletter.edition(&digest).unwrap();
+            let messages = mailer.edition(&edition);
             let mut bytes = 0;
             for s in &readers {
-                if let Some(m) = edition.message_for(s, date).unwrap() {
-                    bytes += m.formatted().len();
+                if let Some(m) = messages.message_for(s, date).unwrap() {
+                    bytes += m.bytes.len();
                 }
             }
             std::hint::black_box(bytes)
         });
     });
     let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim/test-ed25519.pem");
-    let signed =
-        Newsletter::new(&config(&["--dkim-key", key.to_str().unwrap()])).expect("key loads");
+    let signed = Mailer::new(&config(&["--dkim-key", key.to_str().unwrap()])).expect("key loads");
     group.bench_function("same, DKIM-signed (Ed25519)", |b| {
         b.iter(|| {
-            let edition = signed.edition(&digest).unwrap();
+            let edition = newsletter.edition(&digest).unwrap();
+            let messages = signed.edition(&edition);
             let mut bytes = 0;
             for s in &readers {
-                if let Some(m) = edition.message_for(s, date).unwrap() {
-                    bytes += m.formatted().len();
+                if let Some(m) = messages.message_for(s, date).unwrap() {
+                    bytes += m.bytes.len();
                 }
             }
             std::hint::black_box(bytes)

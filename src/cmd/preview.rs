@@ -13,6 +13,7 @@ use super::Outcome;
 use crate::cli::PreviewArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::delivery::Mailer;
 use crate::digest;
 use crate::email::Newsletter;
 use crate::model::Subscriber;
@@ -26,6 +27,7 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
     let day = NaiveDate::parse_from_str(&args.date, "%Y-%m-%d")
         .with_context(|| format!("invalid `--date {}`: expected YYYY-MM-DD", args.date))?;
     let newsletter = Newsletter::new(config).context("could not load the email templates")?;
+    let mailer = Mailer::new(config).context("could not load the DKIM key")?;
     let archive = digest::load_archive(&config.digests).with_context(|| {
         format!(
             "could not read the digests in `{}`",
@@ -53,14 +55,15 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
             subscriber.email
         );
     };
-    let message = edition
+    let message = mailer
+        .edition(&edition)
         .message_for(&subscriber, SystemClock.now())?
         .context("the subscriber's filter leaves no paper")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("could not create `{}`", args.out.display()))?;
     let stem = day.format("%Y-%m-%d").to_string();
     let files = [
-        (args.out.join(format!("{stem}.eml")), message.formatted()),
+        (args.out.join(format!("{stem}.eml")), message.bytes),
         (
             args.out.join(format!("{stem}.html")),
             rendered.html.into_bytes(),

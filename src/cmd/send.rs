@@ -15,7 +15,8 @@ use crate::cli::SendArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::delivery::{
-    self, Compose, ComposeError, Observer, Outgoing, SendOptions, Sender, Summary,
+    self, Compose, ComposeError, EditionMessages, Mailer, Observer, Outgoing, SendOptions, Sender,
+    Summary,
 };
 use crate::digest;
 use crate::email::{Edition, Newsletter};
@@ -58,16 +59,20 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         eprintln!("{notice}");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // One newsletter per process: leaked so the day's edition (which borrows
-    // it) can be shared by the sending tasks for the whole run.
+    // One newsletter, mailer and edition per process: leaked so the day's
+    // messages (which borrow them) can be shared by the sending tasks.
     let newsletter: &'static Newsletter = Box::leak(Box::new(
         Newsletter::new(config).context("could not load the email templates")?,
     ));
-    let edition = newsletter
-        .edition(&digest)
-        .with_context(|| format!("could not prepare the {day} edition"))?;
+    let mailer: &'static Mailer = Box::leak(Box::new(
+        Mailer::new(config).context("could not load the DKIM key")?,
+    ));
+    let edition: &'static Edition<'static> =
+        Box::leak(Box::new(newsletter.edition(&digest).with_context(
+            || format!("could not prepare the {day} edition"),
+        )?));
     let composer = Arc::new(EditionComposer {
-        edition,
+        messages: mailer.edition(edition),
         clock: clock.clone(),
     });
     let total = list.active().count() as u64;
@@ -247,18 +252,16 @@ impl Observer for Progress {
     }
 }
 
-/// The email renderer's edition of the day as the engine's composer: one
-/// render per distinct filter (cached by the edition), personalized per reader.
+/// The day's messages as the engine's composer: one render per distinct
+/// filter (cached by the edition), encoded once (cached by the messages),
+/// personalized per reader.
 struct EditionComposer {
-    edition: Edition<'static>,
+    messages: EditionMessages<'static>,
     clock: Arc<dyn Clock>,
 }
 
 impl Compose for EditionComposer {
     fn compose(&self, subscriber: &Subscriber) -> Result<Option<Outgoing>, ComposeError> {
-        let Some(message) = self.edition.message_for(subscriber, self.clock.now())? else {
-            return Ok(None);
-        };
-        Ok(Some(Outgoing::from_message(&message)))
+        Ok(self.messages.message_for(subscriber, self.clock.now())?)
     }
 }

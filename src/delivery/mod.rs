@@ -3,8 +3,9 @@
 //!
 //! Its parts, in the order a message meets them:
 //! - [`plan`]: who is due, from the ledger (the real run and the dry run alike);
-//! - [`Compose`]: builds each reader's message ([`Outgoing`]), the email
-//!   renderer's edition in production, anything in tests;
+//! - [`Compose`]: builds each reader's message ([`Outgoing`]): in production
+//!   the email renderer's letter in a MIME message ([`message`]: headers,
+//!   Message-ID, quoted-printable, DKIM), anything in tests;
 //! - [`rate`]: the rate limit across connections;
 //! - [`ledger_writer`]: commits `sending` before any byte goes out and the
 //!   outcome after, in group commits from one writer thread;
@@ -17,8 +18,10 @@
 //! Nothing here prints: progress goes to an [`Observer`].
 
 mod bounce;
+mod dkim;
 mod engine;
 mod ledger_writer;
+pub mod message;
 pub mod outbox;
 mod plan;
 mod rate;
@@ -39,6 +42,7 @@ use crate::model::Subscriber;
 use crate::subscribers::SubscriberError;
 
 pub use engine::Sender;
+pub use message::{EditionMessages, Mailer, MessageError, DKIM_SIGNED_HEADERS};
 pub use outbox::Outbox;
 pub use report::{Observer, Outcome, Silent, Summary};
 pub use smtp::{SmtpSettings, SmtpTransport};

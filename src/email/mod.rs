@@ -1,8 +1,9 @@
-//! The newsletter email: one day's [`Digest`] → a personalized, complete
-//! [`lettre::Message`] per subscriber (multipart/alternative text + HTML,
-//! list headers, stable Message-ID, optional DKIM), and the double opt-in
-//! confirmation email. Pure: the date is passed in, nothing is sent or
-//! written here (`deliver` sends, `cmd::preview` writes files).
+//! The newsletter email: one day's [`Digest`] → a rendered [`Letter`] per
+//! subscriber (subject, HTML and text parts, the values the headers need),
+//! and the double opt-in confirmation email. Pure: nothing is sent or
+//! written here, and nothing here knows MIME: `delivery` assembles the
+//! message (headers, Message-ID, encoding, DKIM) and sends it,
+//! `cmd::preview` writes files.
 //!
 //! Templates are registered once in [`Newsletter::new`] and checked there by
 //! rendering a sample, so a template mistake stops the program at start-up
@@ -11,8 +12,8 @@
 //! reader's address, name and unsubscribe link by substitution, which keeps
 //! rendering far from being the bottleneck of sending.
 
-mod dkim;
-mod message;
+mod clean;
+mod sample;
 mod templates;
 mod text;
 mod view;
@@ -21,14 +22,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
-use lettre::message::dkim::DkimConfig;
-
 use crate::config::Config;
 use crate::model::{Digest, PaperFilter, Subscriber};
 use crate::token::Signer;
 
-pub use dkim::SIGNED_HEADERS as DKIM_SIGNED_HEADERS;
+pub use clean::{clean_name, one_line};
 pub use templates::template_files;
 use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
 
@@ -60,31 +58,6 @@ pub enum EmailError {
         #[source]
         source: std::io::Error,
     },
-    /// The DKIM key file cannot be read.
-    #[error("cannot read DKIM key `{}`", path.display())]
-    ReadKey {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The DKIM key file is not a usable key.
-    #[error("DKIM key `{}`: {reason}", path.display())]
-    BadKey {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A subscriber's address is not a valid mailbox.
-    #[error("invalid recipient address `{address}`: {reason}")]
-    Address {
-        /// The address as given (control characters escaped).
-        address: String,
-        /// Why it was refused.
-        reason: String,
-    },
     /// CSS inlining failed on the rendered HTML.
     #[error("cannot inline the CSS of `{template}`: {reason}")]
     Inline {
@@ -93,9 +66,6 @@ pub enum EmailError {
         /// The inliner's message.
         reason: String,
     },
-    /// lettre refused to build the message.
-    #[error("cannot build the message: {0}")]
-    Build(#[from] lettre::error::Error),
 }
 
 fn position(file: &str, line: Option<usize>, column: Option<usize>) -> String {
@@ -117,12 +87,11 @@ pub struct RenderedEmail {
     pub text: String,
 }
 
-/// The newsletter's templates, settings and signing key, loaded once.
+/// The newsletter's templates and settings, loaded once.
 pub struct Newsletter {
     config: Config,
     templates: templates::Templates,
     signer: Signer,
-    dkim: Option<DkimConfig>,
     inliner: css_inline::CSSInliner<'static>,
 }
 
@@ -130,27 +99,21 @@ impl std::fmt::Debug for Newsletter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Newsletter")
             .field("templates", &self.templates)
-            .field("dkim", &self.dkim.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Newsletter {
     /// Loads the templates (built-in, overridden file by file from
-    /// `config.templates`), the DKIM key if one is set, and renders a sample
-    /// of every template so that a mistake is reported now.
+    /// `config.templates`) and renders a sample of every template so that a
+    /// mistake is reported now.
     ///
     /// # Errors
     /// [`EmailError::Template`] with file and line for a template that does not
-    /// parse or uses an unknown variable; key errors for an unusable DKIM key.
+    /// parse or uses an unknown variable.
     pub fn new(config: &Config) -> Result<Self, EmailError> {
         let templates =
             templates::Templates::load(&config.templates, config.subject_template.as_deref())?;
-        let dkim = config
-            .dkim_key
-            .as_deref()
-            .map(|path| dkim::load(path, &config.dkim_selector, config.from.email.domain()))
-            .transpose()?;
         let inliner = css_inline::CSSInliner::options()
             .keep_style_tags(true)
             .remove_inlined_selectors(true)
@@ -161,7 +124,6 @@ impl Newsletter {
             config: config.clone(),
             templates,
             signer: Signer::new(config.secret.expose()),
-            dkim,
             inliner,
         };
         newsletter.check_templates()?;
@@ -172,7 +134,7 @@ impl Newsletter {
     /// the default templates have (with and without PDF, tweet, abstract,
     /// reader name, filter notes).
     fn check_templates(&self) -> Result<(), EmailError> {
-        let digest = message::sample_digest();
+        let digest = sample::digest();
         let edition = self.edition(&digest)?;
         let mut named = Subscriber::new("reader@example.org");
         named.name = Some("Sample Reader".to_owned());
@@ -221,18 +183,8 @@ impl Newsletter {
     /// they can ignore it if they did not ask.
     ///
     /// # Errors
-    /// An invalid address, a template error, or a message lettre refuses.
-    pub fn confirmation(
-        &self,
-        email: &str,
-        confirm_url: &str,
-        date: DateTime<Utc>,
-    ) -> Result<lettre::Message, EmailError> {
-        let rendered = self.render_confirmation(email, confirm_url)?;
-        message::confirmation(self, email, &rendered, date)
-    }
-
-    fn render_confirmation(
+    /// A template error.
+    pub fn render_confirmation(
         &self,
         email: &str,
         confirm_url: &str,
@@ -254,7 +206,7 @@ impl Newsletter {
         let html = self.inline(templates::CONFIRM_HTML, &html)?;
         let text = self.templates.render_text(templates::CONFIRM_TXT, &view)?;
         Ok(RenderedEmail {
-            subject: message::clean_subject(&subject),
+            subject: clean::clean_subject(&subject),
             html,
             text: text::wrap(&text),
         })
@@ -287,76 +239,70 @@ type Prepared = Option<Arc<PreparedEmail>>;
 struct PreparedEmail {
     html: String,
     text: String,
-    /// The same parts, quoted-printable encoded line by line for the message.
-    html_qp: Vec<Chunk>,
-    text_qp: Vec<Chunk>,
+    /// The same parts split into shared lines and lines with placeholders.
+    body: Arc<Rendering>,
     subject: SubjectView,
 }
 
-/// A run of a body part: lines without personal values, encoded once per
-/// filter, or one line holding placeholders, encoded per reader. Encoding
-/// line by line gives the same bytes as encoding the whole part, since
-/// quoted-printable starts afresh after every hard line break.
-#[derive(Debug)]
-enum Chunk {
-    Encoded(Vec<u8>),
+/// Which shared rendering a reader gets: their paper filter, and whether
+/// they have a name (the greeting differs). Readers with the same key share
+/// one rendering, so whatever is derived from it can be cached by this key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RenderKey(PaperFilter, bool);
+
+/// A rendered body part, split by line into what every reader with the same
+/// [`RenderKey`] shares and the lines holding a reader's own values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Lines without personal values, each ending in `\n`.
+    Shared(String),
+    /// One line (without its `\n`) holding placeholders; fill it with
+    /// [`Reader::fill_html_line`] or [`Reader::fill_text_line`].
     Personal(String),
 }
 
-fn precode(rendered: &str) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
-    let mut encoded = Vec::with_capacity(rendered.len() + rendered.len() / 8);
+/// One shared rendering: the HTML (CSS inlined) and the text part (wrapped
+/// at 72 columns), as [`Segment`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendering {
+    /// The HTML part.
+    pub html: Vec<Segment>,
+    /// The plain-text part.
+    pub text: Vec<Segment>,
+}
+
+fn segments(rendered: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut shared = String::with_capacity(rendered.len());
     for line in rendered.lines() {
         if line.contains(view::OPEN) {
-            if !encoded.is_empty() {
-                chunks.push(Chunk::Encoded(std::mem::take(&mut encoded)));
+            if !shared.is_empty() {
+                out.push(Segment::Shared(std::mem::take(&mut shared)));
             }
-            chunks.push(Chunk::Personal(line.to_owned()));
+            out.push(Segment::Personal(line.to_owned()));
         } else {
-            encode_line(line, &mut encoded);
+            shared.push_str(line);
+            shared.push('\n');
         }
     }
-    if !encoded.is_empty() {
-        chunks.push(Chunk::Encoded(encoded));
-    }
-    chunks
-}
-
-/// One line as quoted-printable (soft breaks at 76 columns), then CRLF.
-fn encode_line(line: &str, out: &mut Vec<u8>) {
-    out.extend_from_slice(&quoted_printable::encode(line.as_bytes()));
-    out.extend_from_slice(b"\r\n");
-}
-
-/// The encoded part for one reader; `rewrap` for the text part, whose lines
-/// must stay within 72 columns once the values are in.
-fn encode_chunks(chunks: &[Chunk], value: impl Fn(Personal) -> String, rewrap: bool) -> Vec<u8> {
-    let size: usize = chunks
-        .iter()
-        .map(|c| match c {
-            Chunk::Encoded(b) => b.len(),
-            Chunk::Personal(l) => l.len() + 64,
-        })
-        .sum();
-    let mut out = Vec::with_capacity(size + 256);
-    for chunk in chunks {
-        match chunk {
-            Chunk::Encoded(bytes) => out.extend_from_slice(bytes),
-            Chunk::Personal(line) => {
-                let filled = fill(line, &value);
-                if rewrap {
-                    let mut wrapped = String::with_capacity(filled.len() + 8);
-                    text::wrap_line(&filled, &mut wrapped);
-                    for l in wrapped.lines() {
-                        encode_line(l, &mut out);
-                    }
-                } else {
-                    encode_line(&filled, &mut out);
-                }
-            }
-        }
+    if !shared.is_empty() {
+        out.push(Segment::Shared(shared));
     }
     out
+}
+
+/// One reader's copy of an edition: the shared rendering, the reader's
+/// values for its placeholders, and their subject.
+#[derive(Debug, Clone)]
+pub struct Letter {
+    /// Identifies the shared rendering.
+    pub key: RenderKey,
+    /// The shared rendering.
+    pub body: Arc<Rendering>,
+    /// The reader's values.
+    pub reader: Reader,
+    /// The subject line (one line, shortened to [`SUBJECT_LIMIT`]).
+    pub subject: String,
 }
 
 /// One day's newsletter, ready to personalize. Shareable between threads.
@@ -364,11 +310,12 @@ fn encode_chunks(chunks: &[Chunk], value: impl Fn(Personal) -> String, rewrap: b
 pub struct Edition<'n> {
     newsletter: &'n Newsletter,
     digest: Digest,
-    prepared: Mutex<BTreeMap<(PaperFilter, bool), Prepared>>,
+    prepared: Mutex<BTreeMap<RenderKey, Prepared>>,
 }
 
 /// One reader's values for the placeholders of a shared rendering.
-struct Reader {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
     email: String,
     name: Option<String>,
     unsubscribe: String,
@@ -382,33 +329,60 @@ impl Reader {
             Personal::Unsubscribe => &self.unsubscribe,
         }
     }
+
+    /// The address, trimmed.
+    #[must_use]
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// The display name on one line, if any.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The reader's one-click unsubscribe link.
+    #[must_use]
+    pub fn unsubscribe_url(&self) -> &str {
+        &self.unsubscribe
+    }
+
+    /// A [`Segment::Personal`] line of the HTML part with the values in, escaped.
+    #[must_use]
+    pub fn fill_html_line(&self, line: &str) -> String {
+        fill(line, |p| templates::escape_html(self.value(p)))
+    }
+
+    /// A [`Segment::Personal`] line of the text part with the values in,
+    /// wrapped again at 72 columns (the values may be longer than their
+    /// placeholders): one or more lines, `\n` between them.
+    #[must_use]
+    pub fn fill_text_line(&self, line: &str) -> String {
+        let filled = fill(line, |p| self.value(p).to_owned());
+        let mut wrapped = String::with_capacity(filled.len() + 8);
+        text::wrap_line(&filled, &mut wrapped);
+        wrapped
+    }
 }
 
 impl Edition<'_> {
-    /// The complete message for `subscriber`, dated `date`; `None` when their
-    /// filter leaves no paper (the sender reports it as skipped).
+    /// `subscriber`'s copy: the shared rendering of their filter, their
+    /// values and subject; `None` when their filter leaves no paper (the
+    /// sender reports it as skipped).
     ///
     /// # Errors
-    /// An invalid subscriber address, a template error, or a message lettre
-    /// refuses.
-    pub fn message_for(
-        &self,
-        subscriber: &Subscriber,
-        date: DateTime<Utc>,
-    ) -> Result<Option<lettre::Message>, EmailError> {
-        let Some((prepared, reader)) = self.personalize(subscriber)? else {
+    /// A template error.
+    pub fn letter_for(&self, subscriber: &Subscriber) -> Result<Option<Letter>, EmailError> {
+        let Some((key, prepared, reader)) = self.personalize(subscriber)? else {
             return Ok(None);
         };
-        let subject = self.subject(&prepared, &reader)?;
-        let parts = message::EncodedParts {
-            text: encode_chunks(&prepared.text_qp, |p| reader.value(p).to_owned(), true),
-            html: encode_chunks(
-                &prepared.html_qp,
-                |p| templates::escape_html(reader.value(p)),
-                false,
-            ),
-        };
-        message::newsletter(self, subscriber, &subject, parts, &reader.unsubscribe, date).map(Some)
+        Ok(Some(Letter {
+            subject: self.subject(&prepared, &reader)?,
+            key,
+            body: prepared.body.clone(),
+            reader,
+        }))
     }
 
     /// The rendering shared by `subscriber`'s filter, and the values to fill
@@ -416,14 +390,16 @@ impl Edition<'_> {
     fn personalize(
         &self,
         subscriber: &Subscriber,
-    ) -> Result<Option<(Arc<PreparedEmail>, Reader)>, EmailError> {
-        let name = message::clean_name(subscriber.name.as_deref());
-        let Some(prepared) = self.prepare(subscriber.filter(), name.is_some())? else {
+    ) -> Result<Option<(RenderKey, Arc<PreparedEmail>, Reader)>, EmailError> {
+        let name = clean::clean_name(subscriber.name.as_deref());
+        let key = RenderKey(subscriber.filter(), name.is_some());
+        let Some(prepared) = self.prepare(&key)? else {
             return Ok(None);
         };
         let email = subscriber.email.trim().to_owned();
         let unsubscribe = self.newsletter.unsubscribe_url(&email);
         Ok(Some((
+            key,
             prepared,
             Reader {
                 email,
@@ -443,7 +419,7 @@ impl Edition<'_> {
             .newsletter
             .templates
             .render_text(templates::EMAIL_SUBJECT, &view)?;
-        Ok(message::clean_subject(&subject))
+        Ok(clean::clean_subject(&subject))
     }
 
     /// The subject, HTML and text `subscriber` would get; `None` when their
@@ -452,7 +428,7 @@ impl Edition<'_> {
     /// # Errors
     /// A template error.
     pub fn render_for(&self, subscriber: &Subscriber) -> Result<Option<RenderedEmail>, EmailError> {
-        let Some((prepared, reader)) = self.personalize(subscriber)? else {
+        let Some((_, prepared, reader)) = self.personalize(subscriber)? else {
             return Ok(None);
         };
         Ok(Some(RenderedEmail {
@@ -462,10 +438,9 @@ impl Edition<'_> {
         }))
     }
 
-    /// The Message-ID for `subscriber`'s copy of this edition:
-    /// `<YYYY-MM-DD.HASH@sender-domain>`, the same on every resend.
-    pub fn message_id(&self, subscriber: &Subscriber) -> String {
-        message::newsletter_id(self.newsletter, self.digest.date, &subscriber.email)
+    /// The newsletter (templates, settings) this edition renders with.
+    pub fn newsletter(&self) -> &Newsletter {
+        self.newsletter
     }
 
     /// The digest this edition renders.
@@ -473,22 +448,23 @@ impl Edition<'_> {
         &self.digest
     }
 
-    fn prepare(&self, filter: PaperFilter, has_name: bool) -> Result<Prepared, EmailError> {
-        let key = (filter, has_name);
-        if let Some(p) = self.lock().get(&key) {
+    fn prepare(&self, key: &RenderKey) -> Result<Prepared, EmailError> {
+        if let Some(p) = self.lock().get(key) {
             return Ok(p.clone());
         }
         let n = self.newsletter;
         let selection = key.0.select(&self.digest);
-        let prepared = match EmailView::new(&n.config, &self.digest, &key.0, &selection, has_name) {
+        let prepared = match EmailView::new(&n.config, &self.digest, &key.0, &selection, key.1) {
             None => None,
             Some(view) => {
                 let html = n.templates.render_html(templates::EMAIL_HTML, &view)?;
                 let html = n.inline(templates::EMAIL_HTML, &html)?;
                 let text = text::wrap(&n.templates.render_text(templates::EMAIL_TXT, &view)?);
                 Some(Arc::new(PreparedEmail {
-                    html_qp: precode(&html),
-                    text_qp: precode(&text),
+                    body: Arc::new(Rendering {
+                        html: segments(&html),
+                        text: segments(&text),
+                    }),
                     html,
                     text,
                     subject: SubjectView {
@@ -501,11 +477,11 @@ impl Edition<'_> {
                 }))
             }
         };
-        self.lock().insert(key, prepared.clone());
+        self.lock().insert(key.clone(), prepared.clone());
         Ok(prepared)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(PaperFilter, bool), Prepared>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<RenderKey, Prepared>> {
         // The map is only inserted into; a panic elsewhere cannot leave it half-written.
         self.prepared
             .lock()

@@ -31,7 +31,7 @@ use limit::RateLimiter;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::delivery::Transport;
+use crate::delivery::{Mailer, Transport};
 use crate::email::Newsletter;
 use crate::site::SiteTemplates;
 use crate::subscribers::SubscriberStore;
@@ -69,6 +69,9 @@ pub enum ServeError {
     /// The email templates or DKIM key do not load.
     #[error(transparent)]
     Email(#[from] crate::email::EmailError),
+    /// The DKIM key does not load.
+    #[error(transparent)]
+    Mailer(#[from] crate::delivery::MessageError),
     /// The subscriber store cannot be opened.
     #[error(transparent)]
     Subscribers(#[from] crate::subscribers::SubscriberError),
@@ -82,6 +85,7 @@ pub struct Site {
     templates: SiteTemplates,
     store: SubscriberStore,
     newsletter: Newsletter,
+    mailer: Mailer,
     transport: Arc<dyn Transport>,
     signer: Signer,
     clock: Arc<dyn Clock>,
@@ -121,6 +125,7 @@ impl Site {
             templates: SiteTemplates::load(&config.templates)?,
             store: SubscriberStore::open(&config.subscribers)?,
             newsletter: Newsletter::new(config)?,
+            mailer: Mailer::new(config)?,
             transport,
             signer: Signer::new(config.secret.expose()),
             clock,

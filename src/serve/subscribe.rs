@@ -244,10 +244,15 @@ pub(crate) async fn subscribe(
             .join("confirm")
             .unwrap_or_else(|_| site.config.site_url.clone());
         url.query_pairs_mut().append_pair("token", &token);
-        let sent = match site.newsletter.confirmation(&form.email, url.as_str(), now) {
+        let built = site
+            .newsletter
+            .render_confirmation(&form.email, url.as_str())
+            .map_err(crate::delivery::MessageError::from)
+            .and_then(|rendered| site.mailer.confirmation(&form.email, &rendered, now));
+        let sent = match built {
             Ok(msg) => site
                 .transport
-                .send(&crate::delivery::Outgoing::from_message(&msg))
+                .send(&msg)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),

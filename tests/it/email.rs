@@ -8,7 +8,8 @@ use std::path::Path;
 use chrono::{DateTime, TimeZone, Utc};
 use clap::Parser;
 use hotpapers::config::Config;
-use hotpapers::email::{EmailError, Newsletter, DKIM_SIGNED_HEADERS, SUBJECT_LIMIT};
+use hotpapers::delivery::{Mailer, MessageError, Outgoing, DKIM_SIGNED_HEADERS};
+use hotpapers::email::{Edition, EmailError, Newsletter, SUBJECT_LIMIT};
 use hotpapers::model::{Category, Digest, Subscriber};
 use hotpapers::token::Signer;
 use mail_parser::{MessageParser, MimeHeaders};
@@ -55,6 +56,45 @@ fn reader() -> Subscriber {
     s
 }
 
+/// The message side of an edition (`delivery::Mailer` around the renderer's
+/// letters), as `send` builds it.
+trait Messages {
+    fn message_for(
+        &self,
+        s: &Subscriber,
+        date: DateTime<Utc>,
+    ) -> Result<Option<Outgoing>, MessageError>;
+    fn message_id(&self, s: &Subscriber) -> String;
+}
+
+impl Messages for Edition<'_> {
+    fn message_for(
+        &self,
+        s: &Subscriber,
+        date: DateTime<Utc>,
+    ) -> Result<Option<Outgoing>, MessageError> {
+        let mailer = Mailer::new(self.newsletter().config())?;
+        let messages = mailer.edition(self);
+        messages.message_for(s, date)
+    }
+
+    fn message_id(&self, s: &Subscriber) -> String {
+        let mailer = Mailer::new(self.newsletter().config()).expect("mailer loads");
+        mailer.message_id(self.digest().date, &s.email)
+    }
+}
+
+/// The confirmation message as `serve` builds it.
+fn confirmation(
+    n: &Newsletter,
+    email: &str,
+    url: &str,
+    date: DateTime<Utc>,
+) -> Result<Outgoing, MessageError> {
+    let rendered = n.render_confirmation(email, url)?;
+    Mailer::new(n.config())?.confirmation(email, &rendered, date)
+}
+
 /// The formatted message for one subscriber.
 fn formatted(n: &Newsletter, d: &Digest, s: &Subscriber) -> Vec<u8> {
     n.edition(d)
@@ -62,7 +102,7 @@ fn formatted(n: &Newsletter, d: &Digest, s: &Subscriber) -> Vec<u8> {
         .message_for(s, sent_at())
         .unwrap()
         .expect("the subscriber gets an email")
-        .formatted()
+        .bytes
 }
 
 /// The header block of a formatted message, as text.
@@ -355,7 +395,10 @@ fn an_address_with_crlf_or_spaces_is_refused() {
         "not an address",
     ] {
         let err = e.message_for(&Subscriber::new(bad), sent_at()).unwrap_err();
-        assert!(matches!(err, EmailError::Address { .. }), "{bad:?}: {err}");
+        assert!(
+            matches!(err, MessageError::Address { .. }),
+            "{bad:?}: {err}"
+        );
         assert!(!err.to_string().contains('\n'), "{err}");
     }
 }
@@ -743,10 +786,9 @@ fn templates_are_overridden_file_by_file() {
 fn confirmation_email_has_one_link_and_says_why() {
     let n = newsletter(&[]);
     let url = "https://hotpapers.example.org/confirm?token=abc.def";
-    let m = n
-        .confirmation("new@example.org", url, sent_at())
+    let m = confirmation(&n, "new@example.org", url, sent_at())
         .unwrap()
-        .formatted();
+        .bytes;
     let p = MessageParser::default().parse(&m).unwrap();
     assert_eq!(p.subject(), Some("Confirm your subscription to Hot Papers"));
     assert_eq!(
@@ -767,9 +809,7 @@ fn confirmation_email_has_one_link_and_says_why() {
             .count(),
         1
     );
-    assert!(n
-        .confirmation("bad\r\nBcc: x@example.org", url, sent_at())
-        .is_err());
+    assert!(confirmation(&n, "bad\r\nBcc: x@example.org", url, sent_at()).is_err());
 }
 
 // -------------------------------------------------------------------- DKIM
@@ -836,13 +876,13 @@ fn an_unusable_dkim_key_is_refused_at_start_up() {
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let err = Newsletter::new(&config(&["--dkim-key", bad.to_str().unwrap()])).unwrap_err();
-    assert!(matches!(err, EmailError::BadKey { .. }), "{err}");
+    let err = Mailer::new(&config(&["--dkim-key", bad.to_str().unwrap()])).unwrap_err();
+    assert!(matches!(err, MessageError::BadKey { .. }), "{err}");
     let missing = dir.path().join("missing.pem");
-    let err = Newsletter::new(&config(&["--dkim-key", missing.to_str().unwrap()])).unwrap_err();
+    let err = Mailer::new(&config(&["--dkim-key", missing.to_str().unwrap()])).unwrap_err();
     assert!(err.to_string().starts_with("cannot read DKIM key"), "{err}");
     let public = fixture("dkim/test-rsa.pub.pem");
-    let err = Newsletter::new(&config(&["--dkim-key", public.to_str().unwrap()])).unwrap_err();
+    let err = Mailer::new(&config(&["--dkim-key", public.to_str().unwrap()])).unwrap_err();
     assert!(err.to_string().contains("unsupported PEM block"), "{err}");
 }
 

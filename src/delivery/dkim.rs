@@ -17,7 +17,7 @@ use lettre::message::dkim::{
 };
 use lettre::message::header::HeaderName;
 
-use super::EmailError;
+use super::message::MessageError;
 
 /// The headers the signature covers, in `h=` order.
 pub const SIGNED_HEADERS: [&str; 8] = [
@@ -36,12 +36,12 @@ const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
 const OID_ED25519: &[u8] = &[0x2B, 0x65, 0x70];
 
 /// Reads the key at `path` and makes the signing setup for `domain`.
-pub(crate) fn load(path: &Path, selector: &str, domain: &str) -> Result<DkimConfig, EmailError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EmailError::ReadKey {
+pub(crate) fn load(path: &Path, selector: &str, domain: &str) -> Result<DkimConfig, MessageError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MessageError::ReadKey {
         path: path.to_owned(),
         source,
     })?;
-    let bad = |reason: &str| EmailError::BadKey {
+    let bad = |reason: &str| MessageError::BadKey {
         path: path.to_owned(),
         reason: reason.to_owned(),
     };

@@ -1,0 +1,33 @@
+//! Text that goes into one-line places (subjects, display names): control
+//! characters and line breaks become spaces, so no value can add a header line.
+
+use super::SUBJECT_LIMIT;
+
+/// A display name on one line, without control characters; `None` if empty.
+#[must_use]
+pub fn clean_name(name: Option<&str>) -> Option<String> {
+    let cleaned = one_line(name?);
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+/// A subject on one line, shortened to [`SUBJECT_LIMIT`] characters at a word.
+pub(super) fn clean_subject(subject: &str) -> String {
+    super::view::shorten_at_word(&one_line(subject), SUBJECT_LIMIT)
+}
+
+/// Collapses every run of whitespace and control characters (CR, LF, TAB,
+/// NUL, DEL...) into one space, and trims.
+#[must_use]
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
