@@ -17,3 +17,4 @@ mod site;
 mod smtp_server;
 mod subscribers;
 mod support;
+mod tls;
