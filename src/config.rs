@@ -133,8 +133,8 @@ impl Config {
             .transpose()?;
         let unsubscribe_mailto = match s.unsubscribe_mailto.as_deref().filter(|m| !m.is_empty()) {
             Some(m) => {
-                m.parse::<lettre::Address>()
-                    .map_err(|e| invalid("HOTPAPERS_UNSUBSCRIBE_MAILTO", m, e))?;
+                crate::model::EmailAddress::parse(m)
+                    .map_err(|e| invalid("HOTPAPERS_UNSUBSCRIBE_MAILTO", m, e.reason))?;
                 m.to_owned()
             }
             None => format!("unsubscribe@{}", from.email.domain()),

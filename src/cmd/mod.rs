@@ -76,6 +76,31 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
+/// Text for a terminal, with control characters escaped (`\r`, `\n`, `\u{1b}`…):
+/// a name holding a line break must not print a fake row, nor an escape
+/// sequence reach the terminal. Everything else, accents and emoji
+/// included, is shown as it is.
+#[must_use]
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(is_unprintable) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unprintable(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Controls, and the bidi overrides and isolates that reorder what follows.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Runs the parsed command line.
 ///
 /// # Errors

@@ -1,19 +1,21 @@
-//! `hotpapers subscribers list | add | remove | import | check`: edits go
-//! through [`SubscriberStore::update`] (locked, atomic), so they never race
-//! the web server or lose a record.
+//! `hotpapers subscribers list | add | remove | import | check`: changes go
+//! through the store's rules ([`Store`]: locked, atomic), the same ones the
+//! web server uses, so they never race it or lose a record.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 
-use super::Outcome;
+use super::{printable, Outcome};
 use crate::cli::SubscribersCommand;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::model::{Category, Subscriber, SubscriberStatus};
-use crate::subscribers::{check_address, SubscriberError, SubscriberStore};
+use crate::model::{Category, SubscriberStatus};
+use crate::subscribers::{
+    check_address, parse_categories, read_csv, AddRequest, Added, StatusChange, Store,
+    SubscriberError, SubscriberStore,
+};
 
 /// Runs one `subscribers` subcommand.
 pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> {
@@ -28,9 +30,9 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}",
-                    s.email,
+                    printable(&s.email),
                     status_name(s.status),
-                    s.name.as_deref().unwrap_or(""),
+                    printable(s.name.as_deref().unwrap_or("")),
                     cats.join(",")
                 )?;
             }
@@ -45,57 +47,40 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             max_papers,
             min_retweets,
         } => {
-            check_address(email)?;
-            let categories = parse_categories(categories.iter().map(String::as_str))?;
-            let added = store.update(|list| {
-                let mut s = match list.get(email) {
-                    Some(existing) => existing.clone(),
-                    None => {
-                        let mut s = Subscriber::new(email.trim());
-                        s.subscribed_at = Some(now);
-                        s
-                    }
-                };
-                let is_new = list.get(email).is_none();
-                if s.status != SubscriberStatus::Active {
-                    s.status = SubscriberStatus::Active;
-                    s.status_changed_at = Some(now);
-                }
-                if name.is_some() {
-                    s.name.clone_from(name);
-                }
-                if !categories.is_empty() {
-                    s.categories.clone_from(&categories);
-                }
-                if let Some(m) = max_papers {
-                    s.max_papers = Some(*m as usize);
-                }
-                if min_retweets.is_some() {
-                    s.min_retweets = *min_retweets;
-                }
-                list.upsert(s);
-                Ok(is_new)
-            })?;
-            writeln!(out, "{} {email}", if added { "added" } else { "updated" })?;
+            let request = AddRequest {
+                email: check_address(email)?,
+                name: name.clone(),
+                categories: parse_categories(categories.iter().map(String::as_str))
+                    .map_err(|e| anyhow!(e))?,
+                max_papers: max_papers.map(|m| m as usize),
+                min_retweets: *min_retweets,
+            };
+            let added = Store::add(&store, &request, now)?;
+            let verb = match added {
+                Added::New => "added",
+                Added::Updated => "updated",
+            };
+            writeln!(out, "{verb} {}", printable(email))?;
             Ok(Outcome::Done)
         }
         SubscribersCommand::Remove { email } => {
-            let found = store.update(|list| {
-                let found = list.get(email).is_some();
-                list.set_status(email, SubscriberStatus::Unsubscribed, now);
-                Ok(found)
-            })?;
-            if !found {
-                bail!("no subscriber `{email}`");
+            match Store::set_status(&store, email, SubscriberStatus::Unsubscribed, now)? {
+                StatusChange::NotFound => bail!("no subscriber `{}`", printable(email)),
+                StatusChange::Changed | StatusChange::Unchanged => {
+                    writeln!(
+                        out,
+                        "unsubscribed {} (kept as suppression)",
+                        printable(email)
+                    )?;
+                }
             }
-            writeln!(out, "unsubscribed {email} (kept as suppression)")?;
             Ok(Outcome::Done)
         }
         SubscribersCommand::Import { file } => import(&store, file, now, &mut out),
         SubscribersCommand::Check => match store.load() {
             Ok(list) => {
                 for w in list.warnings() {
-                    writeln!(out, "warning: {w}")?;
+                    writeln!(out, "warning: {}", printable(&w.to_string()))?;
                 }
                 let count = |st| list.iter().filter(|s| s.status == st).count();
                 writeln!(
@@ -110,7 +95,7 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             }
             Err(SubscriberError::Invalid { problems }) => {
                 for p in &problems {
-                    writeln!(out, "error: {p}")?;
+                    writeln!(out, "error: {}", printable(&p.to_string()))?;
                 }
                 Ok(Outcome::SomeFailed)
             }
@@ -127,49 +112,6 @@ fn status_name(s: SubscriberStatus) -> &'static str {
     }
 }
 
-fn parse_categories<'a>(items: impl Iterator<Item = &'a str>) -> Result<BTreeSet<Category>> {
-    items
-        .flat_map(|s| s.split([',', ';', ' ']))
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| Category::parse(s).map_err(|e| anyhow!(e)))
-        .collect()
-}
-
-/// One CSV row made into a record, or what is wrong with it.
-fn record_from_row(
-    headers: &csv::StringRecord,
-    row: &csv::StringRecord,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Subscriber> {
-    let field = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-            .and_then(|i| row.get(i))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let email = field("email").ok_or_else(|| anyhow!("no `email`"))?;
-    check_address(email)?;
-    let mut s = Subscriber::new(email);
-    s.name = field("name").map(str::to_owned);
-    s.categories = parse_categories(field("categories").into_iter())?;
-    s.max_papers = field("max_papers")
-        .map(|v| {
-            v.parse()
-                .map_err(|_| anyhow!("`max_papers` `{v}` is not a number"))
-        })
-        .transpose()?;
-    s.min_retweets = field("min_retweets")
-        .map(|v| {
-            v.parse()
-                .map_err(|_| anyhow!("`min_retweets` `{v}` is not a number"))
-        })
-        .transpose()?;
-    s.subscribed_at = Some(now);
-    Ok(s)
-}
-
 /// Imports new addresses; existing ones (including unsubscribed and bounced,
 /// the suppression list) are left exactly as they are.
 fn import(
@@ -178,56 +120,20 @@ fn import(
     now: chrono::DateTime<chrono::Utc>,
     out: &mut impl Write,
 ) -> Result<Outcome> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(file)
-        .with_context(|| format!("could not read `{}`", file.display()))?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("could not read the header row of `{}`", file.display()))?
-        .clone();
-    if !headers.iter().any(|h| h.eq_ignore_ascii_case("email")) {
-        bail!("{}:1: the header row has no `email` column", file.display());
-    }
-    let mut records = Vec::new();
-    let mut bad = Vec::new();
-    for row in reader.records() {
-        match row {
-            Ok(row) => {
-                let line = row.position().map_or(0, csv::Position::line);
-                match record_from_row(&headers, &row, now) {
-                    Ok(s) => records.push((line, s)),
-                    Err(e) => bad.push(format!("{}:{line}: {e}", file.display())),
-                }
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                bad.push(format!("{}:{line}: {e}", file.display()));
-            }
-        }
-    }
-    let (added, kept) = store.update(|list| {
-        let (mut added, mut kept) = (0usize, 0usize);
-        for (_, s) in records {
-            if list.get(&s.email).is_some() {
-                kept += 1;
-            } else {
-                list.upsert(s);
-                added += 1;
-            }
-        }
-        Ok((added, kept))
-    })?;
-    for b in &bad {
-        writeln!(out, "skipped: {b}")?;
+    let rows = read_csv(file)?;
+    let records = rows.records.into_iter().map(|(_, s)| s).collect();
+    let done = Store::import(store, records, now)?;
+    for b in &rows.bad {
+        writeln!(out, "skipped: {}", printable(b))?;
     }
     writeln!(
         out,
-        "imported {added} new subscriber(s); {kept} already present (left unchanged); {} row(s) skipped",
-        bad.len()
+        "imported {} new subscriber(s); {} already present (left unchanged); {} row(s) skipped",
+        done.added,
+        done.kept,
+        rows.bad.len()
     )?;
-    Ok(if bad.is_empty() {
+    Ok(if rows.bad.is_empty() {
         Outcome::Done
     } else {
         Outcome::SomeFailed

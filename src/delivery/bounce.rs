@@ -4,9 +4,11 @@
 
 use chrono::{DateTime, Utc};
 
+use std::sync::Arc;
+
 use super::ledger_writer::LedgerWriter;
 use crate::model::SubscriberStatus;
-use crate::subscribers::SubscriberStore;
+use crate::subscribers::{StatusChange, Store};
 
 /// What became of the subscriber after a permanent failure.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,7 +26,7 @@ pub(super) enum Verdict {
 /// The ledger could not be read (the run should stop); a store that cannot
 /// be written is only logged, since the refusal itself is recorded.
 pub(super) async fn after_refusal(
-    store: Option<&SubscriberStore>,
+    store: Option<&Arc<dyn Store>>,
     writer: &LedgerWriter,
     key: &str,
     limit: u32,
@@ -43,15 +45,14 @@ pub(super) async fn after_refusal(
     if streak < limit {
         return Ok(Verdict::Active);
     }
-    let store = store.clone();
+    let store = Arc::clone(store);
     let k = key.to_owned();
-    let changed = tokio::task::spawn_blocking(move || {
-        store.update(|list| Ok(list.set_status(&k, SubscriberStatus::Bounced, now)))
-    })
-    .await;
+    let changed =
+        tokio::task::spawn_blocking(move || store.set_status(&k, SubscriberStatus::Bounced, now))
+            .await;
     match changed {
-        Ok(Ok(true)) => Ok(Verdict::Bounced),
-        Ok(Ok(false)) => Ok(Verdict::Active),
+        Ok(Ok(StatusChange::Changed)) => Ok(Verdict::Bounced),
+        Ok(Ok(StatusChange::Unchanged | StatusChange::NotFound)) => Ok(Verdict::Active),
         Ok(Err(e)) => {
             tracing::warn!("could not mark `{key}` bounced: {e}");
             Ok(Verdict::Active)

@@ -25,14 +25,14 @@ use crate::clock::Clock;
 use crate::config::UnknownPolicy;
 use crate::ledger::{Ledger, LedgerError, State};
 use crate::model::Subscriber;
-use crate::subscribers::SubscriberStore;
+use crate::subscribers::Store;
 
 /// Sends one day's messages.
 pub struct Sender {
     transport: Arc<dyn Transport>,
     composer: Arc<dyn Compose>,
     clock: Arc<dyn Clock>,
-    store: Option<SubscriberStore>,
+    store: Option<Arc<dyn Store>>,
     observer: Arc<dyn Observer>,
     interrupt: Arc<AtomicBool>,
 }
@@ -47,7 +47,7 @@ struct Run {
     transport: Arc<dyn Transport>,
     composer: Arc<dyn Compose>,
     clock: Arc<dyn Clock>,
-    store: Option<SubscriberStore>,
+    store: Option<Arc<dyn Store>>,
     observer: Arc<dyn Observer>,
     writer: LedgerWriter,
     opts: SendOptions,
@@ -91,8 +91,8 @@ impl Sender {
 
     /// Marks subscribers `bounced` in this store after too many hard bounces.
     #[must_use]
-    pub fn with_store(mut self, store: SubscriberStore) -> Self {
-        self.store = Some(store);
+    pub fn with_store(mut self, store: impl Store + 'static) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 

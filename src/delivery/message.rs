@@ -32,7 +32,7 @@ use super::dkim;
 use super::transport::Outgoing;
 use crate::config::Config;
 use crate::email::{self, Edition, EmailError, Letter, RenderKey, RenderedEmail, Segment};
-use crate::model::Subscriber;
+use crate::model::{EmailAddress, Subscriber};
 use crate::secret::TokenKey;
 
 /// Label mixed into the Message-ID hash, so it cannot be used as any token.
@@ -396,9 +396,13 @@ struct EncodedParts {
 /// The recipient mailbox: the address must parse on its own (so `a@b\r\nBcc: c`
 /// is refused), the display name is cleaned to one line.
 fn recipient(email: &str, name: Option<&str>) -> Result<Mailbox, MessageError> {
-    let trimmed = email.trim();
+    let checked = EmailAddress::parse(email).map_err(|e| MessageError::Address {
+        address: e.shown,
+        reason: e.reason,
+    })?;
     let address: lettre::Address =
-        trimmed
+        checked
+            .as_str()
             .parse()
             .map_err(|e: lettre::address::AddressError| MessageError::Address {
                 address: email.escape_debug().to_string(),

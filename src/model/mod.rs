@@ -2,9 +2,11 @@
 //! [`Paper`]s and [`Tweet`]s. Pure data, no I/O: the `digest` stage fills it,
 //! the `feed`, `email` and `site` stages read it.
 
+mod address;
 mod arxiv;
 mod subscriber;
 
+pub use address::{AddressError, EmailAddress};
 pub use arxiv::{ArxivId, Category};
 pub use subscriber::{PaperFilter, Selection, Subscriber, SubscriberStatus};
 

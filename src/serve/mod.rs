@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::delivery::{Mailer, Transport};
 use crate::email::Newsletter;
 use crate::site::SiteTemplates;
-use crate::subscribers::SubscriberStore;
+use crate::subscribers::{Store, SubscriberStore};
 use crate::token::Signer;
 
 /// Subscribe requests one client address may make at once, then one per
@@ -83,7 +83,7 @@ pub struct Site {
     files: StaticFiles,
     config: Config,
     templates: SiteTemplates,
-    store: SubscriberStore,
+    store: Arc<dyn Store>,
     newsletter: Newsletter,
     mailer: Mailer,
     transport: Arc<dyn Transport>,
@@ -123,7 +123,7 @@ impl Site {
             files,
             config: config.clone(),
             templates: SiteTemplates::load(&config.templates)?,
-            store: SubscriberStore::open(&config.subscribers)?,
+            store: Arc::new(SubscriberStore::open(&config.subscribers)?),
             newsletter: Newsletter::new(config)?,
             mailer: Mailer::new(config)?,
             transport,

@@ -27,17 +27,15 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::Site;
-use crate::model::{Category, Subscriber, SubscriberStatus};
+use crate::model::{Category, EmailAddress, SubscriberStatus};
 use crate::site::{render_message, HiddenField, MessageForm, MessagePage};
-use crate::subscribers::SubscriberError;
+use crate::subscribers::{Confirmation, Confirmed, StatusChange};
 use crate::token::{ConfirmClaim, TokenError};
 
 /// How long a confirmation link stays good.
 pub(crate) const CONFIRM_TTL_HOURS: i64 = 48;
 /// Most categories one form may ask for.
 const MAX_CATEGORIES: usize = 64;
-/// Longest accepted address (RFC 5321 path limit).
-const MAX_ADDRESS: usize = 254;
 
 /// The `?token=` of a link.
 #[derive(Debug, Deserialize)]
@@ -156,7 +154,7 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
 
 /// What the subscribe form sent.
 struct SubscribeForm {
-    email: String,
+    email: EmailAddress,
     categories: BTreeSet<Category>,
 }
 
@@ -182,9 +180,9 @@ fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
     let email = email
         .filter(|e| !e.is_empty())
         .ok_or("Please give an email address.")?;
-    if email.len() > MAX_ADDRESS || email.parse::<lettre::Address>().is_err() {
+    let Ok(email) = EmailAddress::parse(&email) else {
         return Err("That does not look like an email address.");
-    }
+    };
     if categories.len() > MAX_CATEGORIES {
         return Err("That is too many categories.");
     }
@@ -225,10 +223,10 @@ pub(crate) async fn subscribe(
     };
     // A mailbox gets a few confirmation emails at most, however many clients
     // ask; beyond that the answer is the same page and no email.
-    let mailbox = crate::subscribers::key(&form.email);
+    let mailbox = form.email.mailbox_key();
     if site.per_mailbox.check(&mailbox, now).is_ok() {
         let claim = ConfirmClaim {
-            email: form.email.clone(),
+            email: form.email.to_string(),
             categories: form
                 .categories
                 .iter()
@@ -246,9 +244,12 @@ pub(crate) async fn subscribe(
         url.query_pairs_mut().append_pair("token", &token);
         let built = site
             .newsletter
-            .render_confirmation(&form.email, url.as_str())
+            .render_confirmation(form.email.as_str(), url.as_str())
             .map_err(crate::delivery::MessageError::from)
-            .and_then(|rendered| site.mailer.confirmation(&form.email, &rendered, now));
+            .and_then(|rendered| {
+                site.mailer
+                    .confirmation(form.email.as_str(), &rendered, now)
+            });
         let sent = match built {
             Ok(msg) => site
                 .transport
@@ -325,14 +326,6 @@ pub(crate) async fn confirm_page(
     }
 }
 
-/// What a confirmation did.
-enum Confirmed {
-    Added,
-    AlreadyActive,
-    /// The link predates a later unsubscribe or bounce.
-    Stale,
-}
-
 /// `POST /confirm` (form field `token`): adds the reader.
 pub(crate) async fn confirm(State(site): State<Arc<Site>>, body: Bytes) -> Response {
     let token = url::form_urlencoded::parse(&body)
@@ -351,31 +344,16 @@ pub(crate) async fn confirm(State(site): State<Arc<Site>>, body: Bytes) -> Respo
         .iter()
         .filter_map(|c| Category::parse(c).ok())
         .collect();
-    let store = Arc::clone(&site);
-    let result = tokio::task::spawn_blocking(move || {
-        store.store.update(|list| {
-            let existing = list.get(&claim.email).cloned();
-            if let Some(s) = &existing {
-                if s.is_active() {
-                    return Ok(Confirmed::AlreadyActive);
-                }
-                if s.status_changed_at.is_some_and(|t| t >= claim.issued) {
-                    return Ok(Confirmed::Stale);
-                }
-            }
-            let mut record = existing.unwrap_or_else(|| Subscriber::new(claim.email.trim()));
-            let reactivated = record.status != SubscriberStatus::Active;
-            record.categories = categories;
-            record.status = SubscriberStatus::Active;
-            record.subscribed_at = Some(now);
-            if reactivated {
-                record.status_changed_at = Some(now);
-            }
-            list.upsert(record);
-            Ok::<_, SubscriberError>(Confirmed::Added)
-        })
-    })
-    .await;
+    let Ok(email) = EmailAddress::parse(&claim.email) else {
+        return token_refused(&site, &TokenError::Malformed);
+    };
+    let confirmation = Confirmation {
+        email,
+        categories,
+        issued: claim.issued,
+    };
+    let store = Arc::clone(&site.store);
+    let result = tokio::task::spawn_blocking(move || store.confirm(&confirmation, now)).await;
     match result {
         Ok(Ok(Confirmed::Added | Confirmed::AlreadyActive)) => {
             tracing::info!("subscription confirmed");
@@ -452,16 +430,14 @@ pub(crate) async fn unsubscribe(
         Err(e) => return token_refused(&site, &e),
     };
     let now = site.clock.now();
-    let store = Arc::clone(&site);
+    let store = Arc::clone(&site.store);
     let result = tokio::task::spawn_blocking(move || {
-        store
-            .store
-            .update(|list| Ok(list.set_status(&email, SubscriberStatus::Unsubscribed, now)))
+        store.set_status(&email, SubscriberStatus::Unsubscribed, now)
     })
     .await;
     match result {
-        Ok(Ok(changed)) => {
-            tracing::info!(changed, "unsubscribed");
+        Ok(Ok(change)) => {
+            tracing::info!(changed = change == StatusChange::Changed, "unsubscribed");
             page(
                 &site,
                 StatusCode::OK,

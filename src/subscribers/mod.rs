@@ -8,6 +8,8 @@
 //! Sits after `model`; knows nothing of email or sending.
 
 mod categories;
+mod csv_import;
+mod store;
 mod yaml;
 
 use std::collections::HashMap;
@@ -19,9 +21,11 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::atomic::{self, NewFileMode};
-use crate::model::{Subscriber, SubscriberStatus};
+use crate::model::{EmailAddress, Subscriber, SubscriberStatus};
 
 pub use categories::is_known_category;
+pub use csv_import::{parse_categories, read_csv, CsvRows};
+pub use store::{AddRequest, Added, Confirmation, Confirmed, Imported, StatusChange, Store};
 
 /// File name new records go to when the store is a folder.
 pub const DEFAULT_FILE: &str = "subscribers.yaml";
@@ -296,6 +300,37 @@ impl SubscriberStore {
     }
 }
 
+impl Store for SubscriberStore {
+    fn load(&self) -> Result<SubscriberList, SubscriberError> {
+        SubscriberStore::load(self)
+    }
+
+    fn confirm(&self, c: &Confirmation, now: DateTime<Utc>) -> Result<Confirmed, SubscriberError> {
+        self.update(|list| Ok(store::rules::confirm(list, c, now)))
+    }
+
+    fn add(&self, r: &AddRequest, now: DateTime<Utc>) -> Result<Added, SubscriberError> {
+        self.update(|list| Ok(store::rules::add(list, r, now)))
+    }
+
+    fn set_status(
+        &self,
+        email: &str,
+        status: SubscriberStatus,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, SubscriberError> {
+        self.update(|list| Ok(store::rules::set_status(list, email, status, now)))
+    }
+
+    fn import(
+        &self,
+        records: Vec<Subscriber>,
+        now: DateTime<Utc>,
+    ) -> Result<Imported, SubscriberError> {
+        self.update(|list| Ok(store::rules::import(list, records, now)))
+    }
+}
+
 impl SubscriberList {
     /// The record for an address, compared case-insensitively.
     #[must_use]
@@ -393,8 +428,8 @@ impl SubscriberList {
                     line,
                     message,
                 };
-                if let Err(e) = record.email.trim().parse::<lettre::Address>() {
-                    problems.push(at(format!("invalid address `{}`: {e}", record.email)));
+                if let Err(e) = EmailAddress::parse(&record.email) {
+                    problems.push(at(e.to_string()));
                     continue;
                 }
                 if record.email.trim() != record.email {
@@ -451,16 +486,12 @@ pub fn key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Checks one address the way the store does.
+/// Checks one address the way the store does ([`EmailAddress::parse`]).
 ///
 /// # Errors
-/// When lettre cannot parse it as an address.
-pub fn check_address(email: &str) -> Result<(), SubscriberError> {
-    email
-        .trim()
-        .parse::<lettre::Address>()
-        .map(|_| ())
-        .map_err(|e| SubscriberError::Rejected(format!("invalid address `{email}`: {e}")))
+/// When it is not an address the envelope would accept.
+pub fn check_address(email: &str) -> Result<EmailAddress, SubscriberError> {
+    EmailAddress::parse(email).map_err(|e| SubscriberError::Rejected(e.to_string()))
 }
 
 fn has_yaml_extension(p: &Path) -> bool {

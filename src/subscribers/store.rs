@@ -1,0 +1,224 @@
+//! The list's rules, in one place, behind the interface every store offers.
+//!
+//! What may happen to a reader — a confirmed sign-up (double opt-in), an
+//! operator's `add` (which also reactivates), an unsubscribe or a bounce, an
+//! import that never resubscribes anyone — is decided here, once, as changes
+//! to a [`SubscriberList`]. The HTTP handlers, the CLI and the sender only say
+//! which change they want. [`Store`] is the interface: the YAML files
+//! ([`super::SubscriberStore`]) implement it today by applying these rules
+//! under their lock; a database store implements the same operations.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::{SubscriberError, SubscriberList};
+use crate::model::{Category, EmailAddress, Subscriber, SubscriberStatus};
+
+/// A sign-up the reader confirmed by following their link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The address the link was sent to.
+    pub email: EmailAddress,
+    /// The categories asked for on the form (empty: every paper).
+    pub categories: BTreeSet<Category>,
+    /// When the link was issued: an unsubscribe or bounce after it wins.
+    pub issued: DateTime<Utc>,
+}
+
+/// What a confirmation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The reader is on the list now (new, or back after leaving).
+    Added,
+    /// They already were.
+    AlreadyActive,
+    /// The link predates a later unsubscribe or bounce: nothing changed.
+    Stale,
+}
+
+/// An operator's `subscribers add`: adds, or updates and reactivates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddRequest {
+    /// The address.
+    pub email: EmailAddress,
+    /// A display name, when given.
+    pub name: Option<String>,
+    /// Categories, when given (empty: leave as they are).
+    pub categories: BTreeSet<Category>,
+    /// Most papers per email, when given.
+    pub max_papers: Option<usize>,
+    /// Fewest retweets for a paper, when given.
+    pub min_retweets: Option<u64>,
+}
+
+/// What an `add` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// A new record.
+    New,
+    /// An existing record updated (and made active again if it was not).
+    Updated,
+}
+
+/// What a status change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// No such reader.
+    NotFound,
+    /// The reader already had that status.
+    Unchanged,
+    /// Changed now.
+    Changed,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// New readers added.
+    pub added: usize,
+    /// Addresses already present (active, unsubscribed or bounced), left as they are.
+    pub kept: usize,
+}
+
+/// The operations of a subscriber store. Each change is atomic: it happens
+/// wholly or not at all, and concurrent changes from other processes are
+/// never lost.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// A validated snapshot of every record.
+    ///
+    /// # Errors
+    /// When the store cannot be read or holds invalid records.
+    fn load(&self) -> Result<SubscriberList, SubscriberError>;
+
+    /// Takes in a confirmed sign-up.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    fn confirm(&self, c: &Confirmation, now: DateTime<Utc>) -> Result<Confirmed, SubscriberError>;
+
+    /// Adds or updates a reader on the operator's word, reactivating them.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    fn add(&self, r: &AddRequest, now: DateTime<Utc>) -> Result<Added, SubscriberError>;
+
+    /// Sets a reader's status (unsubscribed, bounced, active).
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    fn set_status(
+        &self,
+        email: &str,
+        status: SubscriberStatus,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, SubscriberError>;
+
+    /// Adds the readers not yet present; never touches an existing record,
+    /// so an unsubscribed or bounced address stays suppressed.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    fn import(
+        &self,
+        records: Vec<Subscriber>,
+        now: DateTime<Utc>,
+    ) -> Result<Imported, SubscriberError>;
+}
+
+/// The rules, as changes to a snapshot (a store applies them atomically).
+pub(super) mod rules {
+    use super::*;
+
+    pub(in crate::subscribers) fn confirm(
+        list: &mut SubscriberList,
+        c: &Confirmation,
+        now: DateTime<Utc>,
+    ) -> Confirmed {
+        let existing = list.get(c.email.as_str()).cloned();
+        if let Some(s) = &existing {
+            if s.is_active() {
+                return Confirmed::AlreadyActive;
+            }
+            if s.status_changed_at.is_some_and(|t| t >= c.issued) {
+                return Confirmed::Stale;
+            }
+        }
+        let mut record = existing.unwrap_or_else(|| Subscriber::new(c.email.as_str()));
+        let reactivated = record.status != SubscriberStatus::Active;
+        record.categories.clone_from(&c.categories);
+        record.status = SubscriberStatus::Active;
+        record.subscribed_at = Some(now);
+        if reactivated {
+            record.status_changed_at = Some(now);
+        }
+        list.upsert(record);
+        Confirmed::Added
+    }
+
+    pub(in crate::subscribers) fn add(
+        list: &mut SubscriberList,
+        r: &AddRequest,
+        now: DateTime<Utc>,
+    ) -> Added {
+        let (mut s, added) = match list.get(r.email.as_str()) {
+            Some(existing) => (existing.clone(), Added::Updated),
+            None => {
+                let mut s = Subscriber::new(r.email.as_str());
+                s.subscribed_at = Some(now);
+                (s, Added::New)
+            }
+        };
+        if s.status != SubscriberStatus::Active {
+            s.status = SubscriberStatus::Active;
+            s.status_changed_at = Some(now);
+        }
+        if r.name.is_some() {
+            s.name.clone_from(&r.name);
+        }
+        if !r.categories.is_empty() {
+            s.categories.clone_from(&r.categories);
+        }
+        if let Some(m) = r.max_papers {
+            s.max_papers = Some(m);
+        }
+        if r.min_retweets.is_some() {
+            s.min_retweets = r.min_retweets;
+        }
+        list.upsert(s);
+        added
+    }
+
+    pub(in crate::subscribers) fn set_status(
+        list: &mut SubscriberList,
+        email: &str,
+        status: SubscriberStatus,
+        now: DateTime<Utc>,
+    ) -> StatusChange {
+        if list.get(email).is_none() {
+            StatusChange::NotFound
+        } else if list.set_status(email, status, now) {
+            StatusChange::Changed
+        } else {
+            StatusChange::Unchanged
+        }
+    }
+
+    pub(in crate::subscribers) fn import(
+        list: &mut SubscriberList,
+        records: Vec<Subscriber>,
+        now: DateTime<Utc>,
+    ) -> Imported {
+        let mut done = Imported::default();
+        for mut s in records {
+            if list.get(&s.email).is_some() {
+                done.kept += 1;
+            } else {
+                s.subscribed_at.get_or_insert(now);
+                list.upsert(s);
+                done.added += 1;
+            }
+        }
+        done
+    }
+}
