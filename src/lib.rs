@@ -16,6 +16,7 @@ pub mod deliver;
 pub mod digest;
 pub mod email;
 pub mod feed;
+pub mod html;
 pub mod ledger;
 pub mod model;
 pub mod output;

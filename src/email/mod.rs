@@ -404,7 +404,7 @@ impl Edition<'_> {
             text: encode_chunks(&prepared.text_qp, |p| reader.value(p).to_owned(), true),
             html: encode_chunks(
                 &prepared.html_qp,
-                |p| templates::escape_html(reader.value(p)),
+                |p| crate::html::escape_owned(reader.value(p)),
                 false,
             ),
         };
@@ -457,7 +457,9 @@ impl Edition<'_> {
         };
         Ok(Some(RenderedEmail {
             subject: self.subject(&prepared, &reader)?,
-            html: fill(&prepared.html, |p| templates::escape_html(reader.value(p))),
+            html: fill(&prepared.html, |p| {
+                crate::html::escape_owned(reader.value(p))
+            }),
             text: fill_text(&prepared.text, |p| reader.value(p).to_owned()),
         }))
     }

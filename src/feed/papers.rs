@@ -7,8 +7,9 @@ use std::fmt::Write;
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
+use crate::html::escape;
 use crate::model::{ArxivId, Digest, Paper};
-use crate::render::{self, escape};
+use crate::render;
 
 /// One day a paper trended on.
 #[derive(Debug, Clone, Copy)]

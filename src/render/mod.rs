@@ -7,11 +7,10 @@
 //! (the parser already cleaned it, but the model is public and may come from
 //! elsewhere, and cleaning clean HTML leaves it unchanged).
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::config::Config;
-use crate::digest::sanitize;
+use crate::html::escape;
 use crate::model::{Digest, Paper, Tweet};
 
 /// The whole digest as an HTML fragment: a short heading line, then every paper
@@ -208,8 +207,8 @@ fn tweet_html_into(tweet: &Tweet, out: &mut String) {
         }
         None => out.push_str("<blockquote>"),
     }
-    let body = sanitize(&tweet.html);
-    if body.trim().is_empty() {
+    let body = &tweet.html;
+    if body.is_blank() {
         let _ = write!(out, "<p>{}</p>", escape(&tweet.text).replace('\n', "<br>"));
     } else {
         let _ = write!(out, "<p>{body}</p>");
@@ -236,37 +235,9 @@ fn http_url(url: &str) -> Option<&str> {
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
-/// Escapes text for HTML element content and double-quoted attribute values.
-#[must_use]
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_covers_markup_and_quotes_once() {
-        assert_eq!(escape("a & b"), "a &amp; b");
-        assert_eq!(escape("<x y=\"1\">"), "&lt;x y=&quot;1&quot;&gt;");
-        assert_eq!(escape("&amp;"), "&amp;amp;", "text is text, even entities");
-        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
-    }
 
     #[test]
     fn only_http_urls_become_links() {

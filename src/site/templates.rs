@@ -70,7 +70,7 @@ impl SiteTemplates {
     pub fn load(dir: &Path) -> Result<Self, SiteError> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
-        registry.register_escape_fn(escape_html);
+        registry.register_escape_fn(crate::html::escape_owned);
         let mut sources = Vec::with_capacity(SPECS.len());
         for spec in SPECS {
             let path = dir.join(spec.file);
@@ -114,20 +114,4 @@ impl SiteTemplates {
                 message: e.to_string(),
             })
     }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
