@@ -26,4 +26,5 @@ pub mod send;
 pub mod serve;
 pub mod site;
 pub mod subscribers;
+pub mod templates;
 pub mod token;

@@ -13,7 +13,6 @@
 
 mod dkim;
 mod message;
-mod templates;
 mod text;
 mod view;
 
@@ -28,8 +27,8 @@ use crate::config::Config;
 use crate::model::{Digest, PaperFilter, Subscriber};
 use crate::token::Signer;
 
+use crate::templates::{self, TemplateError, Templates};
 pub use dkim::SIGNED_HEADERS as DKIM_SIGNED_HEADERS;
-pub use templates::template_files;
 use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
 
 /// Longest subject, in characters, before it is shortened at a word.
@@ -98,6 +97,32 @@ pub enum EmailError {
     Build(#[from] lettre::error::Error),
 }
 
+impl From<TemplateError> for EmailError {
+    fn from(e: TemplateError) -> Self {
+        match e {
+            TemplateError::Invalid {
+                file,
+                line,
+                column,
+                message,
+            } => Self::Template {
+                file,
+                line,
+                column,
+                message,
+            },
+            TemplateError::Read { path, source } => Self::ReadTemplate { path, source },
+        }
+    }
+}
+
+/// The email template files, as paths relative to the templates folder (for
+/// docs and tests).
+#[must_use]
+pub fn template_files() -> Vec<PathBuf> {
+    templates::email_files()
+}
+
 fn position(file: &str, line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
@@ -120,7 +145,7 @@ pub struct RenderedEmail {
 /// The newsletter's templates, settings and signing key, loaded once.
 pub struct Newsletter {
     config: Config,
-    templates: templates::Templates,
+    templates: Templates,
     signer: Signer,
     dkim: Option<DkimConfig>,
     inliner: css_inline::CSSInliner<'static>,
@@ -144,8 +169,7 @@ impl Newsletter {
     /// [`EmailError::Template`] with file and line for a template that does not
     /// parse or uses an unknown variable; key errors for an unusable DKIM key.
     pub fn new(config: &Config) -> Result<Self, EmailError> {
-        let templates =
-            templates::Templates::load(&config.templates, config.subject_template.as_deref())?;
+        let templates = Templates::email(&config.templates, config.subject_template.as_deref())?;
         let dkim = config
             .dkim_key
             .as_deref()

@@ -33,8 +33,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::deliver::Transport;
 use crate::email::Newsletter;
-use crate::site::SiteTemplates;
 use crate::subscribers::SubscriberStore;
+use crate::templates::Templates;
 use crate::token::Signer;
 
 /// Subscribe requests one client address may make at once, then one per
@@ -65,7 +65,7 @@ pub enum ServeError {
     },
     /// The page templates do not load.
     #[error(transparent)]
-    Templates(#[from] crate::site::SiteError),
+    Templates(#[from] crate::templates::TemplateError),
     /// The email templates or DKIM key do not load.
     #[error(transparent)]
     Email(#[from] crate::email::EmailError),
@@ -79,7 +79,7 @@ pub enum ServeError {
 pub struct Site {
     files: StaticFiles,
     config: Config,
-    templates: SiteTemplates,
+    templates: Templates,
     store: SubscriberStore,
     newsletter: Newsletter,
     transport: Transport,
@@ -118,7 +118,7 @@ impl Site {
         Ok(Self {
             files,
             config: config.clone(),
-            templates: SiteTemplates::load(&config.templates)?,
+            templates: Templates::site(&config.templates)?,
             store: SubscriberStore::open(&config.subscribers)?,
             newsletter: Newsletter::new(config)?,
             transport,
