@@ -6,6 +6,8 @@
 //! values) → `deliver` (lettre messages over SMTP or to an outbox) → `ledger`
 //! (SQLite, exactly-once bookkeeping). `subscribers` holds the mailing list;
 //! `cmd` wires the stages for each subcommand and is the only layer doing I/O.
+//! Beside the flow: `templates` is the one template loader the renderers share,
+//! and `html` the one HTML escaper and the tweet sanitizer.
 
 pub mod atomic;
 pub mod cli;

@@ -400,6 +400,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_template() {
+        let readme = include_str!("../README.md");
+        for spec in SPECS {
+            assert!(
+                readme.contains(&format!("`{}`", spec.file)),
+                "{}",
+                spec.file
+            );
+        }
+    }
+
+    #[test]
     fn every_built_in_template_compiles() {
         let all = [Set::Email, Set::Site, Set::Digest, Set::Stylesheet];
         let t = Templates::load(Path::new("/nonexistent"), &all, None).unwrap();

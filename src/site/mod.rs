@@ -3,9 +3,11 @@
 //! previous/next links, one page per arXiv category. Also the small pages that
 //! `serve` answers with, so that they look like the rest of the site.
 //!
-//! Renderers return values; `cmd::build` writes them (only when changed). The
-//! digest body comes from [`crate::render::digest_html`], sanitized there, so
-//! pages and feeds show the same text. Pages need no JavaScript, link each
+//! Renderers return values; `cmd::build` writes them (only when changed).
+//! Templates come from [`crate::templates`] (`site*.html.hbs`,
+//! `page.html.hbs`); the digest body is [`crate::render::papers_html`], the
+//! same `digest.html.hbs` as the feed content, so pages and feeds show the
+//! same text. Pages need no JavaScript, link each
 //! other relatively (the site works from any folder and under `serve`), and
 //! use absolute URLs only for canonical, Open Graph and feed links.
 
