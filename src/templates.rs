@@ -11,7 +11,7 @@
 //! (`FILE:LINE:COL: …`).
 //!
 //! Templates are compiled once, when loaded; renderers borrow the set. No I/O
-//! but reading the template files, in [`Templates::load`].
+//! but reading the template files, when a set is loaded ([`Templates::site`]).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
