@@ -7,6 +7,8 @@
 //! outbox, retries, bounces, with the `ledger` as the exactly-once record).
 //! `subscribers` holds the mailing list; `cmd` wires the stages for each
 //! subcommand and is the only layer doing I/O.
+//! Beside the flow: `templates` is the one template loader the renderers share,
+//! and `html` the one HTML escaper and the tweet sanitizer.
 
 pub mod atomic;
 pub mod cli;
@@ -17,6 +19,7 @@ pub mod delivery;
 pub mod digest;
 pub mod email;
 pub mod feed;
+pub mod html;
 pub mod ledger;
 pub mod model;
 pub mod output;
@@ -25,4 +28,5 @@ pub mod secret;
 pub mod serve;
 pub mod site;
 pub mod subscribers;
+pub mod templates;
 pub mod token;

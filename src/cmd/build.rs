@@ -3,7 +3,6 @@
 //! whose bytes changed.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -12,9 +11,10 @@ use super::Outcome;
 use crate::cli::BuildArgs;
 use crate::config::Config;
 use crate::digest;
-use crate::feed::{self, STYLESHEET_FILE};
+use crate::feed;
 use crate::output::write_if_changed;
 use crate::site;
+use crate::templates::Templates;
 
 /// Builds the feeds into `args.out`. A broken digest is reported with its file
 /// and line and left out; only `--strict` turns that into a failing exit status.
@@ -34,18 +34,15 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
         tracing::error!("{problem} (left out of the feeds)");
     }
 
+    // One template set, compiled once, for the feeds and the pages.
+    let templates = Templates::site(&config.templates).context("could not load the templates")?;
     let latest = archive.latest(config.feed_limit);
-    let mut files = feed::build(&latest, config).context("could not render the feeds")?;
-    if let Some(custom) = stylesheet_override(&config.templates)? {
-        if let Some(file) = files.iter_mut().find(|f| f.path == STYLESHEET_FILE) {
-            file.bytes = custom;
-        }
-    }
+    let mut files =
+        feed::build_with(&latest, config, &templates).context("could not render the feeds")?;
 
     // The archive pages: every published digest, not only the feeds' latest.
     let everything: Vec<&crate::model::Digest> = archive.iter().collect();
-    let pages = site::SiteTemplates::load(&config.templates)
-        .and_then(|templates| site::render_pages(&everything, config, &templates))
+    let pages = site::render_pages(&everything, config, &templates)
         .context("could not render the archive pages")?;
     files.extend(pages.into_iter().map(|page| feed::OutputFile {
         path: page.path,
@@ -80,14 +77,4 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
     } else {
         Outcome::Done
     })
-}
-
-/// `TEMPLATES/feed.xsl`, when the operator provides their own stylesheet.
-fn stylesheet_override(templates: &Path) -> Result<Option<Vec<u8>>> {
-    let path = templates.join(STYLESHEET_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("could not read `{}`", path.display())),
-    }
 }

@@ -1,6 +1,7 @@
 //! Twitter embed markup → [`Tweet`], with a real HTML parser (html5ever via
-//! scraper). Sanitizing (ammonia) keeps links and line breaks and drops
-//! scripts, event attributes, `javascript:` URLs and everything else.
+//! scraper). The tweet's paragraph is sanitized once, here, from the tree it
+//! was parsed into ([`SafeHtml`]): links and line breaks stay; scripts, event
+//! attributes, `javascript:` URLs and everything else go.
 
 use std::sync::OnceLock;
 
@@ -8,6 +9,7 @@ use chrono::NaiveDate;
 use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
+use crate::html::SafeHtml;
 use crate::model::Tweet;
 
 /// Parses one `<blockquote class="twitter-tweet">…</blockquote>` embed.
@@ -32,15 +34,13 @@ pub(super) fn parse_tweet(markup: &str) -> Result<Tweet, String> {
         Some(p) => {
             let mut text = String::new();
             plain_text(*p, &mut text);
-            let mut html = String::new();
-            sanitized_children(*p, &mut html);
             (
                 tidy_text(&text),
-                html,
+                SafeHtml::from_children(*p),
                 p.value().attr("lang").unwrap_or_default().to_owned(),
             )
         }
-        None => (String::new(), String::new(), String::new()),
+        None => (String::new(), SafeHtml::default(), String::new()),
     };
 
     // The byline follows the paragraph: "— Name (@handle) <a href=status>date</a>".
@@ -142,87 +142,23 @@ fn split_byline(byline: &str, url: &str) -> (String, String) {
     (collapsed, handle)
 }
 
-/// Writes the sanitized HTML of a node's children, straight from the tree the
-/// embed was parsed into, so tweets are parsed once, not twice. It keeps what
-/// [`sanitize`] keeps, with the same output (a test compares the two on every
-/// tweet of the sample digests): text, `<br>`, and `<a>` with an http, https
-/// or mailto `href` and `rel="nofollow noopener noreferrer"`; `<script>` and
-/// `<style>` go with their content, every other element is reduced to its content.
-fn sanitized_children(node: NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => escape_into(t, false, out),
-            Node::Element(e) => match e.name() {
-                "br" => out.push_str("<br>"),
-                "script" | "style" => {}
-                "a" => {
-                    out.push_str("<a");
-                    if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
-                        out.push_str(" href=\"");
-                        escape_into(href, true, out);
-                        out.push('"');
-                    }
-                    out.push_str(" rel=\"nofollow noopener noreferrer\">");
-                    sanitized_children(child, out);
-                    out.push_str("</a>");
-                }
-                _ => sanitized_children(child, out),
-            },
-            _ => {}
-        }
-    }
-}
-
-/// An absolute http, https or mailto URL (relative links are dropped: the
-/// tweet's page is not ours).
-fn is_allowed_link(href: &str) -> bool {
-    url::Url::parse(href).is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto"))
-}
-
-/// HTML escaping as html5ever's serializer does it, so output matches ammonia's.
-/// Copies the runs between special characters whole.
-fn escape_into(s: &str, attribute: bool, out: &mut String) {
-    let mut plain = 0;
-    for (i, c) in s.char_indices() {
-        let escaped = match c {
-            '&' => "&amp;",
-            '\u{a0}' => "&nbsp;",
-            '"' if attribute => "&quot;",
-            '<' if !attribute => "&lt;",
-            '>' if !attribute => "&gt;",
-            _ => continue,
-        };
-        out.push_str(&s[plain..i]);
-        out.push_str(escaped);
-        plain = i + c.len_utf8();
-    }
-    out.push_str(&s[plain..]);
-}
-
-/// Sanitizes tweet HTML: links (http/https/mailto, `rel="nofollow noopener
-/// noreferrer"`) and line breaks survive; everything else is reduced to text.
-#[must_use]
-pub fn sanitize(html: &str) -> String {
-    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
-    CLEANER
-        .get_or_init(|| {
-            let mut b = ammonia::Builder::empty();
-            b.add_tags(["a", "br"])
-                .add_tag_attributes("a", ["href"])
-                .add_url_schemes(["http", "https", "mailto"])
-                .link_rel(Some("nofollow noopener noreferrer"))
-                .url_relative(ammonia::UrlRelative::Deny);
-            b
-        })
-        .clean(html)
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const EMBED: &str = r#"<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Releasing NFNets &amp; more!<a href="https://t.co/eUPSNle0r2">https://t.co/eUPSNle0r2</a><br>Code: <a href="https://t.co/Yu">x</a></p>&mdash; Soham De (@sohamde_) <a href="https://twitter.com/sohamde_/status/1360219419977342984?ref_src=twsrc%5Etfw">February 12, 2021</a></blockquote>"#;
+
+    /// ammonia with the allow-list of [`SafeHtml`]: the oracle the one-pass
+    /// sanitizer is checked against.
+    fn ammonia_clean(html: &str) -> String {
+        let mut b = ammonia::Builder::empty();
+        b.add_tags(["a", "br"])
+            .add_tag_attributes("a", ["href"])
+            .add_url_schemes(["http", "https", "mailto"])
+            .link_rel(Some("nofollow noopener noreferrer"))
+            .url_relative(ammonia::UrlRelative::Deny);
+        b.clean(html).to_string()
+    }
 
     #[test]
     fn embed_fields_are_extracted() {
@@ -241,8 +177,9 @@ mod tests {
         );
         assert!(t
             .html
+            .as_str()
             .contains(r#"<a href="https://t.co/eUPSNle0r2" rel="nofollow noopener noreferrer">"#));
-        assert!(t.html.contains("<br>"));
+        assert!(t.html.as_str().contains("<br>"));
     }
 
     #[test]
@@ -250,10 +187,10 @@ mod tests {
         let embed = r#"<blockquote class="twitter-tweet"><p lang="en" onclick="x()">hi<script>alert(1)</script><img src=x onerror="alert(2)"><a href="javascript:alert(3)">click</a></p>&mdash; Evil (@evil) <a href="https://twitter.com/evil/status/1">March 1, 2021</a></blockquote>"#;
         let t = parse_tweet(embed).unwrap();
         assert_eq!(t.text, "hiclick");
-        assert!(!t.html.contains("script"));
-        assert!(!t.html.contains("onerror"));
-        assert!(!t.html.contains("javascript"));
-        assert!(!t.html.contains("<img"));
+        assert!(!t.html.as_str().contains("script"));
+        assert!(!t.html.as_str().contains("onerror"));
+        assert!(!t.html.as_str().contains("javascript"));
+        assert!(!t.html.as_str().contains("<img"));
     }
 
     #[test]
@@ -286,10 +223,12 @@ mod tests {
         for embed in &embeds {
             let dom = Html::parse_fragment(embed);
             let inner = dom.select(&p_sel).next().map(|p| p.inner_html()).unwrap();
+            let html = parse_tweet(embed).unwrap().html;
+            assert_eq!(html.as_str(), ammonia_clean(&inner), "{embed}");
             assert_eq!(
-                parse_tweet(embed).unwrap().html,
-                sanitize(&inner),
-                "{embed}"
+                SafeHtml::sanitize(html.as_str()),
+                html,
+                "sanitizing is idempotent: {embed}"
             );
         }
     }

@@ -14,7 +14,6 @@
 
 mod clean;
 mod sample;
-mod templates;
 mod text;
 mod view;
 
@@ -26,8 +25,8 @@ use crate::config::Config;
 use crate::model::{Digest, PaperFilter, Subscriber};
 use crate::token::Signer;
 
+use crate::templates::{self, TemplateError, Templates};
 pub use clean::{clean_name, one_line};
-pub use templates::template_files;
 use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
 
 /// Longest subject, in characters, before it is shortened at a word.
@@ -68,6 +67,32 @@ pub enum EmailError {
     },
 }
 
+impl From<TemplateError> for EmailError {
+    fn from(e: TemplateError) -> Self {
+        match e {
+            TemplateError::Invalid {
+                file,
+                line,
+                column,
+                message,
+            } => Self::Template {
+                file,
+                line,
+                column,
+                message,
+            },
+            TemplateError::Read { path, source } => Self::ReadTemplate { path, source },
+        }
+    }
+}
+
+/// The email template files, as paths relative to the templates folder (for
+/// docs and tests).
+#[must_use]
+pub fn template_files() -> Vec<PathBuf> {
+    templates::email_files()
+}
+
 fn position(file: &str, line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
@@ -90,7 +115,7 @@ pub struct RenderedEmail {
 /// The newsletter's templates and settings, loaded once.
 pub struct Newsletter {
     config: Config,
-    templates: templates::Templates,
+    templates: Templates,
     signer: Signer,
     inliner: css_inline::CSSInliner<'static>,
 }
@@ -112,8 +137,7 @@ impl Newsletter {
     /// [`EmailError::Template`] with file and line for a template that does not
     /// parse or uses an unknown variable.
     pub fn new(config: &Config) -> Result<Self, EmailError> {
-        let templates =
-            templates::Templates::load(&config.templates, config.subject_template.as_deref())?;
+        let templates = Templates::email(&config.templates, config.subject_template.as_deref())?;
         let inliner = css_inline::CSSInliner::options()
             .keep_style_tags(true)
             .remove_inlined_selectors(true)
@@ -351,7 +375,7 @@ impl Reader {
     /// A [`Segment::Personal`] line of the HTML part with the values in, escaped.
     #[must_use]
     pub fn fill_html_line(&self, line: &str) -> String {
-        fill(line, |p| templates::escape_html(self.value(p)))
+        fill(line, |p| crate::html::escape_owned(self.value(p)))
     }
 
     /// A [`Segment::Personal`] line of the text part with the values in,
@@ -433,7 +457,9 @@ impl Edition<'_> {
         };
         Ok(Some(RenderedEmail {
             subject: self.subject(&prepared, &reader)?,
-            html: fill(&prepared.html, |p| templates::escape_html(reader.value(p))),
+            html: fill(&prepared.html, |p| {
+                crate::html::escape_owned(reader.value(p))
+            }),
             text: fill_text(&prepared.text, |p| reader.value(p).to_owned()),
         }))
     }

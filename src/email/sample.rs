@@ -35,7 +35,7 @@ pub(super) fn digest() -> Digest {
             date: Some(day),
             lang: "en".to_owned(),
             text: "A tweet.\nOn two lines.".to_owned(),
-            html: "A tweet.<br>On two lines.".to_owned(),
+            html: crate::html::SafeHtml::sanitize("A tweet.<br>On two lines."),
         }],
     };
     let bare = Paper {

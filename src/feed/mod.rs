@@ -27,11 +27,9 @@ use thiserror::Error;
 use crate::config::Config;
 use crate::model::{Category, Digest};
 use crate::render;
+use crate::templates::{TemplateError, Templates};
 
 pub use papers::{PaperEntry, Trended};
-
-/// The XSLT stylesheet that turns a feed into a readable page in a browser.
-pub const STYLESHEET: &str = include_str!("../../templates/feed.xsl");
 
 /// File name of the stylesheet in the output folder.
 pub const STYLESHEET_FILE: &str = "feed.xsl";
@@ -79,6 +77,9 @@ pub enum FeedError {
         /// The writer's error.
         source: std::io::Error,
     },
+    /// A digest or paper template failed to render (an override's mistake).
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     /// Writing the JSON Feed failed.
     #[error("could not write `{file}` as JSON: {source}")]
     Json {
@@ -94,6 +95,8 @@ pub enum FeedError {
 #[derive(Debug)]
 pub struct FeedSet<'a> {
     config: &'a Config,
+    /// The digest and paper templates, and the stylesheet.
+    templates: &'a Templates,
     /// The latest digests, newest first, at most `feed_limit`, one per day.
     digests: Vec<&'a Digest>,
     /// `render::digest_html` of each digest, in the same order.
@@ -104,24 +107,31 @@ pub struct FeedSet<'a> {
 
 impl<'a> FeedSet<'a> {
     /// Picks the latest `config.feed_limit` digests (one per day, newest
-    /// first) and prepares their content.
-    #[must_use]
-    pub fn new<D: Borrow<Digest>>(archive: &'a [D], config: &'a Config) -> Self {
+    /// first) and prepares their content with `templates`.
+    ///
+    /// # Errors
+    /// When a template fails to render.
+    pub fn new<D: Borrow<Digest>>(
+        archive: &'a [D],
+        config: &'a Config,
+        templates: &'a Templates,
+    ) -> Result<Self, FeedError> {
         let mut digests: Vec<&Digest> = archive.iter().map(Borrow::borrow).collect();
         digests.sort_by(|a, b| b.date.cmp(&a.date).then(b.published.cmp(&a.published)));
         digests.dedup_by_key(|d| d.date);
         digests.truncate(config.feed_limit);
         let digest_html = digests
             .iter()
-            .map(|d| render::digest_html(d, config))
-            .collect();
-        let papers = papers::merge(&digests, config);
-        Self {
+            .map(|d| render::digest_html(d, config, templates))
+            .collect::<Result<_, _>>()?;
+        let papers = papers::merge(&digests, config, templates)?;
+        Ok(Self {
             config,
+            templates,
             digests,
             digest_html,
             papers,
-        }
+        })
     }
 
     /// The digests in the feeds, newest first.
@@ -173,7 +183,7 @@ impl<'a> FeedSet<'a> {
         files.push(opml::feeds(self, categories.keys().copied())?);
         files.push(OutputFile {
             path: STYLESHEET_FILE.to_owned(),
-            bytes: STYLESHEET.as_bytes().to_vec(),
+            bytes: self.templates.stylesheet().to_vec(),
         });
         Ok(files)
     }
@@ -189,7 +199,7 @@ impl<'a> FeedSet<'a> {
 }
 
 /// Renders every feed file for the latest digests of `archive` (any order; the
-/// newest `config.feed_limit` days are taken).
+/// newest `config.feed_limit` days are taken), with the built-in templates.
 ///
 /// # Errors
 /// When a serializer fails (a bug, see [`FeedError`]).
@@ -197,7 +207,20 @@ pub fn build<D: Borrow<Digest>>(
     archive: &[D],
     config: &Config,
 ) -> Result<Vec<OutputFile>, FeedError> {
-    FeedSet::new(archive, config).files()
+    build_with(archive, config, Templates::builtin_digest())
+}
+
+/// [`build`] with the digest templates and stylesheet of `templates` (the
+/// templates folder's overrides).
+///
+/// # Errors
+/// When a template fails to render, or a serializer fails (a bug).
+pub fn build_with<D: Borrow<Digest>>(
+    archive: &[D],
+    config: &Config,
+    templates: &Templates,
+) -> Result<Vec<OutputFile>, FeedError> {
+    FeedSet::new(archive, config, templates)?.files()
 }
 
 /// Output path of a category's feed.

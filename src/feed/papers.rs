@@ -2,13 +2,14 @@
 //! keyed by its arXiv id, updated on the latest day it trended.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::model::{ArxivId, Digest, Paper};
-use crate::render::{self, escape};
+use crate::render::{self, PaperView};
+use crate::templates::{self, TemplateError, Templates};
 
 /// One day a paper trended on.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +55,11 @@ impl PaperEntry<'_> {
 
 /// Merges the papers of `digests` (newest first) by arXiv id, most recently
 /// trending first, then by that day's rank.
-pub(super) fn merge<'a>(digests: &[&'a Digest], config: &Config) -> Vec<PaperEntry<'a>> {
+pub(super) fn merge<'a>(
+    digests: &[&'a Digest],
+    config: &Config,
+    templates: &Templates,
+) -> Result<Vec<PaperEntry<'a>>, TemplateError> {
     let mut by_id: BTreeMap<&'a ArxivId, Vec<Trended<'a>>> = BTreeMap::new();
     for digest in digests {
         for paper in &digest.papers {
@@ -70,14 +75,15 @@ pub(super) fn merge<'a>(digests: &[&'a Digest], config: &Config) -> Vec<PaperEnt
         .into_values()
         .filter_map(|days| {
             let latest = *days.first()?;
-            let html = entry_html(latest.paper, &days, config);
-            Some(PaperEntry {
-                paper: latest.paper,
-                days,
-                html,
-            })
+            Some(
+                entry_html(latest.paper, &days, config, templates).map(|html| PaperEntry {
+                    paper: latest.paper,
+                    days,
+                    html,
+                }),
+            )
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     entries.sort_by(|a, b| {
         b.days[0]
             .digest
@@ -86,29 +92,42 @@ pub(super) fn merge<'a>(digests: &[&'a Digest], config: &Config) -> Vec<PaperEnt
             .then(a.paper.rank.cmp(&b.paper.rank))
             .then(a.paper.arxiv_id.cmp(&b.paper.arxiv_id))
     });
-    entries
+    Ok(entries)
 }
 
 /// The paper's HTML followed by the days it trended, each linked to the
-/// paper on that digest's page.
-fn entry_html(paper: &Paper, days: &[Trended<'_>], config: &Config) -> String {
-    let mut html = render::paper_html(paper);
-    html.push_str("<p class=\"trended\">Trending in Hot Papers on ");
-    for (i, t) in days.iter().enumerate() {
-        if i > 0 {
-            html.push_str(", ");
-        }
-        let page = render::digest_page_url(t.digest, config);
-        let _ = write!(
-            html,
-            "<a href=\"{}#paper-{}\">{}</a> (#{}, {} retweets)",
-            escape(&page),
-            t.paper.rank,
-            t.digest.date,
-            t.paper.rank,
-            t.paper.retweets
-        );
+/// paper on that digest's page (`feed-paper.html.hbs`).
+fn entry_html(
+    paper: &Paper,
+    days: &[Trended<'_>],
+    config: &Config,
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    /// One day the paper trended on.
+    #[derive(Serialize)]
+    struct Day {
+        /// The digest's page.
+        page: String,
+        date: String,
+        rank: u32,
+        retweets: u64,
     }
-    html.push_str(".</p>\n");
-    html
+    #[derive(Serialize)]
+    struct View<'a> {
+        paper: PaperView<'a>,
+        days: Vec<Day>,
+    }
+    let view = View {
+        paper: PaperView::new(paper),
+        days: days
+            .iter()
+            .map(|t| Day {
+                page: render::digest_page_url(t.digest, config),
+                date: t.digest.date.to_string(),
+                rank: t.paper.rank,
+                retweets: t.paper.retweets,
+            })
+            .collect(),
+    };
+    templates.render_html(templates::FEED_PAPER_HTML, &view)
 }

@@ -11,7 +11,8 @@ use super::{
     digest_categories, digest_id, with_stylesheet, FeedError, FeedSet, OutputFile, CATEGORY_SCHEME,
     GENERATOR, STYLESHEET_FILE,
 };
-use crate::render::{self, escape};
+use crate::html::escape;
+use crate::render;
 
 /// `rss.xml`: one item per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {

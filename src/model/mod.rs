@@ -13,6 +13,8 @@ pub use subscriber::{PaperFilter, Selection, Subscriber, SubscriberStatus};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use crate::html::SafeHtml;
+
 /// One day's "Hot Papers" digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Digest {
@@ -100,8 +102,9 @@ pub struct Tweet {
     pub lang: String,
     /// Tweet text as plain text: `<br>` as newlines, entities decoded.
     pub text: String,
-    /// Tweet text as sanitized HTML: links kept, no scripts or event attributes.
-    pub html: String,
+    /// Tweet text as sanitized HTML: links kept, no scripts or event
+    /// attributes (the type says it went through the sanitizer).
+    pub html: SafeHtml,
 }
 
 impl Digest {

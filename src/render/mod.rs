@@ -1,72 +1,154 @@
 //! A digest as HTML: the fragment that feed entries carry as their content and
-//! that the archive pages show. Pure functions of the model and the settings,
-//! no I/O, no clock, so the same digest always gives the same bytes.
+//! that the archive pages show, rendered by `digest.html.hbs` and
+//! `partials/digest-paper.html.hbs` from the views here; and the plain-text
+//! summaries. Pure functions of the model, the settings and the templates, no
+//! I/O, no clock, so the same digest always gives the same bytes.
 //!
-//! Every piece of text from the digest is escaped exactly once here; the only
-//! markup taken from the digest, the tweet HTML, goes through ammonia again
-//! (the parser already cleaned it, but the model is public and may come from
-//! elsewhere, and cleaning clean HTML leaves it unchanged).
+//! Every piece of text from the digest is escaped exactly once, by the
+//! template; the only markup taken from the digest, the tweet HTML, is a
+//! [`crate::html::SafeHtml`], sanitized when the tweet was parsed, and goes in
+//! as it is.
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::config::Config;
-use crate::digest::sanitize;
-use crate::model::{Digest, Paper, Tweet};
+use serde::Serialize;
 
-/// The whole digest as an HTML fragment: a short heading line, then every paper
-/// (rank, linked title, authors, counts, categories, abstract, tweets quoted
-/// with author and link).
-#[must_use]
-pub fn digest_html(digest: &Digest, config: &Config) -> String {
-    let mut out = String::with_capacity(4096 + digest.papers.len() * 3072);
-    let page = digest_page_url(digest, config);
-    if digest.papers.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p>No papers trended on {}. <a href=\"{}\">The digest page</a>.</p>",
-            day_label(digest),
-            escape(&page)
-        );
-        return out;
-    }
-    let what = match digest.papers.len() {
-        1 => "The arXiv paper".to_owned(),
-        n => format!("The {n} arXiv papers"),
-    };
-    let _ = writeln!(
-        out,
-        "<p>{what} most talked about on Twitter on {}. \
-         <a href=\"{}\">Read on the web</a>.</p>",
-        day_label(digest),
-        escape(&page)
-    );
-    for paper in &digest.papers {
-        paper_html_into(paper, &mut out);
-    }
-    out
+use crate::config::Config;
+use crate::model::{Digest, Paper, Tweet};
+use crate::templates::{self, TemplateError, Templates};
+
+/// The whole digest as an HTML fragment (`digest.html.hbs`): a short heading
+/// line linking to the digest's page, then every paper (rank, linked title,
+/// authors, counts, categories, abstract, tweets quoted with author and link).
+///
+/// # Errors
+/// When an overriding template fails to render.
+pub fn digest_html(
+    digest: &Digest,
+    config: &Config,
+    templates: &Templates,
+) -> Result<String, TemplateError> {
+    let view = DigestView::new(digest, Some(digest_page_url(digest, config)));
+    templates.render_html(templates::DIGEST_HTML, &view)
 }
 
 /// Every paper of the digest, without [`digest_html`]'s opening line: for the
 /// digest's own web page, where "Read on the web" would link to itself.
-#[must_use]
-pub fn papers_html(digest: &Digest) -> String {
-    let mut out = String::with_capacity(digest.papers.len() * 3072);
-    if digest.papers.is_empty() {
-        let _ = writeln!(out, "<p>No papers trended on {}.</p>", day_label(digest));
-    }
-    for paper in &digest.papers {
-        paper_html_into(paper, &mut out);
-    }
-    out
+///
+/// # Errors
+/// When an overriding template fails to render.
+pub fn papers_html(digest: &Digest, templates: &Templates) -> Result<String, TemplateError> {
+    templates.render_html(templates::DIGEST_HTML, &DigestView::new(digest, None))
 }
 
-/// One paper as an HTML fragment, as in [`digest_html`].
-#[must_use]
-pub fn paper_html(paper: &Paper) -> String {
-    let mut out = String::with_capacity(3072);
-    paper_html_into(paper, &mut out);
-    out
+/// What `digest.html.hbs` sees.
+#[derive(Serialize)]
+struct DigestView<'a> {
+    /// "2021-02-12", or "2021-02-12 to 2021-02-14".
+    day: String,
+    /// The digest's page; null on that page itself.
+    link: Option<String>,
+    one_paper: bool,
+    paper_count: usize,
+    papers: Vec<PaperView<'a>>,
+}
+
+impl<'a> DigestView<'a> {
+    fn new(digest: &'a Digest, link: Option<String>) -> Self {
+        Self {
+            day: day_label(digest),
+            link,
+            one_paper: digest.papers.len() == 1,
+            paper_count: digest.papers.len(),
+            papers: digest.papers.iter().map(PaperView::new).collect(),
+        }
+    }
+}
+
+/// What `partials/digest-paper.html.hbs` sees: one paper.
+#[derive(Serialize)]
+pub(crate) struct PaperView<'a> {
+    rank: u32,
+    /// Canonical abs page.
+    url: String,
+    title: &'a str,
+    authors: &'a [String],
+    retweets: u64,
+    favorites: u64,
+    arxiv_id: &'a str,
+    pdf_url: Option<String>,
+    categories: Vec<CategoryLink<'a>>,
+    #[serde(rename = "abstract")]
+    abstract_text: &'a str,
+    tweets: Vec<TweetView<'a>>,
+}
+
+impl<'a> PaperView<'a> {
+    pub(crate) fn new(paper: &'a Paper) -> Self {
+        Self {
+            rank: paper.rank,
+            url: paper.canonical_url(),
+            title: &paper.title,
+            authors: &paper.authors,
+            retweets: paper.retweets,
+            favorites: paper.favorites,
+            arxiv_id: paper.arxiv_id.as_str(),
+            pdf_url: paper.pdf_url.as_ref().map(|_| paper.arxiv_id.pdf_url()),
+            categories: paper
+                .categories
+                .iter()
+                .map(|c| CategoryLink {
+                    name: c.as_str(),
+                    url: c.list_url(),
+                })
+                .collect(),
+            abstract_text: &paper.abstract_text,
+            tweets: paper.tweets.iter().map(TweetView::new).collect(),
+        }
+    }
+}
+
+/// A category and its arXiv listing.
+#[derive(Serialize)]
+struct CategoryLink<'a> {
+    name: &'a str,
+    url: String,
+}
+
+/// A quoted tweet.
+#[derive(Serialize)]
+struct TweetView<'a> {
+    /// The status URL when it is an http(s) URL, else null.
+    url: Option<&'a str>,
+    /// The sanitized HTML; null when blank (then `lines` are shown).
+    html: Option<&'a str>,
+    /// The plain text, line by line (only when `html` is null).
+    lines: Vec<&'a str>,
+    author: &'a str,
+    handle: &'a str,
+    /// "February 12, 2021", or "tweet" without a date.
+    when: String,
+}
+
+impl<'a> TweetView<'a> {
+    fn new(tweet: &'a Tweet) -> Self {
+        let html = (!tweet.html.is_blank()).then(|| tweet.html.as_str());
+        Self {
+            url: http_url(&tweet.url),
+            html,
+            lines: if html.is_none() {
+                tweet.text.split('\n').collect()
+            } else {
+                Vec::new()
+            },
+            author: &tweet.author,
+            handle: &tweet.handle,
+            when: tweet.date.map_or_else(
+                || "tweet".to_owned(),
+                |d| d.format("%B %-d, %Y").to_string(),
+            ),
+        }
+    }
 }
 
 /// A short plain-text summary of a digest: how many papers and the top titles.
@@ -139,96 +221,6 @@ fn day_label(digest: &Digest) -> String {
     }
 }
 
-fn paper_html_into(paper: &Paper, out: &mut String) {
-    let abs = paper.canonical_url();
-    let _ = write!(
-        out,
-        "<section class=\"paper\" id=\"paper-{rank}\">\n\
-         <h2>{rank}. <a href=\"{href}\">{title}</a></h2>\n",
-        rank = paper.rank,
-        href = escape(&abs),
-        title = escape(&paper.title),
-    );
-    if !paper.authors.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p class=\"authors\">{}</p>",
-            escape(&paper.authors.join(", "))
-        );
-    }
-    let _ = write!(
-        out,
-        "<p class=\"counts\">{} retweets, {} favorites · <a href=\"{}\">arXiv:{}</a>",
-        paper.retweets,
-        paper.favorites,
-        escape(&abs),
-        escape(paper.arxiv_id.as_str())
-    );
-    if paper.pdf_url.is_some() {
-        let _ = write!(
-            out,
-            " · <a href=\"{}\">PDF</a>",
-            escape(&paper.arxiv_id.pdf_url())
-        );
-    }
-    out.push_str("</p>\n");
-    if !paper.categories.is_empty() {
-        out.push_str("<p class=\"categories\">");
-        for (i, c) in paper.categories.iter().enumerate() {
-            if i > 0 {
-                out.push_str(" | ");
-            }
-            let _ = write!(
-                out,
-                "<a href=\"{}\">{}</a>",
-                escape(&c.list_url()),
-                escape(c.as_str())
-            );
-        }
-        out.push_str("</p>\n");
-    }
-    if !paper.abstract_text.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p class=\"abstract\">{}</p>",
-            escape(&paper.abstract_text)
-        );
-    }
-    for tweet in &paper.tweets {
-        tweet_html_into(tweet, out);
-    }
-    out.push_str("</section>\n");
-}
-
-fn tweet_html_into(tweet: &Tweet, out: &mut String) {
-    let link = http_url(&tweet.url);
-    match link {
-        Some(url) => {
-            let _ = write!(out, "<blockquote cite=\"{}\">", escape(url));
-        }
-        None => out.push_str("<blockquote>"),
-    }
-    let body = sanitize(&tweet.html);
-    if body.trim().is_empty() {
-        let _ = write!(out, "<p>{}</p>", escape(&tweet.text).replace('\n', "<br>"));
-    } else {
-        let _ = write!(out, "<p>{body}</p>");
-    }
-    out.push_str("<p>— ");
-    out.push_str(&escape(&tweet.author));
-    if !tweet.handle.is_empty() {
-        let _ = write!(out, " (@{})", escape(&tweet.handle));
-    }
-    if let Some(url) = link {
-        let when = tweet.date.map_or_else(
-            || "tweet".to_owned(),
-            |d| d.format("%B %-d, %Y").to_string(),
-        );
-        let _ = write!(out, " <a href=\"{}\">{}</a>", escape(url), escape(&when));
-    }
-    out.push_str("</p></blockquote>\n");
-}
-
 /// The URL if it is an absolute http(s) URL, else `None` (never a
 /// `javascript:` or relative link in a feed).
 fn http_url(url: &str) -> Option<&str> {
@@ -236,37 +228,9 @@ fn http_url(url: &str) -> Option<&str> {
     matches!(parsed.scheme(), "http" | "https").then_some(url)
 }
 
-/// Escapes text for HTML element content and double-quoted attribute values.
-#[must_use]
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_covers_markup_and_quotes_once() {
-        assert_eq!(escape("a & b"), "a &amp; b");
-        assert_eq!(escape("<x y=\"1\">"), "&lt;x y=&quot;1&quot;&gt;");
-        assert_eq!(escape("&amp;"), "&amp;amp;", "text is text, even entities");
-        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
-    }
 
     #[test]
     fn only_http_urls_become_links() {

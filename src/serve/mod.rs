@@ -33,8 +33,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::{Mailer, Transport};
 use crate::email::Newsletter;
-use crate::site::SiteTemplates;
 use crate::subscribers::{Store, SubscriberStore};
+use crate::templates::Templates;
 use crate::token::Signer;
 
 /// Subscribe requests one client address may make at once, then one per
@@ -65,7 +65,7 @@ pub enum ServeError {
     },
     /// The page templates do not load.
     #[error(transparent)]
-    Templates(#[from] crate::site::SiteError),
+    Templates(#[from] crate::templates::TemplateError),
     /// The email templates or DKIM key do not load.
     #[error(transparent)]
     Email(#[from] crate::email::EmailError),
@@ -82,7 +82,7 @@ pub enum ServeError {
 pub struct Site {
     files: StaticFiles,
     config: Config,
-    templates: SiteTemplates,
+    templates: Templates,
     store: Arc<dyn Store>,
     newsletter: Newsletter,
     mailer: Mailer,
@@ -122,7 +122,7 @@ impl Site {
         Ok(Self {
             files,
             config: config.clone(),
-            templates: SiteTemplates::load(&config.templates)?,
+            templates: Templates::site(&config.templates)?,
             store: Arc::new(SubscriberStore::open(&config.subscribers)?),
             newsletter: Newsletter::new(config)?,
             mailer: Mailer::new(config)?,

@@ -6,10 +6,10 @@ use chrono::Datelike;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::templates::{self, SiteTemplates};
 use super::{layout, FeedLink, Page, SiteError};
 use crate::config::Config;
 use crate::model::Digest;
+use crate::templates::{self, Templates};
 
 /// How many categories the subscribe form offers as check boxes.
 const OFFERED_CATEGORIES: usize = 12;
@@ -21,7 +21,7 @@ const OFFERED_CATEGORIES: usize = 12;
 pub fn render_pages(
     archive: &[&Digest],
     config: &Config,
-    templates: &SiteTemplates,
+    templates: &Templates,
 ) -> Result<Vec<Page>, SiteError> {
     let mut days: Vec<&Digest> = archive.to_vec();
     days.sort_by_key(|d| d.date);
@@ -79,7 +79,7 @@ fn index_page(
     days: &[&Digest],
     categories: &BTreeMap<String, Vec<CategoryEntry>>,
     config: &Config,
-    templates: &SiteTemplates,
+    templates: &Templates,
 ) -> Result<Page, SiteError> {
     #[derive(Serialize)]
     struct Latest<'a> {
@@ -158,9 +158,9 @@ fn index_page(
         categories_offered: offered,
         years,
     };
-    let content = templates.render(templates::INDEX, &view)?;
-    let html = templates.render(
-        templates::LAYOUT,
+    let content = templates.render_html(templates::SITE_INDEX, &view)?;
+    let html = templates.render_html(
+        templates::SITE_LAYOUT,
         &layout(
             config,
             &config.title,
@@ -181,7 +181,7 @@ fn day_page(
     prev: Option<&Digest>,
     next: Option<&Digest>,
     config: &Config,
-    templates: &SiteTemplates,
+    templates: &Templates,
 ) -> Result<Page, SiteError> {
     #[derive(Serialize)]
     struct View<'a> {
@@ -201,9 +201,9 @@ fn day_page(
         next: next.map(|d| d.date.format("%Y-%m-%d").to_string()),
         published: digest.published.to_rfc3339(),
         published_label: digest.published.format("%-d %B %Y").to_string(),
-        digest_html: crate::render::papers_html(digest),
+        digest_html: crate::render::papers_html(digest, templates)?,
     };
-    let content = templates.render(templates::DAY, &view)?;
+    let content = templates.render_html(templates::SITE_DAY, &view)?;
     let description = digest
         .description
         .clone()
@@ -228,7 +228,7 @@ fn day_page(
                 config.site_link(s)
             }
         });
-    let html = templates.render(templates::LAYOUT, &page)?;
+    let html = templates.render_html(templates::SITE_LAYOUT, &page)?;
     Ok(Page {
         path: format!("{day}/index.html"),
         html,
@@ -239,7 +239,7 @@ fn category_page(
     name: &str,
     entries: &[CategoryEntry],
     config: &Config,
-    templates: &SiteTemplates,
+    templates: &Templates,
 ) -> Result<Page, SiteError> {
     #[derive(Serialize)]
     struct View<'a> {
@@ -258,7 +258,7 @@ fn category_page(
         list_url: format!("https://arxiv.org/list/{name}/recent"),
         entries,
     };
-    let content = templates.render(templates::CATEGORY, &view)?;
+    let content = templates.render_html(templates::SITE_CATEGORY, &view)?;
     let title = format!("{name} · {}", config.title);
     let description = format!("Papers in the arXiv category {name} that trended on Twitter.");
     let mut page = layout(
@@ -274,7 +274,7 @@ fn category_page(
         title: format!("{name} papers (Atom)"),
         href: config.site_link(&format!("categories/{name}.xml")),
     });
-    let html = templates.render(templates::LAYOUT, &page)?;
+    let html = templates.render_html(templates::SITE_LAYOUT, &page)?;
     Ok(Page {
         path: format!("categories/{name}/index.html"),
         html,

@@ -3,50 +3,29 @@
 //! previous/next links, one page per arXiv category. Also the small pages that
 //! `serve` answers with, so that they look like the rest of the site.
 //!
-//! Renderers return values; `cmd::build` writes them (only when changed). The
-//! digest body comes from [`crate::render::digest_html`], sanitized there, so
-//! pages and feeds show the same text. Pages need no JavaScript, link each
+//! Renderers return values; `cmd::build` writes them (only when changed).
+//! Templates come from [`crate::templates`] (`site*.html.hbs`,
+//! `page.html.hbs`); the digest body is [`crate::render::papers_html`], the
+//! same `digest.html.hbs` as the feed content, so pages and feeds show the
+//! same text. Pages need no JavaScript, link each
 //! other relatively (the site works from any folder and under `serve`), and
 //! use absolute URLs only for canonical, Open Graph and feed links.
 
 mod archive;
-mod templates;
 
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
-pub use templates::SiteTemplates;
 
 /// Why the pages could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
-    /// A template override could not be read.
-    #[error("could not read the template `{path}`")]
-    ReadTemplate {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A template does not compile.
-    #[error("template {file}: {message}")]
-    Template {
-        /// The file (or "built-in templates/...").
-        file: String,
-        /// What handlebars said, with line and column.
-        message: String,
-    },
-    /// A template refers to something the page does not have (strict mode).
-    #[error("template {file} failed to render: {message}")]
-    Render {
-        /// The file (or "built-in templates/...").
-        file: String,
-        /// What handlebars said.
-        message: String,
-    },
+    /// A template does not load or render (file, line and column in the message).
+    #[error(transparent)]
+    Template(#[from] TemplateError),
 }
 
 /// One page to write: a path relative to the output folder and its HTML.
@@ -126,7 +105,7 @@ pub struct HiddenField {
 pub fn render_message(
     page: &MessagePage,
     config: &Config,
-    templates: &SiteTemplates,
+    templates: &Templates,
 ) -> Result<String, SiteError> {
     #[derive(Serialize)]
     struct View<'a> {
@@ -135,8 +114,8 @@ pub fn render_message(
         root: &'static str,
         site_title: &'a str,
     }
-    let content = templates.render(
-        templates::PAGE,
+    let content = templates.render_html(
+        templates::SITE_PAGE,
         &View {
             page,
             root: "",
@@ -146,7 +125,7 @@ pub fn render_message(
     let title = format!("{} · {}", page.heading, config.title);
     let mut layout = layout(config, &title, &config.subtitle, None, "", content);
     layout.noindex = true;
-    templates.render(templates::LAYOUT, &layout)
+    Ok(templates.render_html(templates::SITE_LAYOUT, &layout)?)
 }
 
 fn layout<'a>(

@@ -10,7 +10,8 @@ use clap::Parser;
 use hotpapers::config::Config;
 use hotpapers::digest::{load_archive, parse_bytes};
 use hotpapers::model::Digest;
-use hotpapers::site::{render_pages, Page, SiteTemplates};
+use hotpapers::site::{render_pages, Page};
+use hotpapers::templates::Templates;
 use scraper::{Html, Selector};
 
 use crate::support::{self, fixture};
@@ -41,7 +42,7 @@ fn corpus() -> Vec<Digest> {
 fn pages(archive: &[Digest]) -> Vec<Page> {
     let refs: Vec<&Digest> = archive.iter().collect();
     let config = config(Path::new("/nonexistent"));
-    render_pages(&refs, &config, &SiteTemplates::builtin().unwrap()).unwrap()
+    render_pages(&refs, &config, &Templates::site_builtin().unwrap()).unwrap()
 }
 
 fn page(pages: &[Page], path: &str) -> Html {
@@ -239,7 +240,7 @@ fn a_template_in_the_templates_folder_replaces_the_built_in_one() {
     let archive = corpus();
     let refs: Vec<&Digest> = archive.iter().collect();
     let config = config(dir.path());
-    let templates = SiteTemplates::load(dir.path()).unwrap();
+    let templates = Templates::site(dir.path()).unwrap();
     let pages = render_pages(&refs, &config, &templates).unwrap();
     let doc = page(&pages, "2021-02-19/index.html");
     let h1: String = doc
@@ -252,11 +253,66 @@ fn a_template_in_the_templates_folder_replaces_the_built_in_one() {
 
     // A field the page does not have is an error naming the file (strict mode).
     std::fs::write(dir.path().join("site-day.html.hbs"), "{{titel}}").unwrap();
-    let templates = SiteTemplates::load(dir.path()).unwrap();
+    let templates = Templates::site(dir.path()).unwrap();
     let err = render_pages(&refs, &config, &templates)
         .unwrap_err()
         .to_string();
     assert!(err.contains("site-day.html.hbs"), "{err}");
+}
+
+#[test]
+fn a_site_template_error_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site-day.html.hbs");
+    let archive = corpus();
+    let refs: Vec<&Digest> = archive.iter().collect();
+    let config = config(dir.path());
+
+    // Unknown variable: found when the page renders.
+    std::fs::write(&file, "<h1>{{title}}</h1>\n<p>{{publishd}}</p>\n").unwrap();
+    let templates = Templates::site(dir.path()).unwrap();
+    let err = render_pages(&refs, &config, &templates)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:2:4: unknown variable `publishd`",
+            file.display()
+        )),
+        "{err}"
+    );
+
+    // Syntax error: found when the templates load.
+    std::fs::write(&file, "<h1>{{title}}</h1>\n{{#if prev}}\n").unwrap();
+    let err = Templates::site(dir.path()).unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{}:", file.display())), "{err}");
+    let position = err[file.display().to_string().len() + 1..]
+        .split(": ")
+        .next()
+        .unwrap();
+    assert!(
+        position.split(':').all(|n| n.parse::<usize>().is_ok()) && position.contains(':'),
+        "line and column in {err}"
+    );
+
+    // The digest HTML is a template of the same set, overridable the same way.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(
+        dir.path().join("digest.html.hbs"),
+        "{{#each papers}}{{titel}}{{/each}}",
+    )
+    .unwrap();
+    let templates = Templates::site(dir.path()).unwrap();
+    let err = render_pages(&refs, &config, &templates)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:1:",
+            dir.path().join("digest.html.hbs").display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,0 +1,235 @@
+//! HTML text, in one place: the escaper every renderer uses (the templates,
+//! the feed and page code) and [`SafeHtml`], tweet markup that went through the
+//! one sanitizer.
+//!
+//! A leaf module: it knows nothing of digests, feeds or mail, and does no I/O.
+//!
+//! Two escaping rules live here, and they differ on purpose:
+//!
+//! * [`escape`] is for values we put into markup ourselves (template
+//!   `{{value}}`, text in feeds and pages). It escapes the five characters
+//!   that matter, `& < > " '`, so the same function is safe in element content
+//!   and in quoted attribute values (a template cannot tell which one it is
+//!   in). Nothing else: handlebars' default also escapes `=` and backquotes,
+//!   which makes URLs in `href` unreadable in the source.
+//! * The sanitizer writes text and attribute values as html5ever's serializer
+//!   does (text: `& < >` and no-break space; attributes: `&`, `"` and no-break
+//!   space; `'` never), so that its output is byte for byte what ammonia gives
+//!   and what the feeds and pages have always carried. Its output is only ever
+//!   placed in element content, where that is enough.
+
+use std::borrow::Cow;
+
+use ego_tree::NodeRef;
+use scraper::{Html, Node};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Escapes text for HTML element content and quoted attribute values: `&`,
+/// `<`, `>`, `"` and `'`, nothing else. Borrows when there is nothing to escape.
+#[must_use]
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let Some(first) = text.find(['&', '<', '>', '"', '\'']) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..first]);
+    let mut plain = first;
+    for (i, c) in text[first..].char_indices() {
+        let escaped = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#39;",
+            _ => continue,
+        };
+        let i = first + i;
+        out.push_str(&text[plain..i]);
+        out.push_str(escaped);
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
+    Cow::Owned(out)
+}
+
+/// [`escape`] as an owned string: the escape function of the HTML templates.
+pub(crate) fn escape_owned(text: &str) -> String {
+    escape(text).into_owned()
+}
+
+/// HTML that is safe to place in element content as it is: it went through
+/// the sanitizer, the only way to make one.
+///
+/// The sanitizer keeps text, `<br>`, and `<a>` with an absolute http, https or
+/// mailto `href` (and `rel="nofollow noopener noreferrer"`); `<script>` and
+/// `<style>` go with their content, every other element (and every attribute,
+/// comment or processing instruction) is reduced to its text.
+///
+/// Why this sanitizer and not ammonia: it walks the tree the tweet embed was
+/// already parsed into, so a tweet is parsed once, not twice, and it can be
+/// checked by reading it — its output grammar is exactly
+/// `(escaped text | <br> | <a href="escaped URL" rel="…">…</a>)*`, whatever
+/// the input. ammonia, configured with the same allow-list, stays as a test
+/// oracle: `digest::tweet` asserts that both give the same bytes on every
+/// tweet of the sample digests and on hostile markup.
+///
+/// Serializes as its string; deserializing sanitizes again (cleaning clean
+/// HTML leaves it unchanged, a test checks it), so a model read from
+/// elsewhere cannot smuggle markup in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct SafeHtml(String);
+
+impl SafeHtml {
+    /// Sanitizes an HTML fragment (parsed as the content of a `<body>`).
+    #[must_use]
+    pub fn sanitize(markup: &str) -> Self {
+        let fragment = Html::parse_fragment(markup);
+        Self::from_children(*fragment.root_element())
+    }
+
+    /// Sanitizes the children of `node`, straight from a parsed tree.
+    pub(crate) fn from_children(node: NodeRef<'_, Node>) -> Self {
+        let mut out = String::new();
+        sanitized_children(node, &mut out);
+        Self(out)
+    }
+
+    /// The markup.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether there is nothing to show but white space.
+    #[must_use]
+    pub fn is_blank(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+/// Read access as a `str` (it cannot be changed through it).
+impl std::ops::Deref for SafeHtml {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SafeHtml {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SafeHtml {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SafeHtml {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SafeHtml {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let markup = String::deserialize(d)?;
+        Ok(Self::sanitize(&markup))
+    }
+}
+
+/// Writes the sanitized HTML of a node's children (see [`SafeHtml`]).
+fn sanitized_children(node: NodeRef<'_, Node>, out: &mut String) {
+    for child in node.children() {
+        match child.value() {
+            Node::Text(t) => serialize_text(t, false, out),
+            Node::Element(e) => match e.name() {
+                "br" => out.push_str("<br>"),
+                "script" | "style" => {}
+                "a" => {
+                    out.push_str("<a");
+                    if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
+                        out.push_str(" href=\"");
+                        serialize_text(href, true, out);
+                        out.push('"');
+                    }
+                    out.push_str(" rel=\"nofollow noopener noreferrer\">");
+                    sanitized_children(child, out);
+                    out.push_str("</a>");
+                }
+                _ => sanitized_children(child, out),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// An absolute http, https or mailto URL (relative links are dropped: the
+/// tweet's page is not ours).
+fn is_allowed_link(href: &str) -> bool {
+    url::Url::parse(href).is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto"))
+}
+
+/// Escapes as html5ever's serializer does (see the module comment), copying
+/// the runs between special characters whole.
+fn serialize_text(s: &str, attribute: bool, out: &mut String) {
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let escaped = match c {
+            '&' => "&amp;",
+            '\u{a0}' => "&nbsp;",
+            '"' if attribute => "&quot;",
+            '<' if !attribute => "&lt;",
+            '>' if !attribute => "&gt;",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        out.push_str(escaped);
+        plain = i + c.len_utf8();
+    }
+    out.push_str(&s[plain..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup_and_quotes_once() {
+        assert_eq!(escape("a & b"), "a &amp; b");
+        assert_eq!(escape("<x y=\"1\">"), "&lt;x y=&quot;1&quot;&gt;");
+        assert_eq!(escape("&amp;"), "&amp;amp;", "text is text, even entities");
+        assert_eq!(
+            escape(r#"<a href="x">Tom's & co</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom&#39;s &amp; co&lt;/a&gt;"
+        );
+        assert_eq!(escape("é < ü"), "é &lt; ü");
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_sanitizer_keeps_links_and_breaks_only() {
+        let safe = SafeHtml::sanitize(
+            r#"a &amp; <b onclick="x">b</b><script>alert(1)</script><br/><a href="https://e.org/?a=1&amp;b=&quot;2&quot;" onclick="y">ok</a><a href="javascript:alert(1)">js</a>"#,
+        );
+        assert_eq!(
+            safe.as_str(),
+            r#"a &amp; b<br><a href="https://e.org/?a=1&amp;b=&quot;2&quot;" rel="nofollow noopener noreferrer">ok</a><a rel="nofollow noopener noreferrer">js</a>"#
+        );
+    }
+
+    #[test]
+    fn sanitizing_clean_html_leaves_it_unchanged() {
+        let once =
+            SafeHtml::sanitize("x\u{a0}&lt;y&gt; \"q\" <a href=\"mailto:a@b.org\">m</a><br>");
+        assert_eq!(SafeHtml::sanitize(once.as_str()), once);
+        let json = serde_json::to_string(&once).unwrap();
+        assert_eq!(serde_json::from_str::<SafeHtml>(&json).unwrap(), once);
+        let hostile: SafeHtml =
+            serde_json::from_str(r#""<img src=x onerror=alert(1)>hi""#).unwrap();
+        assert_eq!(hostile.as_str(), "hi", "deserializing sanitizes");
+    }
+}
