@@ -44,10 +44,12 @@ pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
             .await
             .with_context(|| format!("cannot listen on `{}`", args.addr))?;
         let local = listener.local_addr().context("no local address")?;
+        // Installed before saying so: a SIGTERM right after the line below counts.
+        let shutdown = serve::shutdown_signal();
         tracing::info!(addr = %local, out = %args.out.display(), "serving");
         // Tests and scripts read this line to learn the port when `--addr` ends in `:0`.
         eprintln!("listening on http://{local}/");
-        serve::run(listener, serve::router(site), serve::shutdown_signal())
+        serve::run(listener, serve::router(site), shutdown)
             .await
             .context("the server stopped")
     })?;
