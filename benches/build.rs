@@ -13,17 +13,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use clap::Parser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hotpapers::config::Config;
+use hotpapers::config::{Config, SiteSettings};
 use hotpapers::digest::{digest_files, load_archive};
 use hotpapers::feed;
 
 const SYNTHETIC_DIGESTS: usize = 3_000;
 
-fn config() -> Config {
-    let cli = hotpapers::cli::Cli::try_parse_from(["hotpapers", "build"]).expect("arguments parse");
-    Config::from_settings(&cli.settings).expect("default settings are valid")
+fn config() -> SiteSettings {
+    Config::builder()
+        .build()
+        .expect("default settings are valid")
+        .site
 }
 
 fn samples() -> Vec<(NaiveDate, Vec<u8>)> {
@@ -91,7 +92,7 @@ fn replace_date_line(text: &[u8], line: &str) -> Vec<u8> {
     out
 }
 
-fn build(dir: &Path, config: &Config) -> usize {
+fn build(dir: &Path, config: &SiteSettings) -> usize {
     let archive = load_archive(dir).expect("archive is listed");
     let latest = archive.latest(config.feed_limit);
     let files = feed::build(&latest, config).expect("feeds render");

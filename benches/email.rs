@@ -11,7 +11,6 @@
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
-use clap::Parser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hotpapers::config::Config;
 use hotpapers::delivery::Mailer;
@@ -20,18 +19,13 @@ use hotpapers::model::{Category, Subscriber};
 
 const SUBSCRIBERS: usize = 1000;
 
-fn config(extra: &[&str]) -> Config {
-    let mut argv = vec![
-        "hotpapers",
-        "--secret",
-        "a benchmark secret, long enough",
-        "--site-url",
-        "https://hotpapers.example.org/",
-    ];
-    argv.extend_from_slice(extra);
-    argv.push("check");
-    let cli = hotpapers::cli::Cli::try_parse_from(argv).expect("arguments parse");
-    Config::from_settings(&cli.settings).expect("valid settings")
+fn config(dkim_key: Option<&Path>) -> Config {
+    Config::builder()
+        .secret(Some("a benchmark secret, long enough"))
+        .site_url("https://hotpapers.example.org/")
+        .dkim_key(dkim_key)
+        .build()
+        .expect("valid settings")
 }
 
 /// 1,000 readers: names on half of them, 8 distinct filters.
@@ -72,8 +66,10 @@ fn render(c: &mut Criterion) {
     let mut group = c.benchmark_group("email");
     group.throughput(Throughput::Elements(SUBSCRIBERS as u64));
     group.sample_size(20);
-    let newsletter = Newsletter::new(&config(&[])).expect("templates load");
-    let mailer = Mailer::new(&config(&[])).expect("mailer loads");
+    let c = config(None);
+    let newsletter =
+        Newsletter::new(&c.site, &c.mail, &c.secret, &c.templates).expect("templates load");
+    let mailer = Mailer::new(&c.site.title, &c.mail, &c.secret).expect("mailer loads");
     group.bench_function("1000 personalized messages, 8 filters, 16 papers", |b| {
         b.iter(|| {
             let edition = newsletter.edition(&digest).unwrap();
@@ -88,7 +84,8 @@ fn render(c: &mut Criterion) {
         });
     });
     let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dkim/test-ed25519.pem");
-    let signed = Mailer::new(&config(&["--dkim-key", key.to_str().unwrap()])).expect("key loads");
+    let signed_config = config(Some(&key));
+    let signed = Mailer::new(&c.site.title, &signed_config.mail, &c.secret).expect("key loads");
     group.bench_function("same, DKIM-signed (Ed25519)", |b| {
         b.iter(|| {
             let edition = newsletter.edition(&digest).unwrap();

@@ -5,11 +5,16 @@
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
-/// The site URL when none is set: a local preview, where the built-in token
-/// key is acceptable.
-pub const DEFAULT_SITE_URL: &str = "http://127.0.0.1:8080/";
+use crate::config::defaults;
+
+/// A `YYYY-MM-DD` day, parsed once, here: a bad one is a usage error.
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|e| format!("invalid date `{s}`: {e} (expected YYYY-MM-DD)"))
+}
 
 /// The exit statuses, shown by `--help` (README "Exit status" says the same).
 pub const EXIT_STATUS: &str = "\
@@ -81,7 +86,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_DIGESTS",
-        default_value = "digests"
+        default_value = defaults::DIGESTS
     )]
     pub digests: PathBuf,
 
@@ -90,7 +95,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_SUBSCRIBERS",
-        default_value = "subscribers"
+        default_value = defaults::SUBSCRIBERS
     )]
     pub subscribers: PathBuf,
 
@@ -99,7 +104,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_TEMPLATES",
-        default_value = "templates"
+        default_value = defaults::TEMPLATES
     )]
     pub templates: PathBuf,
 
@@ -108,7 +113,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_STATE",
-        default_value = "state/hotpapers.db"
+        default_value = defaults::STATE
     )]
     pub state: PathBuf,
 
@@ -117,7 +122,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_SITE_URL",
-        default_value = DEFAULT_SITE_URL
+        default_value = defaults::SITE_URL
     )]
     pub site_url: String,
 
@@ -126,7 +131,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_TITLE",
-        default_value = "Hot Papers"
+        default_value = defaults::TITLE
     )]
     pub title: String,
 
@@ -135,12 +140,12 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_SUBTITLE",
-        default_value = "The arXiv papers most talked about on Twitter, every day"
+        default_value = defaults::SUBTITLE
     )]
     pub subtitle: String,
 
     /// Language of the feeds and pages (BCP 47).
-    #[arg(long, global = true, env = "HOTPAPERS_LANGUAGE", default_value = "en")]
+    #[arg(long, global = true, env = "HOTPAPERS_LANGUAGE", default_value = defaults::LANGUAGE)]
     pub language: String,
 
     /// How many of the latest digests the feeds hold.
@@ -148,7 +153,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_FEED_LIMIT",
-        default_value_t = 30
+        default_value_t = defaults::FEED_LIMIT
     )]
     pub feed_limit: usize,
 
@@ -157,7 +162,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_FROM",
-        default_value = "Hot Papers <digest@hotpapers.example.org>"
+        default_value = defaults::FROM
     )]
     pub from: String,
 
@@ -170,7 +175,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_POSTAL_ADDRESS",
-        default_value = "Hot Papers, 1 Example Street, Example City, EX 00000"
+        default_value = defaults::POSTAL_ADDRESS
     )]
     pub postal_address: String,
 
@@ -195,7 +200,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_DKIM_SELECTOR",
-        default_value = "hotpapers"
+        default_value = defaults::DKIM_SELECTOR
     )]
     pub dkim_selector: String,
 
@@ -237,7 +242,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_OUTBOX",
-        default_value = "outbox"
+        default_value = defaults::OUTBOX
     )]
     pub outbox: PathBuf,
 
@@ -246,7 +251,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_CONNECTIONS",
-        default_value_t = 4
+        default_value_t = defaults::CONNECTIONS
     )]
     pub connections: usize,
 
@@ -259,7 +264,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_MAX_ATTEMPTS",
-        default_value_t = 5
+        default_value_t = defaults::MAX_ATTEMPTS
     )]
     pub max_attempts: u32,
 
@@ -268,7 +273,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_BOUNCE_LIMIT",
-        default_value_t = 3
+        default_value_t = defaults::BOUNCE_LIMIT
     )]
     pub bounce_limit: u32,
 
@@ -278,7 +283,7 @@ pub struct Settings {
         long,
         global = true,
         env = "HOTPAPERS_UNKNOWN_POLICY",
-        default_value = "resend"
+        default_value = defaults::UNKNOWN_POLICY
     )]
     pub unknown_policy: String,
 }
@@ -300,12 +305,21 @@ pub struct CheckArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// The site folder: where `build` writes and what `serve` serves (one
+/// setting, `HOTPAPERS_OUT`, for both commands).
+#[derive(Debug, Clone, Args)]
+pub struct SiteFolder {
+    /// Folder of the built site.
+    #[arg(long, env = "HOTPAPERS_OUT", default_value = defaults::OUT)]
+    pub out: PathBuf,
+}
+
 /// `hotpapers build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Output folder.
-    #[arg(long, env = "HOTPAPERS_OUT", default_value = "public")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub site: SiteFolder,
     /// Exit non-zero when any digest fails to parse (the build still writes the rest).
     #[arg(long)]
     pub strict: bool,
@@ -315,8 +329,8 @@ pub struct BuildArgs {
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
     /// The digest day, `YYYY-MM-DD`.
-    #[arg(long)]
-    pub date: String,
+    #[arg(long, value_parser = parse_day)]
+    pub date: NaiveDate,
     /// Render for this subscriber (default: an unfiltered example subscriber).
     #[arg(long)]
     pub subscriber: Option<String>,
@@ -329,8 +343,8 @@ pub struct PreviewArgs {
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// The digest day, `YYYY-MM-DD`.
-    #[arg(long)]
-    pub date: String,
+    #[arg(long, value_parser = parse_day)]
+    pub date: NaiveDate,
     /// Render and count, send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -352,8 +366,8 @@ pub struct SendArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The digest day, `YYYY-MM-DD`.
-    #[arg(long)]
-    pub date: String,
+    #[arg(long, value_parser = parse_day)]
+    pub date: NaiveDate,
 }
 
 /// `hotpapers subscribers ...`.
@@ -396,9 +410,9 @@ pub enum SubscribersCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "HOTPAPERS_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "HOTPAPERS_ADDR", default_value = defaults::ADDR)]
     pub addr: String,
     /// Folder of the built site.
-    #[arg(long, env = "HOTPAPERS_OUT", default_value = "public")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub site: SiteFolder,
 }

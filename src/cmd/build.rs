@@ -16,7 +16,7 @@ use crate::output::write_if_changed;
 use crate::site;
 use crate::templates::Templates;
 
-/// Builds the feeds into `args.out`. A broken digest is reported with its file
+/// Builds the feeds into `config.out`. A broken digest is reported with its file
 /// and line and left out; only `--strict` turns that into a failing exit status.
 pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
     let archive = digest::load_archive(&config.digests).with_context(|| {
@@ -36,13 +36,13 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
 
     // One template set, compiled once, for the feeds and the pages.
     let templates = Templates::site(&config.templates).context("could not load the templates")?;
-    let latest = archive.latest(config.feed_limit);
-    let mut files =
-        feed::build_with(&latest, config, &templates).context("could not render the feeds")?;
+    let latest = archive.latest(config.site.feed_limit);
+    let mut files = feed::build_with(&latest, &config.site, &templates)
+        .context("could not render the feeds")?;
 
     // The archive pages: every published digest, not only the feeds' latest.
     let everything: Vec<&crate::model::Digest> = archive.iter().collect();
-    let pages = site::render_pages(&everything, config, &templates)
+    let pages = site::render_pages(&everything, &config.site, &templates)
         .context("could not render the archive pages")?;
     files.extend(pages.into_iter().map(|page| feed::OutputFile {
         path: page.path,
@@ -54,7 +54,7 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
     let changed: Vec<bool> = files
         .par_iter()
         .map(|file| {
-            let path = args.out.join(&file.path);
+            let path = config.out.join(&file.path);
             write_if_changed(&path, &file.bytes)
                 .with_context(|| format!("could not write `{}`", path.display()))
         })
@@ -70,7 +70,7 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
         latest.len(),
         problems.len(),
         files.len(),
-        args.out.display(),
+        config.out.display(),
     )?;
     Ok(if args.strict && !problems.is_empty() {
         Outcome::SomeFailed

@@ -12,11 +12,11 @@ mod subscribers;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
-use crate::config::Config;
+use crate::cli::{Cli, Command, Settings};
+use crate::config::{Config, ConfigBuilder};
 
 /// How a command ended, as the process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,13 +101,72 @@ fn is_unprintable(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The settings of the command line (flag > environment > `.env` > default,
+/// which clap has already merged), as a builder of the validated [`Config`].
+#[must_use]
+pub fn builder_from(s: &Settings) -> ConfigBuilder {
+    Config::builder()
+        .digests(s.digests.clone())
+        .subscribers(s.subscribers.clone())
+        .templates(s.templates.clone())
+        .state(s.state.clone())
+        .site_url(s.site_url.clone())
+        .title(s.title.clone())
+        .subtitle(s.subtitle.clone())
+        .language(s.language.clone())
+        .feed_limit(s.feed_limit)
+        .from(s.from.clone())
+        .reply_to(s.reply_to.clone())
+        .postal_address(s.postal_address.clone())
+        .subject(s.subject.clone())
+        .unsubscribe_mailto(s.unsubscribe_mailto.clone())
+        .secret(s.secret.clone())
+        .dkim_key(s.dkim_key.clone())
+        .dkim_selector(s.dkim_selector.clone())
+        .smtp_url(s.smtp_url.clone())
+        .smtp_user(s.smtp_user.clone())
+        .smtp_password(s.smtp_password.clone())
+        .smtp_ca(s.smtp_ca.clone())
+        .outbox(s.outbox.clone())
+        .connections(s.connections)
+        .rate(s.rate)
+        .max_attempts(s.max_attempts)
+        .bounce_limit(s.bounce_limit)
+        .unknown_policy(s.unknown_policy.clone())
+}
+
+/// The newsletter renderer for these settings.
+fn newsletter(config: &Config) -> Result<crate::email::Newsletter> {
+    crate::email::Newsletter::new(
+        &config.site,
+        &config.mail,
+        &config.secret,
+        &config.templates,
+    )
+    .context("could not load the email templates")
+}
+
+/// The message assembler (sender, list headers, DKIM) for these settings.
+fn mailer(config: &Config) -> Result<crate::delivery::Mailer> {
+    crate::delivery::Mailer::new(&config.site.title, &config.mail, &config.secret)
+        .context("could not load the DKIM key")
+}
+
 /// Runs the parsed command line.
 ///
 /// # Errors
 /// When the command could not run; per-item failures are reported and give
 /// [`Outcome::SomeFailed`] instead.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let config = Config::from_settings(&cli.settings)?;
+    let mut builder = builder_from(&cli.settings);
+    match &cli.command {
+        Command::Build(args) => builder = builder.out(args.site.out.clone()),
+        Command::Serve(args) => {
+            builder = builder.out(args.site.out.clone()).addr(args.addr.clone());
+        }
+        _ => {}
+    }
+    let config = builder.build()?;
     match cli.command {
         Command::Parse(args) => parse::run(&args),
         Command::Check(args) => check::run(&config, &args),

@@ -7,15 +7,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use chrono::NaiveDate;
 
 use super::Outcome;
 use crate::cli::PreviewArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::delivery::Mailer;
 use crate::digest;
-use crate::email::Newsletter;
 use crate::model::Subscriber;
 use crate::subscribers::SubscriberStore;
 
@@ -24,10 +21,9 @@ const EXAMPLE_READER: &str = "reader@example.org";
 
 /// Renders and writes the three files, printing their paths.
 pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
-    let day = NaiveDate::parse_from_str(&args.date, "%Y-%m-%d")
-        .with_context(|| format!("invalid `--date {}`: expected YYYY-MM-DD", args.date))?;
-    let newsletter = Newsletter::new(config).context("could not load the email templates")?;
-    let mailer = Mailer::new(config).context("could not load the DKIM key")?;
+    let day = args.date;
+    let newsletter = super::newsletter(config)?;
+    let mailer = super::mailer(config)?;
     let archive = digest::load_archive(&config.digests).with_context(|| {
         format!(
             "could not read the digests in `{}`",

@@ -25,8 +25,8 @@ use crate::subscribers::SubscriberStore;
 
 /// Runs `send`.
 pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
-    let day = parse_day(&args.date)?;
-    if config.smtp.is_some() {
+    let day = args.date;
+    if config.delivery.smtp.is_some() {
         config.require_strong_secret("mail goes over SMTP")?;
     }
     let archive = digest::load_archive(&config.digests).with_context(|| {
@@ -54,19 +54,15 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     for w in list.warnings() {
         tracing::warn!("{w}");
     }
-    let transport = delivery::transport_from_config(config)?;
+    let transport = delivery::transport_from_config(&config.delivery)?;
     if let Some(notice) = transport.notice() {
         eprintln!("{notice}");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // One newsletter, mailer and edition per process: leaked so the day's
     // messages (which borrow them) can be shared by the sending tasks.
-    let newsletter: &'static Newsletter = Box::leak(Box::new(
-        Newsletter::new(config).context("could not load the email templates")?,
-    ));
-    let mailer: &'static Mailer = Box::leak(Box::new(
-        Mailer::new(config).context("could not load the DKIM key")?,
-    ));
+    let newsletter: &'static Newsletter = Box::leak(Box::new(super::newsletter(config)?));
+    let mailer: &'static Mailer = Box::leak(Box::new(super::mailer(config)?));
     let edition: &'static Edition<'static> =
         Box::leak(Box::new(newsletter.edition(&digest).with_context(
             || format!("could not prepare the {day} edition"),
@@ -80,7 +76,7 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let sender = Sender::new(transport, composer, clock)
         .with_store(store)
         .with_observer(observer.clone());
-    let mut opts = SendOptions::from_config(config, day);
+    let mut opts = SendOptions::from_config(&config.delivery, day);
     opts.limit = args.limit;
     opts.resend = args.resend;
     opts.wait = args.wait;
@@ -138,11 +134,6 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     } else {
         Outcome::Done
     })
-}
-
-pub(super) fn parse_day(s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|e| anyhow!("invalid date `{s}`: {e} (expected YYYY-MM-DD)"))
 }
 
 fn print_summary(day: NaiveDate, s: &Summary) -> Result<()> {

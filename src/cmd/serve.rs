@@ -18,10 +18,10 @@ pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
         .addr
         .parse::<std::net::SocketAddr>()
         .map(|a| a.ip().is_loopback())
-        .unwrap_or_else(|_| args.addr.starts_with("localhost:"));
-    if config.smtp.is_some() {
+        .unwrap_or_else(|_| config.addr.starts_with("localhost:"));
+    if config.delivery.smtp.is_some() {
         config.require_strong_secret("`serve` mails confirmation links over SMTP")?;
-    } else if !config.site_is_local_default() {
+    } else if !config.site.is_local_default() {
         config.require_strong_secret("`serve` answers for a public site URL")?;
     } else if !loopback {
         config.require_strong_secret("`serve` listens beyond this machine")?;
@@ -32,21 +32,21 @@ pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let transport =
-            delivery::transport_from_config(config).context("cannot set up mail delivery")?;
+        let transport = delivery::transport_from_config(&config.delivery)
+            .context("cannot set up mail delivery")?;
         let site = Arc::new(serve::Site::new(
-            &args.out,
+            &config.out,
             config,
             transport,
             Arc::new(SystemClock),
         )?);
-        let listener = tokio::net::TcpListener::bind(&args.addr)
+        let listener = tokio::net::TcpListener::bind(&config.addr)
             .await
-            .with_context(|| format!("cannot listen on `{}`", args.addr))?;
+            .with_context(|| format!("cannot listen on `{}`", config.addr))?;
         let local = listener.local_addr().context("no local address")?;
         // Installed before saying so: a SIGTERM right after the line below counts.
         let shutdown = serve::shutdown_signal();
-        tracing::info!(addr = %local, out = %args.out.display(), "serving");
+        tracing::info!(addr = %local, out = %config.out.display(), "serving");
         // Tests and scripts read this line to learn the port when `--addr` ends in `:0`.
         eprintln!("listening on http://{local}/");
         serve::run(listener, serve::router(site), shutdown)

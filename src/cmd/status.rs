@@ -25,7 +25,7 @@ pub(super) fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
 }
 
 fn print(config: &Config, args: &StatusArgs) -> Result<Outcome> {
-    let day = super::send::parse_day(&args.date)?;
+    let day = args.date;
     let mut out = std::io::stdout().lock();
     if !config.state.exists() {
         writeln!(

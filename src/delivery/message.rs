@@ -30,7 +30,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::dkim;
 use super::transport::Outgoing;
-use crate::config::Config;
+use crate::config::{MailSettings, Sender};
 use crate::email::{self, Edition, EmailError, Letter, RenderKey, RenderedEmail, Segment};
 use crate::model::{EmailAddress, Subscriber};
 use crate::secret::TokenKey;
@@ -98,22 +98,24 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// The sender settings of `config`, with its DKIM key loaded and checked.
+    /// The sender side of `mail` (the list is named after the site's
+    /// `title`), its DKIM key loaded and checked; Message-IDs keyed by `secret`.
     ///
     /// # Errors
-    /// A DKIM key that cannot be read or used.
-    pub fn new(config: &Config) -> Result<Self, MessageError> {
-        let dkim = config
+    /// A DKIM key that cannot be read or used, or a sender lettre refuses.
+    pub fn new(title: &str, mail: &MailSettings, secret: &TokenKey) -> Result<Self, MessageError> {
+        let domain = mail.from.email.domain();
+        let dkim = mail
             .dkim_key
             .as_deref()
-            .map(|path| dkim::load(path, &config.dkim_selector, config.from.email.domain()))
+            .map(|path| dkim::load(path, &mail.dkim_selector, &domain))
             .transpose()?;
         Ok(Self {
-            from: config.from.clone(),
-            reply_to: config.reply_to.clone(),
-            list_id: list_id(&config.title, config.from.email.domain()),
-            unsubscribe_mailto: config.unsubscribe_mailto.clone(),
-            id_key: config.secret.clone(),
+            from: mailbox(&mail.from)?,
+            reply_to: mail.reply_to.as_ref().map(mailbox).transpose()?,
+            list_id: list_id(title, &domain),
+            unsubscribe_mailto: mail.unsubscribe_mailto.to_string(),
+            id_key: secret.clone(),
             dkim,
         })
     }
@@ -391,6 +393,20 @@ fn encode_segments(chunks: &[Chunk], fill: impl Fn(&str) -> String, rewrapped: b
 struct EncodedParts {
     text: Vec<u8>,
     html: Vec<u8>,
+}
+
+/// A configured sender as lettre's mailbox.
+fn mailbox(sender: &Sender) -> Result<Mailbox, MessageError> {
+    let address: lettre::Address =
+        sender
+            .email
+            .as_str()
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MessageError::Address {
+                address: sender.email.to_string(),
+                reason: e.to_string(),
+            })?;
+    Ok(Mailbox::new(sender.name.clone(), address))
 }
 
 /// The recipient mailbox: the address must parse on its own (so `a@b\r\nBcc: c`

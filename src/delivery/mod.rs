@@ -36,7 +36,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use thiserror::Error;
 
-use crate::config::{Config, UnknownPolicy};
+use crate::config::{DeliverySettings, UnknownPolicy};
 use crate::ledger::LedgerError;
 use crate::model::Subscriber;
 use crate::subscribers::SubscriberError;
@@ -131,33 +131,33 @@ impl SendOptions {
         }
     }
 
-    /// The settings of `config` for `day`, with the default backoff (2 s to 2 min).
+    /// The delivery settings for `day`, with the default backoff (2 s to 2 min).
     #[must_use]
-    pub fn from_config(config: &Config, day: NaiveDate) -> Self {
+    pub fn from_config(d: &DeliverySettings, day: NaiveDate) -> Self {
         Self {
-            concurrency: config.connections,
-            rate: config.rate,
-            max_attempts: config.max_attempts,
-            bounce_limit: config.bounce_limit,
-            unknown_policy: config.unknown_policy,
+            concurrency: d.connections,
+            rate: d.rate,
+            max_attempts: d.max_attempts,
+            bounce_limit: d.bounce_limit,
+            unknown_policy: d.unknown_policy,
             ..Self::for_day(day)
         }
     }
 }
 
-/// The transport `config` asks for: SMTP when `HOTPAPERS_SMTP_URL` is set,
+/// The transport the settings ask for: SMTP when `HOTPAPERS_SMTP_URL` is set,
 /// else the outbox folder.
 ///
 /// # Errors
 /// On a CA file that cannot be used, naming the setting.
 pub fn transport_from_config(
-    config: &Config,
+    d: &DeliverySettings,
 ) -> Result<Arc<dyn Transport>, smtp::SmtpSettingError> {
-    match &config.smtp {
+    match &d.smtp {
         Some(settings) => Ok(Arc::new(SmtpTransport::new(
             settings.clone(),
-            config.connections,
+            d.connections,
         )?)),
-        None => Ok(Arc::new(Outbox::new(config.outbox.clone()))),
+        None => Ok(Arc::new(Outbox::new(d.outbox.clone()))),
     }
 }

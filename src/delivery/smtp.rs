@@ -13,7 +13,6 @@
 //! Credentials are never logged, and never sent unencrypted beyond loopback.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -26,165 +25,14 @@ use lettre::transport::smtp::client::{
 };
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use percent_encoding::percent_decode_str;
 use tokio::sync::Semaphore;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
-use url::Url;
 
 use super::transport::{error_text, BoxFuture, DeliverError, Outgoing, Reply, Step, Transport};
-use crate::secret::Password;
+pub use crate::config::{SmtpSettingError, SmtpSettings, TlsMode};
 
 /// How long one SMTP step (connect, a command, the data) may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How the connection is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain SMTP (`smtp://`, port 25).
-    None,
-    /// STARTTLS when offered (`?tls=opportunistic`).
-    Opportunistic,
-    /// STARTTLS or stop (`?tls=required`, port 587).
-    Required,
-    /// Implicit TLS from the first byte (`smtps://`, port 465).
-    Implicit,
-}
-
-/// The mail server, as `HOTPAPERS_SMTP_URL` (and the user, password and CA
-/// settings) describe it; parsed once.
-#[derive(Clone)]
-pub struct SmtpSettings {
-    /// Host name or address (no brackets).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Encryption.
-    pub tls: TlsMode,
-    /// The EHLO name (the URL's path), or lettre's default.
-    pub hello: Option<String>,
-    /// User name, from the URL or `HOTPAPERS_SMTP_USER`.
-    pub user: Option<String>,
-    /// Password, from the URL or `HOTPAPERS_SMTP_PASSWORD`.
-    pub password: Option<Password>,
-    /// Extra CA certificates to trust (`HOTPAPERS_SMTP_CA`), besides the system's.
-    pub ca_file: Option<PathBuf>,
-}
-
-impl fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never prints the password.
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("hello", &self.hello)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "(hidden)"))
-            .field("ca_file", &self.ca_file)
-            .finish()
-    }
-}
-
-/// Why `HOTPAPERS_SMTP_URL` or its companions cannot be used.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("invalid setting `{setting}`: {reason}")]
-pub struct SmtpSettingError {
-    /// The setting's environment name.
-    pub setting: &'static str,
-    /// What is wrong and what was expected.
-    pub reason: String,
-}
-
-fn url_error(reason: impl Into<String>) -> SmtpSettingError {
-    SmtpSettingError {
-        setting: "HOTPAPERS_SMTP_URL",
-        reason: reason.into(),
-    }
-}
-
-impl SmtpSettings {
-    /// Parses `smtp://[user[:password]@]host[:port][/ehlo-name][?tls=required|opportunistic]`
-    /// or `smtps://…`; `user` and `password` (settings of their own) apply
-    /// when the URL has none. The URL is never echoed in errors (it may hold
-    /// a password).
-    ///
-    /// # Errors
-    /// On a URL that is not SMTP, has no host, or an unknown `tls` value or parameter.
-    pub fn parse(
-        raw: &str,
-        user: Option<&str>,
-        password: Option<Password>,
-        ca_file: Option<&Path>,
-    ) -> Result<Self, SmtpSettingError> {
-        let url = Url::parse(raw.trim()).map_err(|e| url_error(format!("not a URL ({e})")))?;
-        let mut tls_param = None;
-        for (key, value) in url.query_pairs() {
-            match key.as_ref() {
-                "tls" => tls_param = Some(value.into_owned()),
-                other => {
-                    return Err(url_error(format!(
-                        "unknown parameter `{other}` (expected only `tls`)"
-                    )))
-                }
-            }
-        }
-        let (tls, default_port) = match (url.scheme(), tls_param.as_deref()) {
-            ("smtp", None | Some("none")) => (TlsMode::None, 25),
-            ("smtp", Some("required")) => (TlsMode::Required, 587),
-            ("smtp", Some("opportunistic")) => (TlsMode::Opportunistic, 587),
-            ("smtps", None) => (TlsMode::Implicit, 465),
-            ("smtp" | "smtps", Some(other)) => {
-                return Err(url_error(format!(
-                    "unknown `tls={other}` (expected `required` or `opportunistic`, or smtps:// for implicit TLS)"
-                )))
-            }
-            (scheme, _) => {
-                return Err(url_error(format!(
-                    "unknown scheme `{scheme}` (expected smtp:// or smtps://)"
-                )))
-            }
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| url_error("no host"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let hello = match url.path().trim_matches('/') {
-            "" => None,
-            name => Some(name.to_owned()),
-        };
-        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-        let (user, password) = if url.username().is_empty() {
-            (user.map(str::to_owned).filter(|u| !u.is_empty()), password)
-        } else {
-            (
-                Some(decode(url.username())),
-                url.password()
-                    .map(|p| Password::new(decode(p)))
-                    .or(password),
-            )
-        };
-        Ok(Self {
-            port: url.port().unwrap_or(default_port),
-            host,
-            tls,
-            hello,
-            user,
-            password,
-            ca_file: ca_file.map(Path::to_owned),
-        })
-    }
-
-    fn is_loopback(&self) -> bool {
-        self.host.eq_ignore_ascii_case("localhost")
-            || self
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    }
-}
 
 /// Sends over SMTP with at most N connections, reused between messages.
 pub struct SmtpTransport {
@@ -681,62 +529,6 @@ fn root_cause(e: &lettre::transport::smtp::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(url: &str) -> Result<SmtpSettings, SmtpSettingError> {
-        SmtpSettings::parse(url, None, None, None)
-    }
-
-    #[test]
-    fn the_url_is_parsed_once_with_its_defaults() {
-        let s = parse("smtp://us%40er:p%2Fss@127.0.0.1:2525/client.example").unwrap();
-        assert_eq!(
-            (s.host.as_str(), s.port, s.tls),
-            ("127.0.0.1", 2525, TlsMode::None)
-        );
-        assert_eq!(s.user.as_deref(), Some("us@er"));
-        assert_eq!(s.password.as_ref().map(Password::expose), Some("p/ss"));
-        assert_eq!(s.hello.as_deref(), Some("client.example"));
-        let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("p/ss") && !shown.contains("p%2Fss"),
-            "{shown}"
-        );
-        assert_eq!(parse("smtps://mail.example.org").unwrap().port, 465);
-        let sub = parse("smtp://mail.example.org?tls=required").unwrap();
-        assert_eq!((sub.port, sub.tls), (587, TlsMode::Required));
-        assert_eq!(parse("smtp://[::1]:25").unwrap().host, "::1");
-    }
-
-    #[test]
-    fn settings_apply_when_the_url_has_no_credentials() {
-        let s = SmtpSettings::parse(
-            "smtp://mail.example.org:587?tls=required",
-            Some("newsletter"),
-            Some(Password::new("secret".into())),
-            None,
-        )
-        .unwrap();
-        assert_eq!(s.user.as_deref(), Some("newsletter"));
-        assert_eq!(s.password.as_ref().map(Password::expose), Some("secret"));
-    }
-
-    #[test]
-    fn bad_urls_name_the_setting_and_never_echo_a_password() {
-        for url in [
-            "http://127.0.0.1",
-            "smtp://u:hunter2@host?tls=maybe",
-            "smtp://u:hunter2@host?tsl=required",
-            "smtp://",
-            "not a url hunter2",
-        ] {
-            let err = parse(url).unwrap_err().to_string();
-            assert!(
-                err.starts_with("invalid setting `HOTPAPERS_SMTP_URL`"),
-                "{err}"
-            );
-            assert!(!err.contains("hunter2"), "{err}");
-        }
-    }
 
     #[test]
     fn a_missing_or_empty_ca_file_is_a_setting_error() {

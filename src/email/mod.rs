@@ -21,8 +21,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::config::Config;
+use crate::config::{MailSettings, SiteSettings};
 use crate::model::{Digest, PaperFilter, Subscriber};
+use crate::secret::TokenKey;
 use crate::token::Signer;
 
 use crate::templates::{self, TemplateError, Templates};
@@ -114,7 +115,8 @@ pub struct RenderedEmail {
 
 /// The newsletter's templates and settings, loaded once.
 pub struct Newsletter {
-    config: Config,
+    site: SiteSettings,
+    mail: MailSettings,
     templates: Templates,
     signer: Signer,
     inliner: css_inline::CSSInliner<'static>,
@@ -136,8 +138,13 @@ impl Newsletter {
     /// # Errors
     /// [`EmailError::Template`] with file and line for a template that does not
     /// parse or uses an unknown variable.
-    pub fn new(config: &Config) -> Result<Self, EmailError> {
-        let templates = Templates::email(&config.templates, config.subject_template.as_deref())?;
+    pub fn new(
+        site: &SiteSettings,
+        mail: &MailSettings,
+        secret: &TokenKey,
+        templates: &std::path::Path,
+    ) -> Result<Self, EmailError> {
+        let templates = Templates::email(templates, mail.subject_template.as_deref())?;
         let inliner = css_inline::CSSInliner::options()
             .keep_style_tags(true)
             .remove_inlined_selectors(true)
@@ -145,9 +152,10 @@ impl Newsletter {
             .load_remote_stylesheets(false)
             .build();
         let newsletter = Self {
-            config: config.clone(),
+            site: site.clone(),
+            mail: mail.clone(),
             templates,
-            signer: Signer::new(config.secret.expose()),
+            signer: Signer::new(secret.expose()),
             inliner,
         };
         newsletter.check_templates()?;
@@ -194,10 +202,10 @@ impl Newsletter {
     /// (HMAC-SHA256) lowercased address, verified by `serve`.
     pub fn unsubscribe_url(&self, email: &str) -> String {
         let mut url = self
-            .config
-            .site_url
+            .site
+            .url
             .join("unsubscribe")
-            .unwrap_or_else(|_| self.config.site_url.clone());
+            .unwrap_or_else(|_| self.site.url.clone());
         url.query_pairs_mut()
             .append_pair("token", &self.signer.unsubscribe_token(email));
         url.into()
@@ -214,14 +222,14 @@ impl Newsletter {
         confirm_url: &str,
     ) -> Result<RenderedEmail, EmailError> {
         let view = ConfirmView {
-            title: self.config.title.clone(),
-            subtitle: self.config.subtitle.clone(),
-            language: self.config.language.clone(),
+            title: self.site.title.clone(),
+            subtitle: self.site.subtitle.clone(),
+            language: self.site.language.clone(),
             email: email.trim().to_owned(),
             confirm_url: confirm_url.to_owned(),
-            site_url: self.config.site_url.to_string(),
-            postal_address: self.config.postal_address.clone(),
-            from_email: self.config.from.email.to_string(),
+            site_url: self.site.url.to_string(),
+            postal_address: self.mail.postal_address.clone(),
+            from_email: self.mail.from.email.to_string(),
         };
         let subject = self
             .templates
@@ -249,9 +257,14 @@ impl Newsletter {
         Ok(inlined)
     }
 
-    /// The validated settings this newsletter was made with.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The site settings this newsletter was made with.
+    pub fn site(&self) -> &SiteSettings {
+        &self.site
+    }
+
+    /// The mail settings this newsletter was made with.
+    pub fn mail(&self) -> &MailSettings {
+        &self.mail
     }
 }
 
@@ -480,29 +493,30 @@ impl Edition<'_> {
         }
         let n = self.newsletter;
         let selection = key.0.select(&self.digest);
-        let prepared = match EmailView::new(&n.config, &self.digest, &key.0, &selection, key.1) {
-            None => None,
-            Some(view) => {
-                let html = n.templates.render_html(templates::EMAIL_HTML, &view)?;
-                let html = n.inline(templates::EMAIL_HTML, &html)?;
-                let text = text::wrap(&n.templates.render_text(templates::EMAIL_TXT, &view)?);
-                Some(Arc::new(PreparedEmail {
-                    body: Arc::new(Rendering {
-                        html: segments(&html),
-                        text: segments(&text),
-                    }),
-                    html,
-                    text,
-                    subject: SubjectView {
-                        title: view.title,
-                        date: view.date,
-                        paper_count: view.paper_count,
-                        top_paper: view.top_paper,
-                        subscriber: view.subscriber,
-                    },
-                }))
-            }
-        };
+        let prepared =
+            match EmailView::new(&n.site, &n.mail, &self.digest, &key.0, &selection, key.1) {
+                None => None,
+                Some(view) => {
+                    let html = n.templates.render_html(templates::EMAIL_HTML, &view)?;
+                    let html = n.inline(templates::EMAIL_HTML, &html)?;
+                    let text = text::wrap(&n.templates.render_text(templates::EMAIL_TXT, &view)?);
+                    Some(Arc::new(PreparedEmail {
+                        body: Arc::new(Rendering {
+                            html: segments(&html),
+                            text: segments(&text),
+                        }),
+                        html,
+                        text,
+                        subject: SubjectView {
+                            title: view.title,
+                            date: view.date,
+                            paper_count: view.paper_count,
+                            top_paper: view.top_paper,
+                            subscriber: view.subscriber,
+                        },
+                    }))
+                }
+            };
         self.lock().insert(key.clone(), prepared.clone());
         Ok(prepared)
     }

@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{MailSettings, SiteSettings};
 use crate::model::{Digest, Paper, PaperFilter, Selection};
 
 /// Authors listed before "et al." when a paper has more than [`MAX_AUTHORS`].
@@ -226,13 +226,13 @@ pub(crate) struct ConfirmView {
 }
 
 impl Links {
-    pub(crate) fn new(config: &Config, day: NaiveDate) -> Self {
+    pub(crate) fn new(site: &SiteSettings, day: NaiveDate) -> Self {
         Self {
-            site: config.site_url.to_string(),
-            digest: config.site_link(&format!("{}/", day.format("%Y-%m-%d"))),
-            atom: config.site_link("atom.xml"),
-            rss: config.site_link("rss.xml"),
-            json: config.site_link("feed.json"),
+            site: site.url.to_string(),
+            digest: site.link(&format!("{}/", day.format("%Y-%m-%d"))),
+            atom: site.link("atom.xml"),
+            rss: site.link("rss.xml"),
+            json: site.link("feed.json"),
         }
     }
 }
@@ -241,7 +241,8 @@ impl EmailView {
     /// The view of `selection` for a reader with (or without) a name, with
     /// placeholders for the personal values. `None` when nothing is selected.
     pub(crate) fn new(
-        config: &Config,
+        site: &SiteSettings,
+        mail: &MailSettings,
         digest: &Digest,
         filter: &PaperFilter,
         selection: &Selection<'_>,
@@ -269,9 +270,9 @@ impl EmailView {
         });
         let preheader = preheader(&papers);
         Some(Self {
-            title: config.title.clone(),
-            subtitle: config.subtitle.clone(),
-            language: config.language.clone(),
+            title: site.title.clone(),
+            subtitle: site.subtitle.clone(),
+            language: site.language.clone(),
             digest_title: digest.title.clone(),
             date: digest.date.format("%Y-%m-%d").to_string(),
             date_long: digest.date.format("%A, %-d %B %Y").to_string(),
@@ -286,11 +287,11 @@ impl EmailView {
             preheader,
             top_paper,
             papers,
-            links: Links::new(config, digest.date),
+            links: Links::new(site, digest.date),
             subscriber: SubscriberView::placeholders(has_name),
             unsubscribe_url: Personal::Unsubscribe.placeholder(),
-            postal_address: config.postal_address.clone(),
-            from_email: config.from.email.to_string(),
+            postal_address: mail.postal_address.clone(),
+            from_email: mail.from.email.to_string(),
         })
     }
 }

@@ -10,7 +10,7 @@ use super::{
     category_path, digest_categories, digest_id, with_stylesheet, FeedError, FeedSet, OutputFile,
     PaperEntry, CATEGORY_SCHEME, GENERATOR, STYLESHEET_FILE,
 };
-use crate::config::Config;
+use crate::config::SiteSettings;
 use crate::model::Category;
 use crate::render;
 
@@ -18,20 +18,20 @@ const ATOM_TYPE: &str = "application/atom+xml";
 
 /// `atom.xml`: one entry per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
-    let config = set.config;
+    let site = set.site;
     let path = "atom.xml";
     let entries = set
         .digests
         .iter()
         .zip(&set.digest_html)
         .map(|(d, html)| {
-            let page = render::digest_page_url(d, config);
+            let page = render::digest_page_url(d, site);
             Entry {
-                id: digest_id(d, config),
+                id: digest_id(d, site),
                 title: Text::plain(d.title.clone()),
                 updated: d.published,
                 published: Some(d.published),
-                authors: vec![site_author(config)],
+                authors: vec![site_author(site)],
                 links: vec![link(&page, "alternate", "text/html")],
                 categories: digest_categories(d)
                     .into_iter()
@@ -44,11 +44,11 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         })
         .collect();
     let feed = feed(
-        config,
+        site,
         path,
-        config.title.clone(),
-        config.subtitle.clone(),
-        config.site_link(""),
+        site.title.clone(),
+        site.subtitle.clone(),
+        site.link(""),
         set.newest(),
         entries,
     );
@@ -57,20 +57,20 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
 
 /// `papers.xml`: one entry per paper, keyed by its arXiv abs URL.
 pub(super) fn papers(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
-    let config = set.config;
+    let site = set.site;
     let path = "papers.xml";
-    let entries: Vec<Entry> = set.papers.iter().map(|p| paper_entry(p, config)).collect();
+    let entries: Vec<Entry> = set.papers.iter().map(|p| paper_entry(p, site)).collect();
     let updated = newest(&entries);
     let feed = feed(
-        config,
+        site,
         path,
-        format!("{}: every paper", config.title),
+        format!("{}: every paper", site.title),
         format!(
             "Each paper of the latest {} digests as its own entry: {}",
             set.digests.len(),
-            config.subtitle
+            site.subtitle
         ),
-        config.site_link(""),
+        site.link(""),
         updated,
         entries,
     );
@@ -83,20 +83,20 @@ pub(super) fn category(
     category: &Category,
     papers: &[&PaperEntry<'_>],
 ) -> Result<OutputFile, FeedError> {
-    let config = set.config;
+    let site = set.site;
     let path = category_path(category);
-    let entries: Vec<Entry> = papers.iter().map(|p| paper_entry(p, config)).collect();
+    let entries: Vec<Entry> = papers.iter().map(|p| paper_entry(p, site)).collect();
     let updated = newest(&entries);
     let mut feed = feed(
-        config,
+        site,
         &path,
-        format!("{}: {category}", config.title),
+        format!("{}: {category}", site.title),
         format!(
             "Papers in arXiv category {category} among the latest {} digests: {}",
             set.digests.len(),
-            config.subtitle
+            site.subtitle
         ),
-        config.site_link(""),
+        site.link(""),
         updated,
         entries,
     );
@@ -110,7 +110,7 @@ pub(super) fn category(
     write(&path, &feed, &format!("../{STYLESHEET_FILE}"))
 }
 
-fn paper_entry(entry: &PaperEntry<'_>, config: &Config) -> Entry {
+fn paper_entry(entry: &PaperEntry<'_>, site: &SiteSettings) -> Entry {
     let paper = entry.paper;
     let abs = paper.canonical_url();
     let mut links = vec![link(&abs, "alternate", "text/html")];
@@ -125,7 +125,7 @@ fn paper_entry(entry: &PaperEntry<'_>, config: &Config) -> Entry {
         link(
             &format!(
                 "{}#paper-{}",
-                render::digest_page_url(t.digest, config),
+                render::digest_page_url(t.digest, site),
                 t.paper.rank
             ),
             "via",
@@ -133,7 +133,7 @@ fn paper_entry(entry: &PaperEntry<'_>, config: &Config) -> Entry {
         )
     }));
     let authors = if paper.authors.is_empty() {
-        vec![site_author(config)]
+        vec![site_author(site)]
     } else {
         paper
             .authors
@@ -159,7 +159,7 @@ fn paper_entry(entry: &PaperEntry<'_>, config: &Config) -> Entry {
 }
 
 fn feed(
-    config: &Config,
+    site: &SiteSettings,
     path: &str,
     title: String,
     subtitle: String,
@@ -167,12 +167,12 @@ fn feed(
     updated: DateTime<FixedOffset>,
     entries: Vec<Entry>,
 ) -> Feed {
-    let self_url = config.site_link(path);
+    let self_url = site.link(path);
     Feed {
         title: Text::plain(title),
         id: self_url.clone(),
         updated,
-        authors: vec![site_author(config)],
+        authors: vec![site_author(site)],
         generator: Some(Generator {
             value: GENERATOR.to_owned(),
             uri: None,
@@ -184,18 +184,18 @@ fn feed(
         ],
         subtitle: Some(Text::plain(subtitle)),
         entries,
-        lang: Some(config.language.clone()),
+        lang: Some(site.language.clone()),
         ..Feed::default()
     }
 }
 
 fn write(path: &str, feed: &Feed, stylesheet: &str) -> Result<OutputFile, FeedError> {
-    let config = WriteConfig {
+    let write_config = WriteConfig {
         write_document_declaration: false,
         indent_size: Some(2),
     };
     let xml = feed
-        .write_with_config(Vec::new(), config)
+        .write_with_config(Vec::new(), write_config)
         .map_err(|source| FeedError::Atom {
             file: path.to_owned(),
             source,
@@ -215,10 +215,10 @@ fn newest(entries: &[Entry]) -> DateTime<FixedOffset> {
         .unwrap_or_else(super::epoch)
 }
 
-fn site_author(config: &Config) -> Person {
+fn site_author(site: &SiteSettings) -> Person {
     Person {
-        name: config.title.clone(),
-        uri: Some(config.site_link("")),
+        name: site.title.clone(),
+        uri: Some(site.link("")),
         ..Person::default()
     }
 }

@@ -44,19 +44,19 @@ struct JsonItem<'a> {
 
 /// `feed.json`: one item per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
-    let config = set.config;
+    let site = set.site;
     let path = "feed.json";
     let author = || Author {
-        name: config.title.clone(),
-        url: config.site_link(""),
+        name: site.title.clone(),
+        url: site.link(""),
     };
     let items = set
         .digests
         .iter()
         .zip(&set.digest_html)
         .map(|(d, html)| JsonItem {
-            id: digest_id(d, config),
-            url: render::digest_page_url(d, config),
+            id: digest_id(d, site),
+            url: render::digest_page_url(d, site),
             title: &d.title,
             content_html: html,
             summary: render::digest_summary(d),
@@ -71,11 +71,11 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         .collect();
     let feed = JsonFeed {
         version: VERSION,
-        title: &config.title,
-        home_page_url: config.site_link(""),
-        feed_url: config.site_link(path),
-        description: &config.subtitle,
-        language: &config.language,
+        title: &site.title,
+        home_page_url: site.link(""),
+        feed_url: site.link(path),
+        description: &site.subtitle,
+        language: &site.language,
         authors: vec![author()],
         items,
     };

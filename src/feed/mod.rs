@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use thiserror::Error;
 
-use crate::config::Config;
+use crate::config::SiteSettings;
 use crate::model::{Category, Digest};
 use crate::render;
 use crate::templates::{TemplateError, Templates};
@@ -94,7 +94,7 @@ pub enum FeedError {
 /// window, newest first, their HTML, and the papers merged across days.
 #[derive(Debug)]
 pub struct FeedSet<'a> {
-    config: &'a Config,
+    site: &'a SiteSettings,
     /// The digest and paper templates, and the stylesheet.
     templates: &'a Templates,
     /// The latest digests, newest first, at most `feed_limit`, one per day.
@@ -106,27 +106,27 @@ pub struct FeedSet<'a> {
 }
 
 impl<'a> FeedSet<'a> {
-    /// Picks the latest `config.feed_limit` digests (one per day, newest
+    /// Picks the latest `site.feed_limit` digests (one per day, newest
     /// first) and prepares their content with `templates`.
     ///
     /// # Errors
     /// When a template fails to render.
     pub fn new<D: Borrow<Digest>>(
         archive: &'a [D],
-        config: &'a Config,
+        site: &'a SiteSettings,
         templates: &'a Templates,
     ) -> Result<Self, FeedError> {
         let mut digests: Vec<&Digest> = archive.iter().map(Borrow::borrow).collect();
         digests.sort_by(|a, b| b.date.cmp(&a.date).then(b.published.cmp(&a.published)));
         digests.dedup_by_key(|d| d.date);
-        digests.truncate(config.feed_limit);
+        digests.truncate(site.feed_limit);
         let digest_html = digests
             .iter()
-            .map(|d| render::digest_html(d, config, templates))
+            .map(|d| render::digest_html(d, site, templates))
             .collect::<Result<_, _>>()?;
-        let papers = papers::merge(&digests, config, templates)?;
+        let papers = papers::merge(&digests, site, templates)?;
         Ok(Self {
-            config,
+            site,
             templates,
             digests,
             digest_html,
@@ -199,15 +199,15 @@ impl<'a> FeedSet<'a> {
 }
 
 /// Renders every feed file for the latest digests of `archive` (any order; the
-/// newest `config.feed_limit` days are taken), with the built-in templates.
+/// newest `site.feed_limit` days are taken), with the built-in templates.
 ///
 /// # Errors
 /// When a serializer fails (a bug, see [`FeedError`]).
 pub fn build<D: Borrow<Digest>>(
     archive: &[D],
-    config: &Config,
+    site: &SiteSettings,
 ) -> Result<Vec<OutputFile>, FeedError> {
-    build_with(archive, config, Templates::builtin_digest())
+    build_with(archive, site, Templates::builtin_digest())
 }
 
 /// [`build`] with the digest templates and stylesheet of `templates` (the
@@ -217,10 +217,10 @@ pub fn build<D: Borrow<Digest>>(
 /// When a template fails to render, or a serializer fails (a bug).
 pub fn build_with<D: Borrow<Digest>>(
     archive: &[D],
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Vec<OutputFile>, FeedError> {
-    FeedSet::new(archive, config, templates)?.files()
+    FeedSet::new(archive, site, templates)?.files()
 }
 
 /// Output path of a category's feed.
@@ -234,14 +234,14 @@ pub fn category_path(category: &Category) -> String {
 /// site never changes it. When the host cannot be a tag authority (an IPv6
 /// address) the digest page URL is the id.
 #[must_use]
-pub fn digest_id(digest: &Digest, config: &Config) -> String {
+pub fn digest_id(digest: &Digest, site: &SiteSettings) -> String {
     let day = digest.date.format("%Y-%m-%d");
-    match config.site_url.host() {
+    match site.url.host() {
         Some(url::Host::Domain(host)) if is_tag_authority(host) => {
-            format!("tag:{host},{day}:{}{day}", config.site_url.path())
+            format!("tag:{host},{day}:{}{day}", site.url.path())
         }
-        Some(url::Host::Ipv4(ip)) => format!("tag:{ip},{day}:{}{day}", config.site_url.path()),
-        _ => render::digest_page_url(digest, config),
+        Some(url::Host::Ipv4(ip)) => format!("tag:{ip},{day}:{}{day}", site.url.path()),
+        _ => render::digest_page_url(digest, site),
     }
 }
 
@@ -319,11 +319,12 @@ mod tests {
         assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet"));
     }
 
-    fn config(site: &str) -> Config {
-        use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from(["hotpapers", "--site-url", site, "build"])
-            .expect("arguments parse");
-        Config::from_settings(&cli.settings).expect("valid settings")
+    fn config(site: &str) -> SiteSettings {
+        crate::config::Config::builder()
+            .site_url(site)
+            .build()
+            .expect("valid settings")
+            .site
     }
 
     #[test]

@@ -31,15 +31,15 @@ fn write<'c>(
     set: &FeedSet<'_>,
     categories: impl Iterator<Item = &'c Category>,
 ) -> io::Result<Vec<u8>> {
-    let config = set.config;
-    let home = config.site_link("");
+    let site = set.site;
+    let home = site.link("");
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
     w.write_event(Event::Start(
         BytesStart::new("opml").with_attributes([("version", "2.0")]),
     ))?;
     w.write_event(Event::Start(BytesStart::new("head")))?;
-    text_element(&mut w, "title", &format!("{}: all feeds", config.title))?;
+    text_element(&mut w, "title", &format!("{}: all feeds", site.title))?;
     if !set.digests.is_empty() {
         text_element(&mut w, "dateModified", &set.newest().to_rfc2822())?;
     }
@@ -47,7 +47,7 @@ fn write<'c>(
     w.write_event(Event::End(BytesEnd::new("head")))?;
     w.write_event(Event::Start(BytesStart::new("body")))?;
 
-    let title = &config.title;
+    let title = &site.title;
     // The daily digest once (Atom): rss.xml and feed.json hold the same
     // entries, and importing them too would subscribe the reader twice.
     let feeds = [
@@ -55,7 +55,7 @@ fn write<'c>(
         ("papers.xml", format!("{title}: every paper")),
     ];
     for (file, text) in &feeds {
-        outline(&mut w, text, &config.site_link(file), &home)?;
+        outline(&mut w, text, &site.link(file), &home)?;
     }
     w.write_event(Event::Start(BytesStart::new("outline").with_attributes([
         ("text", format!("{title}: arXiv categories").as_str()),
@@ -65,7 +65,7 @@ fn write<'c>(
         outline(
             &mut w,
             &format!("{title}: {c}"),
-            &config.site_link(&category_path(c)),
+            &site.link(&category_path(c)),
             &c.list_url(),
         )?;
     }

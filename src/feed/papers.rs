@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::SiteSettings;
 use crate::model::{ArxivId, Digest, Paper};
 use crate::render::{self, PaperView};
 use crate::templates::{self, TemplateError, Templates};
@@ -57,7 +57,7 @@ impl PaperEntry<'_> {
 /// trending first, then by that day's rank.
 pub(super) fn merge<'a>(
     digests: &[&'a Digest],
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Vec<PaperEntry<'a>>, TemplateError> {
     let mut by_id: BTreeMap<&'a ArxivId, Vec<Trended<'a>>> = BTreeMap::new();
@@ -76,7 +76,7 @@ pub(super) fn merge<'a>(
         .filter_map(|days| {
             let latest = *days.first()?;
             Some(
-                entry_html(latest.paper, &days, config, templates).map(|html| PaperEntry {
+                entry_html(latest.paper, &days, site, templates).map(|html| PaperEntry {
                     paper: latest.paper,
                     days,
                     html,
@@ -100,7 +100,7 @@ pub(super) fn merge<'a>(
 fn entry_html(
     paper: &Paper,
     days: &[Trended<'_>],
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<String, TemplateError> {
     /// One day the paper trended on.
@@ -122,7 +122,7 @@ fn entry_html(
         days: days
             .iter()
             .map(|t| Day {
-                page: render::digest_page_url(t.digest, config),
+                page: render::digest_page_url(t.digest, site),
                 date: t.digest.date.to_string(),
                 rank: t.paper.rank,
                 retweets: t.paper.retweets,

@@ -16,18 +16,18 @@ use crate::render;
 
 /// `rss.xml`: one item per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
-    let config = set.config;
+    let site = set.site;
     let path = "rss.xml";
     let items = set
         .digests
         .iter()
         .zip(&set.digest_html)
         .map(|(d, html)| {
-            let id = digest_id(d, config);
+            let id = digest_id(d, site);
             let permalink = id.starts_with("http");
             Item {
                 title: Some(d.title.clone()),
-                link: Some(render::digest_page_url(d, config)),
+                link: Some(render::digest_page_url(d, site)),
                 description: Some(escape(&render::digest_summary(d)).into_owned()),
                 categories: digest_categories(d)
                     .into_iter()
@@ -43,7 +43,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
                 pub_date: Some(rfc822(d.published)),
                 content: Some(html.clone()),
                 dublin_core_ext: Some(DublinCoreExtension {
-                    creators: vec![config.title.clone()],
+                    creators: vec![site.title.clone()],
                     ..DublinCoreExtension::default()
                 }),
                 ..Item::default()
@@ -52,10 +52,10 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         .collect();
     let newest = rfc822(set.newest());
     let channel = Channel {
-        title: config.title.clone(),
-        link: config.site_link(""),
-        description: config.subtitle.clone(),
-        language: Some(config.language.clone()),
+        title: site.title.clone(),
+        link: site.link(""),
+        description: site.subtitle.clone(),
+        language: Some(site.language.clone()),
         pub_date: Some(newest.clone()),
         last_build_date: Some(newest),
         generator: Some(format!("{GENERATOR} {}", env!("CARGO_PKG_VERSION"))),
@@ -63,7 +63,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         items,
         atom_ext: Some(AtomExtension {
             links: vec![Link {
-                href: config.site_link(path),
+                href: site.link(path),
                 rel: "self".to_owned(),
                 mime_type: Some("application/rss+xml".to_owned()),
                 ..Link::default()

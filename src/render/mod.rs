@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::SiteSettings;
 use crate::model::{Digest, Paper, Tweet};
 use crate::templates::{self, TemplateError, Templates};
 
@@ -25,10 +25,10 @@ use crate::templates::{self, TemplateError, Templates};
 /// When an overriding template fails to render.
 pub fn digest_html(
     digest: &Digest,
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<String, TemplateError> {
-    let view = DigestView::new(digest, Some(digest_page_url(digest, config)));
+    let view = DigestView::new(digest, Some(digest_page_url(digest, site)));
     templates.render_html(templates::DIGEST_HTML, &view)
 }
 
@@ -209,8 +209,8 @@ pub fn paper_summary(paper: &Paper) -> String {
 
 /// The digest's web page, `SITE_URL/YYYY-MM-DD/`.
 #[must_use]
-pub fn digest_page_url(digest: &Digest, config: &Config) -> String {
-    config.site_link(&format!("{}/", digest.date.format("%Y-%m-%d")))
+pub fn digest_page_url(digest: &Digest, site: &SiteSettings) -> String {
+    site.link(&format!("{}/", digest.date.format("%Y-%m-%d")))
 }
 
 /// "2021-02-12", or "2021-02-12 to 2021-02-14" for a range digest.

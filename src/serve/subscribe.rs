@@ -45,7 +45,7 @@ pub(crate) struct TokenQuery {
 
 /// A page, its status, and the headers every answer of this module carries.
 fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
-    let html = match render_message(page, &site.config, &site.templates) {
+    let html = match render_message(page, &site.config.site, &site.templates) {
         Ok(html) => html,
         Err(e) => {
             tracing::error!("{e}");
@@ -238,9 +238,10 @@ pub(crate) async fn subscribe(
         let token = site.signer.confirm_token(&claim);
         let mut url = site
             .config
-            .site_url
+            .site
+            .url
             .join("confirm")
-            .unwrap_or_else(|_| site.config.site_url.clone());
+            .unwrap_or_else(|_| site.config.site.url.clone());
         url.query_pairs_mut().append_pair("token", &token);
         let built = site
             .newsletter

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{layout, FeedLink, Page, SiteError};
-use crate::config::Config;
+use crate::config::SiteSettings;
 use crate::model::Digest;
 use crate::templates::{self, Templates};
 
@@ -20,7 +20,7 @@ const OFFERED_CATEGORIES: usize = 12;
 /// When a template fails to render.
 pub fn render_pages(
     archive: &[&Digest],
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Vec<Page>, SiteError> {
     let mut days: Vec<&Digest> = archive.to_vec();
@@ -28,18 +28,18 @@ pub fn render_pages(
     days.dedup_by_key(|d| d.date);
     let categories = category_index(&days);
 
-    let mut pages = vec![index_page(&days, &categories, config, templates)?];
+    let mut pages = vec![index_page(&days, &categories, site, templates)?];
     let day_pages: Result<Vec<Page>, SiteError> = (0..days.len())
         .into_par_iter()
         .map(|i| {
             let prev = i.checked_sub(1).and_then(|j| days.get(j)).copied();
-            day_page(days[i], prev, days.get(i + 1).copied(), config, templates)
+            day_page(days[i], prev, days.get(i + 1).copied(), site, templates)
         })
         .collect();
     pages.extend(day_pages?);
     let category_pages: Result<Vec<Page>, SiteError> = categories
         .par_iter()
-        .map(|(name, entries)| category_page(name, entries, config, templates))
+        .map(|(name, entries)| category_page(name, entries, site, templates))
         .collect();
     pages.extend(category_pages?);
     Ok(pages)
@@ -78,7 +78,7 @@ fn category_index(days: &[&Digest]) -> BTreeMap<String, Vec<CategoryEntry>> {
 fn index_page(
     days: &[&Digest],
     categories: &BTreeMap<String, Vec<CategoryEntry>>,
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Page, SiteError> {
     #[derive(Serialize)]
@@ -112,7 +112,7 @@ fn index_page(
     let latest = days
         .iter()
         .rev()
-        .take(config.feed_limit)
+        .take(site.feed_limit)
         .map(|d| Latest {
             date: d.date.format("%Y-%m-%d").to_string(),
             title: &d.title,
@@ -144,8 +144,8 @@ fn index_page(
         }
     }
     let view = View {
-        title: &config.title,
-        subtitle: &config.subtitle,
+        title: &site.title,
+        subtitle: &site.subtitle,
         root: "",
         latest,
         categories: categories
@@ -162,10 +162,10 @@ fn index_page(
     let html = templates.render_html(
         templates::SITE_LAYOUT,
         &layout(
-            config,
-            &config.title,
-            &config.subtitle,
-            Some(config.site_link("")),
+            site,
+            &site.title,
+            &site.subtitle,
+            Some(site.link("")),
             "",
             content,
         ),
@@ -180,7 +180,7 @@ fn day_page(
     digest: &Digest,
     prev: Option<&Digest>,
     next: Option<&Digest>,
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Page, SiteError> {
     #[derive(Serialize)]
@@ -209,10 +209,10 @@ fn day_page(
         .clone()
         .unwrap_or_else(|| crate::render::digest_summary(digest));
     let mut page = layout(
-        config,
+        site,
         &digest.title,
         &description,
-        Some(config.site_link(&format!("{day}/"))),
+        Some(site.link(&format!("{day}/"))),
         "../",
         content,
     );
@@ -225,7 +225,7 @@ fn day_page(
             if s.starts_with("https://") || s.starts_with("http://") {
                 s.to_owned()
             } else {
-                config.site_link(s)
+                site.link(s)
             }
         });
     let html = templates.render_html(templates::SITE_LAYOUT, &page)?;
@@ -238,7 +238,7 @@ fn day_page(
 fn category_page(
     name: &str,
     entries: &[CategoryEntry],
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Page, SiteError> {
     #[derive(Serialize)]
@@ -259,20 +259,20 @@ fn category_page(
         entries,
     };
     let content = templates.render_html(templates::SITE_CATEGORY, &view)?;
-    let title = format!("{name} · {}", config.title);
+    let title = format!("{name} · {}", site.title);
     let description = format!("Papers in the arXiv category {name} that trended on Twitter.");
     let mut page = layout(
-        config,
+        site,
         &title,
         &description,
-        Some(config.site_link(&format!("categories/{name}/"))),
+        Some(site.link(&format!("categories/{name}/"))),
         "../../",
         content,
     );
     page.feeds.push(FeedLink {
         media_type: "application/atom+xml",
         title: format!("{name} papers (Atom)"),
-        href: config.site_link(&format!("categories/{name}.xml")),
+        href: site.link(&format!("categories/{name}.xml")),
     });
     let html = templates.render_html(templates::SITE_LAYOUT, &page)?;
     Ok(Page {

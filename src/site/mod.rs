@@ -15,7 +15,7 @@ mod archive;
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::SiteSettings;
 use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
@@ -104,7 +104,7 @@ pub struct HiddenField {
 /// When a template fails to render.
 pub fn render_message(
     page: &MessagePage,
-    config: &Config,
+    site: &SiteSettings,
     templates: &Templates,
 ) -> Result<String, SiteError> {
     #[derive(Serialize)]
@@ -119,17 +119,17 @@ pub fn render_message(
         &View {
             page,
             root: "",
-            site_title: &config.title,
+            site_title: &site.title,
         },
     )?;
-    let title = format!("{} · {}", page.heading, config.title);
-    let mut layout = layout(config, &title, &config.subtitle, None, "", content);
+    let title = format!("{} · {}", page.heading, site.title);
+    let mut layout = layout(site, &title, &site.subtitle, None, "", content);
     layout.noindex = true;
     Ok(templates.render_html(templates::SITE_LAYOUT, &layout)?)
 }
 
 fn layout<'a>(
-    config: &'a Config,
+    site: &'a SiteSettings,
     title: &'a str,
     description: &'a str,
     canonical: Option<String>,
@@ -137,38 +137,38 @@ fn layout<'a>(
     content: String,
 ) -> LayoutView<'a> {
     LayoutView {
-        lang: &config.language,
+        lang: &site.language,
         title,
         description,
         canonical,
         og_type: "website",
-        og_locale: config.language.replace('-', "_"),
+        og_locale: site.language.replace('-', "_"),
         og_image: None,
-        site_title: &config.title,
-        site_subtitle: &config.subtitle,
-        feeds: site_feeds(config),
+        site_title: &site.title,
+        site_subtitle: &site.subtitle,
+        feeds: site_feeds(site),
         root,
         noindex: false,
         content,
     }
 }
 
-fn site_feeds(config: &Config) -> Vec<FeedLink> {
+fn site_feeds(site: &SiteSettings) -> Vec<FeedLink> {
     vec![
         FeedLink {
             media_type: "application/atom+xml",
-            title: format!("{} (Atom)", config.title),
-            href: config.site_link("atom.xml"),
+            title: format!("{} (Atom)", site.title),
+            href: site.link("atom.xml"),
         },
         FeedLink {
             media_type: "application/rss+xml",
-            title: format!("{} (RSS)", config.title),
-            href: config.site_link("rss.xml"),
+            title: format!("{} (RSS)", site.title),
+            href: site.link("rss.xml"),
         },
         FeedLink {
             media_type: "application/feed+json",
-            title: format!("{} (JSON Feed)", config.title),
-            href: config.site_link("feed.json"),
+            title: format!("{} (JSON Feed)", site.title),
+            href: site.link("feed.json"),
         },
     ]
 }

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
-use clap::Parser;
-use hotpapers::config::Config;
+use hotpapers::config::{Config, ConfigBuilder};
 use hotpapers::delivery::{Mailer, MessageError, Outgoing, DKIM_SIGNED_HEADERS};
 use hotpapers::email::{Edition, EmailError, Newsletter, SUBJECT_LIMIT};
 use hotpapers::model::{Category, Digest, Subscriber};
+use hotpapers::secret::TokenKey;
 use hotpapers::token::Signer;
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -18,24 +18,32 @@ use crate::support::{fixture, hotpapers, run};
 
 const SECRET: &str = "a test secret that is long enough";
 
-/// Settings as the command line would give them, plus a fixed secret and an
-/// https site (List-Unsubscribe must carry an https URL).
-fn config(extra: &[&str]) -> Config {
-    let mut argv = vec![
-        "hotpapers",
-        "--secret",
-        SECRET,
-        "--site-url",
-        "https://hotpapers.example.org/",
-    ];
-    argv.extend_from_slice(extra);
-    argv.push("check");
-    let cli = hotpapers::cli::Cli::try_parse_from(argv).expect("arguments parse");
-    Config::from_settings(&cli.settings).expect("valid settings")
+/// The default settings with a fixed secret and an https site
+/// (List-Unsubscribe must carry an https URL), changed by `with`.
+fn config(with: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Config {
+    with(
+        Config::builder()
+            .secret(Some(SECRET))
+            .site_url("https://hotpapers.example.org/"),
+    )
+    .build()
+    .expect("valid settings")
 }
 
-fn newsletter(extra: &[&str]) -> Newsletter {
-    Newsletter::new(&config(extra)).expect("templates load")
+fn try_newsletter(c: &Config) -> Result<Newsletter, EmailError> {
+    Newsletter::new(&c.site, &c.mail, &c.secret, &c.templates)
+}
+
+fn newsletter(with: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Newsletter {
+    try_newsletter(&config(with)).expect("templates load")
+}
+
+fn mailer(n: &Newsletter) -> Result<Mailer, MessageError> {
+    Mailer::new(&n.site().title, n.mail(), &TokenKey::new(Some(SECRET)))
+}
+
+fn same(b: ConfigBuilder) -> ConfigBuilder {
+    b
 }
 
 /// A sample digest from the corpus (16 papers).
@@ -73,13 +81,13 @@ impl Messages for Edition<'_> {
         s: &Subscriber,
         date: DateTime<Utc>,
     ) -> Result<Option<Outgoing>, MessageError> {
-        let mailer = Mailer::new(self.newsletter().config())?;
+        let mailer = mailer(self.newsletter())?;
         let messages = mailer.edition(self);
         messages.message_for(s, date)
     }
 
     fn message_id(&self, s: &Subscriber) -> String {
-        let mailer = Mailer::new(self.newsletter().config()).expect("mailer loads");
+        let mailer = mailer(self.newsletter()).expect("mailer loads");
         mailer.message_id(self.digest().date, &s.email)
     }
 }
@@ -92,7 +100,7 @@ fn confirmation(
     date: DateTime<Utc>,
 ) -> Result<Outgoing, MessageError> {
     let rendered = n.render_confirmation(email, url)?;
-    Mailer::new(n.config())?.confirmation(email, &rendered, date)
+    mailer(n)?.confirmation(email, &rendered, date)
 }
 
 /// The formatted message for one subscriber.
@@ -122,7 +130,7 @@ fn header_names(block: &str) -> Vec<String> {
 
 #[test]
 fn text_part_of_the_sample_digest_matches_the_snapshot() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let r = n
         .edition(&digest("2021-03-19"))
         .unwrap()
@@ -134,7 +142,7 @@ fn text_part_of_the_sample_digest_matches_the_snapshot() {
 
 #[test]
 fn html_part_of_the_sample_digest_matches_the_snapshot() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let r = n
         .edition(&digest("2021-03-19"))
         .unwrap()
@@ -146,14 +154,14 @@ fn html_part_of_the_sample_digest_matches_the_snapshot() {
 
 #[test]
 fn message_headers_match_the_snapshot() {
-    let n = newsletter(&["--reply-to", "Editors <editors@hotpapers.example.org>"]);
+    let n = newsletter(|b| b.reply_to(Some("Editors <editors@hotpapers.example.org>")));
     let raw = formatted(&n, &digest("2021-03-19"), &reader());
     insta::assert_snapshot!("email_2021-03-19.headers", header_block(&raw));
 }
 
 #[test]
 fn message_parses_back_with_every_list_header() {
-    let n = newsletter(&["--reply-to", "Editors <editors@hotpapers.example.org>"]);
+    let n = newsletter(|b| b.reply_to(Some("Editors <editors@hotpapers.example.org>")));
     let d = digest("2021-03-19");
     let raw = formatted(&n, &d, &reader());
     let m = MessageParser::default().parse(&raw).expect("parses");
@@ -240,7 +248,7 @@ fn message_parses_back_with_every_list_header() {
 
 #[test]
 fn unsubscribe_link_carries_a_token_that_verifies_to_the_reader() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let url = n.unsubscribe_url("Ada@Example.org");
     let token = url
         .strip_prefix("https://hotpapers.example.org/unsubscribe?token=")
@@ -263,7 +271,7 @@ fn unsubscribe_link_carries_a_token_that_verifies_to_the_reader() {
 
 #[test]
 fn message_id_is_stable_per_day_and_reader_and_unique_across_them() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let day1 = digest("2021-03-19");
     let day2 = digest("2021-02-19");
     let e1 = n.edition(&day1).unwrap();
@@ -292,10 +300,10 @@ fn message_id_is_stable_per_day_and_reader_and_unique_across_them() {
 
 #[test]
 fn same_input_gives_byte_identical_messages() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     assert_eq!(formatted(&n, &d, &reader()), formatted(&n, &d, &reader()));
-    let other = newsletter(&[]);
+    let other = newsletter(same);
     assert_eq!(
         formatted(&n, &d, &reader()),
         formatted(&other, &d, &reader())
@@ -304,7 +312,7 @@ fn same_input_gives_byte_identical_messages() {
 
 #[test]
 fn long_subjects_are_shortened_at_a_word_to_78_characters() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let mut d = digest("2021-03-19");
     d.papers[0].title = "An extraordinarily long paper title that goes on and on about \
                          transformers, diffusion, and everything in between"
@@ -338,7 +346,7 @@ fn long_subjects_are_shortened_at_a_word_to_78_characters() {
 
 #[test]
 fn subject_template_can_be_set_in_the_settings() {
-    let n = newsletter(&["--subject", "{{paper_count}} papers on {{date}}"]);
+    let n = newsletter(|b| b.subject(Some("{{paper_count}} papers on {{date}}")));
     let r = n
         .edition(&digest("2021-03-19"))
         .unwrap()
@@ -352,7 +360,7 @@ fn subject_template_can_be_set_in_the_settings() {
 
 #[test]
 fn crlf_in_names_and_subjects_cannot_add_headers() {
-    let n = newsletter(&["--subject", "Hot {{date}}\r\nBcc: subject@evil.example"]);
+    let n = newsletter(|b| b.subject(Some("Hot {{date}}\r\nBcc: subject@evil.example")));
     let mut d = digest("2021-03-19");
     d.papers[0].title = "Title\r\nBcc: title@evil.example\r\n\r\n<html>".to_owned();
     let mut eve = Subscriber::new("eve@example.org");
@@ -384,7 +392,7 @@ fn crlf_in_names_and_subjects_cannot_add_headers() {
 
 #[test]
 fn an_address_with_crlf_or_spaces_is_refused() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     let e = n.edition(&d).unwrap();
     for bad in [
@@ -405,7 +413,7 @@ fn an_address_with_crlf_or_spaces_is_refused() {
 
 #[test]
 fn non_ascii_names_subjects_and_titles_are_encoded_and_decode_back() {
-    let n = newsletter(&["--title", "Heiße Papiere"]);
+    let n = newsletter(|b| b.title("Heiße Papiere"));
     let mut d = digest("2021-03-19");
     d.papers[0].title = "Über Graphen: 深層学習 — Ωmega".to_owned();
     let mut s = Subscriber::new("zoe@example.org");
@@ -431,7 +439,7 @@ fn non_ascii_names_subjects_and_titles_are_encoded_and_decode_back() {
 
 #[test]
 fn html_from_the_digest_is_escaped_in_the_html_part() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let mut d = digest("2021-03-19");
     d.papers[0].title = "<script>alert(1)</script> & <b>bold</b>".to_owned();
     d.papers[0].abstract_text = "x<img src=x onerror=alert(1)>".to_owned();
@@ -458,7 +466,7 @@ fn category(c: &str) -> Category {
 
 #[test]
 fn a_category_filter_keeps_only_matching_papers_with_their_original_ranks() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     let wanted = category("cs.CV");
     let matching: Vec<_> = d
@@ -504,7 +512,7 @@ fn first_words(title: &str) -> &str {
 
 #[test]
 fn max_papers_and_min_retweets_are_applied_and_reported() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     let min = d.papers[5].retweets;
     let popular = d.papers.iter().filter(|p| p.retweets >= min).count();
@@ -535,7 +543,7 @@ fn max_papers_and_min_retweets_are_applied_and_reported() {
 
 #[test]
 fn a_filter_that_leaves_nothing_means_no_email() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     let absent = category("q-bio.NC");
     assert!(d.papers.iter().all(|p| !p.categories.contains(&absent)));
@@ -557,7 +565,7 @@ fn a_filter_that_leaves_nothing_means_no_email() {
 
 #[test]
 fn readers_sharing_a_filter_get_their_own_address_name_and_link() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     let e = n.edition(&d).unwrap();
     let mut bob = Subscriber::new("bob@example.org");
@@ -585,7 +593,7 @@ fn readers_sharing_a_filter_get_their_own_address_name_and_link() {
 
 #[test]
 fn html_is_a_600px_table_layout_with_dark_mode_and_no_remote_content() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let r = n
         .edition(&digest("2021-03-19"))
         .unwrap()
@@ -639,7 +647,7 @@ fn html_is_a_600px_table_layout_with_dark_mode_and_no_remote_content() {
 
 #[test]
 fn every_paper_shows_its_rank_links_authors_counts_abstract_and_tweet() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let d = digest("2021-03-19");
     let r = n
         .edition(&d)
@@ -671,7 +679,7 @@ fn every_paper_shows_its_rank_links_authors_counts_abstract_and_tweet() {
 
 #[test]
 fn text_lines_fit_72_columns_except_unbreakable_urls() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     for day in ["2021-03-19", "2021-02-19", "2020-06-29"] {
         let r = n
             .edition(&digest(day))
@@ -696,7 +704,7 @@ fn text_lines_fit_72_columns_except_unbreakable_urls() {
 #[test]
 fn a_misspelled_variable_is_a_start_up_error_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let html = Newsletter::new(&config(&[]))
+    let html = try_newsletter(&config(same))
         .map(|_| std::fs::read_to_string("templates/email.html.hbs").unwrap())
         .unwrap();
     let broken = html.replacen("{{date_long}}", "{{date_lnog}}", 1);
@@ -706,7 +714,7 @@ fn a_misspelled_variable_is_a_start_up_error_with_file_and_line() {
         .unwrap()
         + 1;
     std::fs::write(dir.path().join("email.html.hbs"), broken).unwrap();
-    let err = Newsletter::new(&config(&["--templates", dir.path().to_str().unwrap()]))
+    let err = try_newsletter(&config(|b| b.templates(dir.path())))
         .unwrap_err()
         .to_string();
     let file = dir.path().join("email.html.hbs");
@@ -726,7 +734,7 @@ fn a_misspelled_variable_in_a_partial_names_the_partial_file() {
         "{{rank}}. {{title}}\n{{autors_short}}\n",
     )
     .unwrap();
-    let err = Newsletter::new(&config(&["--templates", dir.path().to_str().unwrap()]))
+    let err = try_newsletter(&config(|b| b.templates(dir.path())))
         .unwrap_err()
         .to_string();
     let file = dir.path().join("partials/paper.txt.hbs");
@@ -742,7 +750,7 @@ fn a_template_syntax_error_names_file_and_line() {
         "{{title}}\n\n{{#each papers}}\n{{title}}\n",
     )
     .unwrap();
-    let err = Newsletter::new(&config(&["--templates", dir.path().to_str().unwrap()])).unwrap_err();
+    let err = try_newsletter(&config(|b| b.templates(dir.path()))).unwrap_err();
     let EmailError::Template { file, line, .. } = &err else {
         panic!("expected a template error, got {err}");
     };
@@ -760,7 +768,7 @@ fn templates_are_overridden_file_by_file() {
     .unwrap();
     // Another project's templates in the same folder are left alone.
     std::fs::write(dir.path().join("index.html.tera"), "{{ nonsense").unwrap();
-    let n = newsletter(&["--templates", dir.path().to_str().unwrap()]);
+    let n = newsletter(|b| b.templates(dir.path()));
     let d = digest("2021-03-19");
     let r = n
         .edition(&d)
@@ -769,7 +777,7 @@ fn templates_are_overridden_file_by_file() {
         .unwrap()
         .unwrap();
     assert!(r.subject.starts_with("Today: "), "{}", r.subject);
-    let default = newsletter(&["--templates", "/nonexistent/templates"]);
+    let default = newsletter(|b| b.templates("/nonexistent/templates"));
     let r0 = default
         .edition(&d)
         .unwrap()
@@ -784,7 +792,7 @@ fn templates_are_overridden_file_by_file() {
 
 #[test]
 fn confirmation_email_has_one_link_and_says_why() {
-    let n = newsletter(&[]);
+    let n = newsletter(same);
     let url = "https://hotpapers.example.org/confirm?token=abc.def";
     let m = confirmation(&n, "new@example.org", url, sent_at())
         .unwrap()
@@ -815,12 +823,10 @@ fn confirmation_email_has_one_link_and_says_why() {
 // -------------------------------------------------------------------- DKIM
 
 fn dkim_signature(key: &str) -> String {
-    let n = newsletter(&[
-        "--dkim-key",
-        fixture(&format!("dkim/{key}")).to_str().unwrap(),
-        "--dkim-selector",
-        "test2021",
-    ]);
+    let n = newsletter(|b| {
+        b.dkim_key(Some(fixture(&format!("dkim/{key}"))))
+            .dkim_selector("test2021")
+    });
     let raw = formatted(&n, &digest("2021-03-19"), &reader());
     let unfolded = header_block(&raw)
         .replace("\r\n ", " ")
@@ -869,6 +875,7 @@ fn dkim_signature_covers_the_list_headers_with_relaxed_canonicalization() {
 
 #[test]
 fn an_unusable_dkim_key_is_refused_at_start_up() {
+    let c = config(same);
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.pem");
     std::fs::write(
@@ -876,13 +883,28 @@ fn an_unusable_dkim_key_is_refused_at_start_up() {
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let err = Mailer::new(&config(&["--dkim-key", bad.to_str().unwrap()])).unwrap_err();
+    let err = Mailer::new(
+        &c.site.title,
+        &config(|b| b.dkim_key(Some(bad.as_path()))).mail,
+        &c.secret,
+    )
+    .unwrap_err();
     assert!(matches!(err, MessageError::BadKey { .. }), "{err}");
     let missing = dir.path().join("missing.pem");
-    let err = Mailer::new(&config(&["--dkim-key", missing.to_str().unwrap()])).unwrap_err();
+    let err = Mailer::new(
+        &c.site.title,
+        &config(|b| b.dkim_key(Some(missing.as_path()))).mail,
+        &c.secret,
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("cannot read DKIM key"), "{err}");
     let public = fixture("dkim/test-rsa.pub.pem");
-    let err = Mailer::new(&config(&["--dkim-key", public.to_str().unwrap()])).unwrap_err();
+    let err = Mailer::new(
+        &c.site.title,
+        &config(|b| b.dkim_key(Some(public.as_path()))).mail,
+        &c.secret,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("unsupported PEM block"), "{err}");
 }
 
@@ -985,7 +1007,8 @@ fn preview_of_a_day_without_digest_says_so() {
         stderr.contains("the digest of 2020-12-07 has no papers"),
         "{stderr}"
     );
+    // A date that is no date is a usage error, found by the command line.
     let (o, _, stderr) = run(hotpapers().args(["preview", "--date", "2021-13-01"]));
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr.contains("invalid `--date 2021-13-01`"), "{stderr}");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr.contains("invalid date `2021-13-01`"), "{stderr}");
 }

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use atom_syndication::Feed;
-use hotpapers::config::Config;
+use hotpapers::config::{Config, SiteSettings};
 use hotpapers::digest::load_archive;
 use hotpapers::feed;
 use hotpapers::model::Digest;
 use serde_json::Value;
 
-use crate::support::{config, fixture, hotpapers, run};
+use crate::support::{fixture, hotpapers, run};
 
 const SITE: &str = "https://hotpapers.example.org/";
 
@@ -25,7 +25,7 @@ fn digests(rel: &str) -> Vec<Digest> {
 }
 
 /// Every file `feed::build` renders, by path.
-fn build(digests: &[Digest], config: &Config) -> BTreeMap<String, Vec<u8>> {
+fn build(digests: &[Digest], config: &SiteSettings) -> BTreeMap<String, Vec<u8>> {
     feed::build(digests, config)
         .expect("feeds render")
         .into_iter()
@@ -52,8 +52,8 @@ fn json(files: &BTreeMap<String, Vec<u8>>) -> Value {
     serde_json::from_slice(&files["feed.json"]).expect("feed.json is JSON")
 }
 
-fn site() -> Config {
-    config(&["--site-url", SITE])
+fn site() -> SiteSettings {
+    Config::builder().site_url(SITE).build().unwrap().site
 }
 
 #[test]
@@ -353,7 +353,12 @@ fn each_category_feed_holds_only_its_papers_and_the_opml_lists_every_feed() {
 fn feeds_hold_only_the_latest_n_digests() {
     let files = build(
         &digests("archive"),
-        &config(&["--site-url", SITE, "--feed-limit", "2"]),
+        &Config::builder()
+            .site_url(SITE)
+            .feed_limit(2usize)
+            .build()
+            .unwrap()
+            .site,
     );
     assert_eq!(atom(&files, "atom.xml").entries.len(), 2);
     assert_eq!(rss(&files).items.len(), 2);
@@ -532,7 +537,7 @@ fn an_empty_archive_gives_empty_feeds_with_a_fixed_date() {
 #[test]
 fn the_sample_corpus_builds_every_feed() {
     let corpus = digests("corpus");
-    let files = build(&corpus, &config(&[]));
+    let files = build(&corpus, &Config::builder().build().unwrap().site);
     let feed = atom(&files, "atom.xml");
     assert_eq!(feed.entries.len(), 30, "the default limit");
     assert_eq!(

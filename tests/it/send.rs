@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::Parser;
 use hotpapers::clock::FixedClock;
 use hotpapers::config::{Config, UnknownPolicy};
 use hotpapers::delivery::{
@@ -111,7 +110,7 @@ impl Fixture {
     }
 
     fn opts(&self, date: &str) -> SendOptions {
-        let mut o = SendOptions::from_config(&self.config, day(date));
+        let mut o = SendOptions::from_config(&self.config.delivery, day(date));
         o.backoff = Duration::from_millis(5);
         o.max_backoff = Duration::from_millis(40);
         o
@@ -127,8 +126,8 @@ impl Fixture {
 
     async fn send_with(&self, opts: &SendOptions, timeout: Duration) -> Result<Summary, SendError> {
         let date = opts.day.format("%Y-%m-%d").to_string();
-        let settings = self.config.smtp.clone().expect("an SMTP test");
-        let transport = SmtpTransport::new(settings, self.config.connections)
+        let settings = self.config.delivery.smtp.clone().expect("an SMTP test");
+        let transport = SmtpTransport::new(settings, self.config.delivery.connections)
             .unwrap()
             .with_timeout(timeout);
         let sender = Sender::new(
@@ -146,26 +145,17 @@ impl Fixture {
 }
 
 pub(crate) fn config_for(dir: &Path, smtp_url: Option<&str>) -> Config {
-    let mut args: Vec<String> = vec![
-        "hotpapers".into(),
-        "--secret".into(),
-        "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e".into(),
-        "--state".into(),
-        dir.join("state/hotpapers.db").display().to_string(),
-        "--subscribers".into(),
-        dir.join("subscribers.yaml").display().to_string(),
-        "--outbox".into(),
-        dir.join("outbox").display().to_string(),
-        "--from".into(),
-        "Hot Papers <digest@example.org>".into(),
-    ];
-    if let Some(u) = smtp_url {
-        args.push("--smtp-url".into());
-        args.push(u.into());
-    }
-    args.extend(["status".into(), "--date".into(), DAY.into()]);
-    let cli = hotpapers::cli::Cli::try_parse_from(args).unwrap();
-    Config::from_settings(&cli.settings).unwrap()
+    Config::builder()
+        .secret(Some(
+            "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e",
+        ))
+        .state(dir.join("state/hotpapers.db"))
+        .subscribers(dir.join("subscribers.yaml"))
+        .outbox(dir.join("outbox"))
+        .from("Hot Papers <digest@example.org>")
+        .smtp_url(smtp_url)
+        .build()
+        .unwrap()
 }
 
 fn reader(i: usize) -> String {
@@ -316,7 +306,7 @@ async fn a_cut_after_data_is_unknown_and_resent_under_the_default_policy() {
         ..Behaviour::default()
     };
     let f = Fixture::new(6, behaviour);
-    assert_eq!(f.config.unknown_policy, UnknownPolicy::Resend);
+    assert_eq!(f.config.delivery.unknown_policy, UnknownPolicy::Resend);
     let summary = f.send(&f.opts(DAY)).await.unwrap();
     assert_eq!((summary.sent, summary.unknown), (6, 0));
     // The server had accepted the first copy: the documented duplicate.
@@ -479,7 +469,7 @@ async fn the_rate_limit_spaces_messages_across_all_connections() {
 async fn a_dry_run_builds_and_counts_but_sends_and_records_nothing() {
     let f = Fixture::new(5, Behaviour::default());
     let sender = Sender::new(
-        delivery::transport_from_config(&f.config).unwrap(),
+        delivery::transport_from_config(&f.config.delivery).unwrap(),
         TestEdition::load(DAY),
         Arc::new(FixedClock(now())),
     );
@@ -528,13 +518,13 @@ async fn a_refused_connection_is_retried_then_deferred_with_its_cause() {
     )
     .unwrap();
     let config = config_for(dir.path(), Some(&format!("smtp://127.0.0.1:{port}")));
-    let mut opts = SendOptions::from_config(&config, day(DAY));
+    let mut opts = SendOptions::from_config(&config.delivery, day(DAY));
     opts.backoff = Duration::from_millis(1);
     opts.max_backoff = Duration::from_millis(2);
     opts.max_attempts = 3;
     let store = SubscriberStore::open(&dir.path().join("subscribers.yaml")).unwrap();
     let sender = Sender::new(
-        delivery::transport_from_config(&config).unwrap(),
+        delivery::transport_from_config(&config.delivery).unwrap(),
         TestEdition::load(DAY),
         Arc::new(FixedClock(now())),
     );
@@ -562,7 +552,7 @@ async fn without_an_smtp_url_messages_are_written_to_the_outbox() {
     )
     .unwrap();
     let config = config_for(dir.path(), None);
-    let transport = delivery::transport_from_config(&config).unwrap();
+    let transport = delivery::transport_from_config(&config.delivery).unwrap();
     assert!(transport.notice().is_some_and(|n| n.contains("outbox")));
     let store = SubscriberStore::open(&dir.path().join("subscribers.yaml")).unwrap();
     let sender = Sender::new(
@@ -575,12 +565,12 @@ async fn without_an_smtp_url_messages_are_written_to_the_outbox() {
             &config.state,
             store.load().unwrap().into_records(),
             2,
-            &SendOptions::from_config(&config, day(DAY)),
+            &SendOptions::from_config(&config.delivery, day(DAY)),
         )
         .await
         .unwrap();
     assert_eq!(s.sent, 2);
-    let files: Vec<_> = std::fs::read_dir(&config.outbox)
+    let files: Vec<_> = std::fs::read_dir(&config.delivery.outbox)
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();

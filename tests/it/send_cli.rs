@@ -116,11 +116,11 @@ fn some_permanent_failures_exit_3_and_status_shows_the_ledger() {
 }
 
 #[test]
-fn an_unknown_date_or_a_missing_digest_cannot_run_and_exits_1() {
+fn a_date_that_is_no_date_is_a_usage_error_and_a_missing_digest_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     write_subscribers(dir.path(), 1);
     let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-13-01"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "parsed by the command line");
     assert!(stderr.contains("invalid date `2021-13-01`"), "{stderr}");
     let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--date", "1999-01-01"]));
     assert_eq!(out.status.code(), Some(1));

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use clap::Parser;
 use hotpapers::clock::Clock;
 use hotpapers::config::Config;
 use hotpapers::model::{Subscriber, SubscriberStatus};
@@ -97,22 +96,14 @@ const SECRET: &str = "serve-test-secret-0123456789";
 /// templates folders inside the temporary folder.
 fn config_for(dir: &SiteDir, addr: SocketAddr, secret: &str) -> Config {
     let root = dir.out.parent().unwrap();
-    let cli = hotpapers::cli::Cli::try_parse_from([
-        "hotpapers".to_owned(),
-        "--site-url".to_owned(),
-        format!("http://{addr}/"),
-        "--secret".to_owned(),
-        secret.to_owned(),
-        "--subscribers".to_owned(),
-        root.join("subscribers").display().to_string(),
-        "--outbox".to_owned(),
-        root.join("outbox").display().to_string(),
-        "--templates".to_owned(),
-        root.join("templates").display().to_string(),
-        "check".to_owned(),
-    ])
-    .unwrap();
-    Config::from_settings(&cli.settings).unwrap()
+    Config::builder()
+        .site_url(format!("http://{addr}/"))
+        .secret(Some(secret))
+        .subscribers(root.join("subscribers"))
+        .outbox(root.join("outbox"))
+        .templates(root.join("templates"))
+        .build()
+        .unwrap()
 }
 
 /// A server running in this process on an ephemeral loopback port, mailing
@@ -135,11 +126,11 @@ impl Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = config_for(dir, addr, SECRET);
-        config.smtp = smtp_url.map(|u| {
+        config.delivery.smtp = smtp_url.map(|u| {
             hotpapers::delivery::SmtpSettings::parse(&u, None, None, None).expect("test URL")
         });
         let clock = TestClock::new();
-        let transport = hotpapers::delivery::transport_from_config(&config).unwrap();
+        let transport = hotpapers::delivery::transport_from_config(&config.delivery).unwrap();
         let site = Arc::new(serve::Site::new(&dir.out, &config, transport, clock.clone()).unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve::run(listener, serve::router(site), async {
@@ -177,7 +168,7 @@ impl Running {
 
     /// The messages in the outbox, oldest first, as (recipient, text body).
     fn outbox(&self) -> Vec<(String, String)> {
-        let Ok(entries) = std::fs::read_dir(&self.config.outbox) else {
+        let Ok(entries) = std::fs::read_dir(&self.config.delivery.outbox) else {
             return Vec::new();
         };
         let mut files: Vec<_> = entries
@@ -221,7 +212,7 @@ impl Running {
     }
 
     fn unsubscribe_link(&self, email: &str) -> String {
-        let mut url = self.config.site_url.join("unsubscribe").unwrap();
+        let mut url = self.config.site.url.join("unsubscribe").unwrap();
         url.query_pairs_mut().append_pair(
             "token",
             &Signer::new(SECRET.as_bytes()).unsubscribe_token(email),
@@ -853,7 +844,7 @@ async fn forged_or_malformed_unsubscribe_tokens_change_nothing() {
         (confirm_kind.as_str(), StatusCode::FORBIDDEN),
         ("not-a-token", StatusCode::BAD_REQUEST),
     ] {
-        let mut url = server.config.site_url.join("unsubscribe").unwrap();
+        let mut url = server.config.site.url.join("unsubscribe").unwrap();
         url.query_pairs_mut().append_pair("token", token);
         assert_eq!(
             client.get(url.as_str()).send().await.unwrap().status(),

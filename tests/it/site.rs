@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use clap::Parser;
 use hotpapers::config::Config;
 use hotpapers::digest::{load_archive, parse_bytes};
 use hotpapers::model::Digest;
@@ -19,16 +18,11 @@ use crate::support::{self, fixture};
 const SITE: &str = "https://hotpapers.example.org/papers/";
 
 fn config(templates: &Path) -> Config {
-    let cli = hotpapers::cli::Cli::try_parse_from([
-        "hotpapers",
-        "--site-url",
-        SITE,
-        "--templates",
-        templates.to_str().unwrap(),
-        "check",
-    ])
-    .unwrap();
-    Config::from_settings(&cli.settings).unwrap()
+    Config::builder()
+        .site_url(SITE)
+        .templates(templates)
+        .build()
+        .unwrap()
 }
 
 fn corpus() -> Vec<Digest> {
@@ -42,7 +36,7 @@ fn corpus() -> Vec<Digest> {
 fn pages(archive: &[Digest]) -> Vec<Page> {
     let refs: Vec<&Digest> = archive.iter().collect();
     let config = config(Path::new("/nonexistent"));
-    render_pages(&refs, &config, &Templates::site_builtin().unwrap()).unwrap()
+    render_pages(&refs, &config.site, &Templates::site_builtin().unwrap()).unwrap()
 }
 
 fn page(pages: &[Page], path: &str) -> Html {
@@ -241,7 +235,7 @@ fn a_template_in_the_templates_folder_replaces_the_built_in_one() {
     let refs: Vec<&Digest> = archive.iter().collect();
     let config = config(dir.path());
     let templates = Templates::site(dir.path()).unwrap();
-    let pages = render_pages(&refs, &config, &templates).unwrap();
+    let pages = render_pages(&refs, &config.site, &templates).unwrap();
     let doc = page(&pages, "2021-02-19/index.html");
     let h1: String = doc
         .select(&Selector::parse("h1").unwrap())
@@ -254,7 +248,7 @@ fn a_template_in_the_templates_folder_replaces_the_built_in_one() {
     // A field the page does not have is an error naming the file (strict mode).
     std::fs::write(dir.path().join("site-day.html.hbs"), "{{titel}}").unwrap();
     let templates = Templates::site(dir.path()).unwrap();
-    let err = render_pages(&refs, &config, &templates)
+    let err = render_pages(&refs, &config.site, &templates)
         .unwrap_err()
         .to_string();
     assert!(err.contains("site-day.html.hbs"), "{err}");
@@ -271,7 +265,7 @@ fn a_site_template_error_names_file_line_and_column() {
     // Unknown variable: found when the page renders.
     std::fs::write(&file, "<h1>{{title}}</h1>\n<p>{{publishd}}</p>\n").unwrap();
     let templates = Templates::site(dir.path()).unwrap();
-    let err = render_pages(&refs, &config, &templates)
+    let err = render_pages(&refs, &config.site, &templates)
         .unwrap_err()
         .to_string();
     assert!(
@@ -303,7 +297,7 @@ fn a_site_template_error_names_file_line_and_column() {
     )
     .unwrap();
     let templates = Templates::site(dir.path()).unwrap();
-    let err = render_pages(&refs, &config, &templates)
+    let err = render_pages(&refs, &config.site, &templates)
         .unwrap_err()
         .to_string();
     assert!(

@@ -30,14 +30,3 @@ pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, stdout, stderr)
 }
-
-/// Settings as the command line would give them (`args` before the command),
-/// without the developer's environment.
-pub(crate) fn config(args: &[&str]) -> hotpapers::config::Config {
-    use clap::Parser;
-    let mut argv = vec!["hotpapers"];
-    argv.extend_from_slice(args);
-    argv.push("build");
-    let cli = hotpapers::cli::Cli::try_parse_from(argv).expect("arguments parse");
-    hotpapers::config::Config::from_settings(&cli.settings).expect("settings are valid")
-}
