@@ -10,8 +10,11 @@ use hotpapers::ledger::{Ledger, State};
 use rand::Rng;
 
 use crate::smtp_server::{Behaviour, SmtpServer};
-use crate::support::{hotpapers, run};
+use crate::support::{fixture, hotpapers, run};
 
+/// A file or folder of the repository itself. Only the quick-start test
+/// reads the operator's `digests/` and `subscribers/`: it runs the README's
+/// command on what a fresh checkout ships.
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
@@ -28,7 +31,7 @@ fn write_subscribers(dir: &Path, n: usize) {
 fn send_cmd(dir: &Path, smtp: Option<&SmtpServer>) -> Command {
     let mut cmd = hotpapers();
     cmd.current_dir(dir)
-        .env("HOTPAPERS_DIGESTS", repo("digests"))
+        .env("HOTPAPERS_DIGESTS", fixture("samples"))
         .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers.yaml"))
         .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
         .env(
@@ -54,9 +57,13 @@ fn the_quick_start_command_writes_eml_files_to_the_outbox_and_says_so() {
         dir.path().join("subscribers.yaml"),
     )
     .unwrap();
-    let mut cmd = send_cmd(dir.path(), None);
-    cmd.args(["send", "--date", "2021-02-12"]);
-    let (out, stdout, stderr) = run(&mut cmd);
+    let quick_start = |dir: &Path| {
+        let mut cmd = send_cmd(dir, None);
+        cmd.env("HOTPAPERS_DIGESTS", repo("digests"))
+            .args(["send", "--date", "2021-02-12"]);
+        cmd
+    };
+    let (out, stdout, stderr) = run(&mut quick_start(dir.path()));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("writing each message as an .eml file in `outbox`"),
@@ -77,7 +84,7 @@ fn the_quick_start_command_writes_eml_files_to_the_outbox_and_says_so() {
             "the unsubscribed and the bounced are never mailed"
         );
     }
-    let (out, stdout, _) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-02-12"]));
+    let (out, stdout, _) = run(&mut quick_start(dir.path()));
     assert!(out.status.success());
     assert!(stdout.starts_with("2021-02-12: sent 0,"), "{stdout}");
     assert_eq!(
