@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use hotpapers::ledger::{Ledger, State};
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::smtp_server::{Behaviour, SmtpServer};
 use crate::support::{fixture, hotpapers, run};
@@ -17,6 +18,18 @@ use crate::support::{fixture, hotpapers, run};
 /// command on what a fresh checkout ships.
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The seed of the tests that draw at random: `HOTPAPERS_TEST_SEED` if set
+/// (to replay a failure), else a fixed default.
+fn test_seed() -> u64 {
+    match std::env::var("HOTPAPERS_TEST_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("HOTPAPERS_TEST_SEED=`{s}` is not a whole number")),
+        Err(_) => 20_210_212,
+    }
 }
 
 fn write_subscribers(dir: &Path, n: usize) {
@@ -172,7 +185,12 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
     });
     let dir = tempfile::tempdir().unwrap();
     write_subscribers(dir.path(), N);
-    let mut rng = rand::thread_rng();
+    let seed = test_seed();
+    let replay = format!("(replay with HOTPAPERS_TEST_SEED={seed})");
+    // Printed first, so even a panic outside the assertions below (a timeout
+    // in `wait_for`) can be replayed: cargo shows a failed test's output.
+    eprintln!("kill moments drawn with seed {seed} {replay}");
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut kills = Vec::new();
     for threshold in [50, 300, 550, 800] {
         let before = server.received().len();
@@ -187,12 +205,15 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
         std::thread::sleep(Duration::from_micros(rng.gen_range(0..3000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        assert!(status.code().is_none(), "killed by a signal, not finished");
+        assert!(
+            status.code().is_none(),
+            "killed by a signal, not finished {replay}"
+        );
         kills.push(server.received().len());
     }
     let (out, stdout, stderr) =
         run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(out.status.success(), "{replay}\n{stdout}\n{stderr}");
 
     let ledger = Ledger::open(&dir.path().join("state/hotpapers.db")).unwrap();
     let counts = server.count_by_recipient();
@@ -200,12 +221,12 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
     for i in 0..N {
         let email = format!("reader{i}@example.org");
         let row = ledger.get(day(), &email).unwrap().unwrap();
-        assert_eq!(row.state, State::Sent, "{email}");
+        assert_eq!(row.state, State::Sent, "{email} {replay}");
         let n = counts.get(&email).copied().unwrap_or(0) as u32;
-        assert!(n >= 1, "{email} never received its message");
+        assert!(n >= 1, "{email} never received its message {replay}");
         assert!(
             n <= 1 + row.unknowns,
-            "{email} received {n} copies but only {} cut(s) were recorded as unknown",
+            "{email} received {n} copies but only {} cut(s) were recorded as unknown {replay}",
             row.unknowns
         );
         if n > 1 {
@@ -213,7 +234,7 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
         }
     }
     eprintln!(
-        "received after each kill: {kills:?}; duplicates (all listed unknown): {}",
+        "seed {seed}: received after each kill: {kills:?}; duplicates (all listed unknown): {}",
         duplicates.len()
     );
 }
