@@ -56,7 +56,7 @@ fn subscribers() -> Vec<Subscriber> {
 }
 
 fn render(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("digests/2021-02-12.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/samples/2021-02-12.md");
     let digest = hotpapers::digest::read_digest(&path)
         .expect("sample parses")
         .digest;

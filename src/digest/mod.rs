@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub use archive::{digest_files, load_archive, Archive, LoadedDigest};
 pub use error::DigestError;
-pub use parse::{collapse_whitespace, file_name_day, parse_digest, Warning};
+pub use parse::{parse_digest, Warning};
 pub use repair::{decode, repair, Repair};
 
 use crate::model::Digest;

@@ -442,7 +442,7 @@ struct Meta {
 
 /// Collapses every run of whitespace to one space and trims the ends.
 #[must_use]
-pub fn collapse_whitespace(s: &str) -> String {
+pub(super) fn collapse_whitespace(s: &str) -> String {
     if s.is_ascii() {
         return collapse_ascii_whitespace(s);
     }
@@ -649,7 +649,7 @@ fn title_dates(title: &str) -> Result<(Option<NaiveDate>, Option<NaiveDate>), St
 
 /// The day in a file name `2021-02-12.md` or `2021-02-12---Hot-Papers.md`.
 #[must_use]
-pub fn file_name_day(path: &Path) -> Option<NaiveDate> {
+pub(super) fn file_name_day(path: &Path) -> Option<NaiveDate> {
     let name = path.file_name()?.to_str()?;
     let head = name.get(..10)?;
     let rest = &name[10..];

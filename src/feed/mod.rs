@@ -134,18 +134,6 @@ impl<'a> FeedSet<'a> {
         })
     }
 
-    /// The digests in the feeds, newest first.
-    #[must_use]
-    pub fn digests(&self) -> &[&'a Digest] {
-        &self.digests
-    }
-
-    /// The papers of those digests, one per arXiv id, most recent first.
-    #[must_use]
-    pub fn papers(&self) -> &[PaperEntry<'a>] {
-        &self.papers
-    }
-
     /// Every category that occurs, with its papers (most recent first).
     #[must_use]
     pub fn categories(&self) -> BTreeMap<&'a Category, Vec<&PaperEntry<'a>>> {

@@ -65,8 +65,6 @@ pub enum LedgerError {
 /// Where one (day, subscriber) message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
-    /// Known to be due, not yet tried.
-    Pending,
     /// An SMTP transaction is (or was, if the run died) in progress.
     Sending,
     /// The server accepted it.
@@ -87,7 +85,6 @@ impl State {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Pending => "pending",
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Failed => "failed",
@@ -108,7 +105,6 @@ impl FromStr for State {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Ok(match s {
-            "pending" => Self::Pending,
             "sending" => Self::Sending,
             "sent" => Self::Sent,
             "failed" => Self::Failed,

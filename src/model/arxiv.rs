@@ -151,12 +151,6 @@ impl Category {
         &self.0
     }
 
-    /// The archive part (`cs` of `cs.CV`).
-    #[must_use]
-    pub fn archive(&self) -> &str {
-        self.0.split('.').next().unwrap_or(&self.0)
-    }
-
     /// The arXiv listing page for the category.
     #[must_use]
     pub fn list_url(&self) -> String {

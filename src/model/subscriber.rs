@@ -182,5 +182,31 @@ mod tests {
             .collect();
         assert_eq!(kept, [1, 3, 5]);
         assert!(PaperFilter::default().is_empty());
+
+        let digest: Digest = serde_json::from_value(serde_json::json!({
+            "title": "Hot Papers 2021-02-12", "date": "2021-02-12",
+            "published": "2021-02-13T22:40:53+00:00", "slug": "hot-papers-2021-02-12",
+            "draft": false, "tags": [], "papers": papers
+        }))
+        .unwrap();
+        let selection = filter.select(&digest);
+        let ranks: Vec<u32> = selection.papers.iter().map(|p| p.rank).collect();
+        assert_eq!(
+            ranks,
+            [1, 3],
+            "max_papers keeps the best ranked, ranks intact"
+        );
+        assert_eq!(
+            selection.filtered_out, 2,
+            "paper 2 is outside cs.LG, paper 4 is under 10 retweets"
+        );
+        assert_eq!(
+            selection.over_limit, 1,
+            "paper 5 passed but max_papers is 2"
+        );
+
+        let everything = PaperFilter::default().select(&digest);
+        assert_eq!(everything.papers.len(), 5);
+        assert_eq!((everything.filtered_out, everything.over_limit), (0, 0));
     }
 }

@@ -193,8 +193,9 @@ fn every_broken_file_gets_file_line_and_what_was_expected() {
     }
 }
 
+/// Refused from its size alone, before it is read: the error points at line 1.
 #[test]
-fn a_twenty_megabyte_line_is_rejected_not_swallowed() {
+fn a_twenty_megabyte_file_is_rejected_by_its_size_not_swallowed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("2021-03-01.md");
     let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
@@ -209,6 +210,41 @@ fn a_twenty_megabyte_line_is_rejected_not_swallowed() {
         message.contains("expected a digest of at most"),
         "{message}"
     );
+    assert!(
+        message.starts_with(&format!("{}:1: the file is ", path.display())),
+        "{message}"
+    );
+}
+
+/// The abstract line of `valid/minimal.md` (line 25) grown to `len` bytes.
+fn minimal_with_abstract_line_of(len: usize) -> String {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let line = "We study things. They are interesting.";
+    assert!(text.contains(&format!("\n{line}\n")));
+    text.replace(line, &format!("{line}{}", "x".repeat(len - line.len())))
+}
+
+/// Lines are limited apart from files: a file well under 16 MiB with one
+/// line over 1 MiB is refused at that line's FILE:LINE; a line of exactly
+/// 1 MiB is not.
+#[test]
+fn a_line_over_one_mebibyte_in_a_small_file_is_rejected_at_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("2021-03-01.md");
+    std::fs::write(&path, minimal_with_abstract_line_of((1 << 20) + 1)).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < digest::MAX_FILE_BYTES / 8);
+    let message = read_digest(&path).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}:25: line is 1048577 bytes long: digest lines are at most 1048576 bytes",
+            path.display()
+        )
+    );
+
+    std::fs::write(&path, minimal_with_abstract_line_of(1 << 20)).unwrap();
+    let parsed = read_digest(&path).unwrap_or_else(|e| panic!("a 1 MiB line is allowed: {e}"));
+    assert_eq!(parsed.digest.papers[0].abstract_text.len(), 1 << 20);
 }
 
 #[test]

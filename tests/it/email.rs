@@ -3,7 +3,15 @@
 //! (mail-parser), header injection, strict templates, DKIM, and the
 //! `preview` command.
 
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 
 use chrono::{DateTime, TimeZone, Utc};
 use hotpapers::config::{Config, ConfigBuilder};
@@ -12,6 +20,11 @@ use hotpapers::email::{Edition, EmailError, Newsletter, SUBJECT_LIMIT};
 use hotpapers::model::{Category, Digest, Subscriber};
 use hotpapers::secret::TokenKey;
 use hotpapers::token::Signer;
+use mail_auth::common::parse::TxtRecordParser;
+use mail_auth::common::verify::DomainKey;
+use mail_auth::{
+    AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
+};
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::support::{fixture, hotpapers, run};
@@ -822,12 +835,25 @@ fn confirmation_email_has_one_link_and_says_why() {
 
 // -------------------------------------------------------------------- DKIM
 
-fn dkim_signature(key: &str) -> String {
+/// The three private keys, the algorithm each signs with, and the public key
+/// a receiver would find in DNS for it.
+const DKIM_KEYS: [(&str, &str, &str); 3] = [
+    ("test-rsa.pem", "rsa-sha256", "test-rsa.pub.pem"),
+    ("test-rsa-pkcs1.pem", "rsa-sha256", "test-rsa.pub.pem"),
+    ("test-ed25519.pem", "ed25519-sha256", "test-ed25519.pub.pem"),
+];
+
+/// The sample message signed with `tests/fixtures/dkim/{key}`.
+fn dkim_signed_message(key: &str) -> Vec<u8> {
     let n = newsletter(|b| {
         b.dkim_key(Some(fixture(&format!("dkim/{key}"))))
             .dkim_selector("test2021")
     });
-    let raw = formatted(&n, &digest("2021-03-19"), &reader());
+    formatted(&n, &digest("2021-03-19"), &reader())
+}
+
+fn dkim_signature(key: &str) -> String {
+    let raw = dkim_signed_message(key);
     let unfolded = header_block(&raw)
         .replace("\r\n ", " ")
         .replace("\r\n\t", " ");
@@ -846,6 +872,91 @@ fn tag<'a>(sig: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name}= in {sig}"))
 }
 
+/// DNS TXT records held in memory. mail-auth asks its cache before the
+/// resolver (and, built with its `test` feature, never goes to the network),
+/// so the verifier finds the test keys without DNS.
+#[derive(Default)]
+struct DnsRecords(Mutex<HashMap<String, Txt>>);
+
+impl ResolverCache<String, Txt> for DnsRecords {
+    fn get<Q>(&self, name: &Q) -> Option<Txt>
+    where
+        String: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().get(name).cloned()
+    }
+
+    fn remove<Q>(&self, name: &Q) -> Option<Txt>
+    where
+        String: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().remove(name)
+    }
+
+    fn insert(&self, key: String, value: Txt, _valid_until: Instant) {
+        self.0.lock().unwrap().insert(key, value);
+    }
+}
+
+/// The DKIM key record for a public key file, as the operator would publish
+/// it: `p=` is the SubjectPublicKeyInfo for RSA (RFC 6376 §3.6.1) and the
+/// bare 32-byte key for Ed25519 (RFC 8463 §4).
+fn dkim_key_record(public_pem: &str) -> String {
+    let pem = std::fs::read_to_string(fixture(&format!("dkim/{public_pem}"))).unwrap();
+    let spki: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    if public_pem.contains("ed25519") {
+        let der = STANDARD.decode(&spki).unwrap();
+        let key = STANDARD.encode(&der[der.len() - 32..]);
+        format!("v=DKIM1; k=ed25519; p={key}")
+    } else {
+        format!("v=DKIM1; k=rsa; p={spki}")
+    }
+}
+
+/// What an independent verifier (mail-auth, Stalwart's) says of the one
+/// DKIM signature of `raw`, with `public_pem` published for `test2021` at
+/// hotpapers.example.org.
+fn dkim_verdict(raw: &[u8], public_pem: &str) -> DkimResult {
+    let records = DnsRecords::default();
+    let record = DomainKey::parse(dkim_key_record(public_pem).as_bytes()).expect("record parses");
+    records.insert(
+        "test2021._domainkey.hotpapers.example.org.".to_owned(),
+        record.into(),
+        Instant::now() + std::time::Duration::from_secs(3600),
+    );
+    let message = AuthenticatedMessage::parse(raw).expect("the message parses");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let verifier = MessageAuthenticator::new_cloudflare().unwrap();
+        let outputs = verifier
+            .verify_dkim(Parameters::new(&message).with_txt_cache(&records))
+            .await;
+        assert_eq!(outputs.len(), 1, "one DKIM-Signature");
+        outputs[0].result().clone()
+    })
+}
+
+/// `raw` with `from` replaced by `to` once, in the header block only.
+fn edit_headers(raw: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8(raw.to_vec()).unwrap();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(headers.contains(from), "`{from}` in\n{headers}");
+    format!("{}\r\n\r\n{body}", headers.replacen(from, to, 1)).into_bytes()
+}
+
+/// `raw` with `from` replaced by `to` once, in the body only.
+fn edit_body(raw: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8(raw.to_vec()).unwrap();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(body.contains(from), "`{from}` in the body");
+    format!("{headers}\r\n\r\n{}", body.replacen(from, to, 1)).into_bytes()
+}
+
 #[test]
 fn dkim_signature_covers_the_list_headers_with_relaxed_canonicalization() {
     let expected = DKIM_SIGNED_HEADERS
@@ -857,11 +968,7 @@ fn dkim_signature_covers_the_list_headers_with_relaxed_canonicalization() {
         expected,
         "from:subject:to:date:message-id:list-unsubscribe:list-unsubscribe-post:list-id"
     );
-    for (key, algorithm) in [
-        ("test-rsa.pem", "rsa-sha256"),
-        ("test-rsa-pkcs1.pem", "rsa-sha256"),
-        ("test-ed25519.pem", "ed25519-sha256"),
-    ] {
+    for (key, algorithm, public) in DKIM_KEYS {
         let sig = dkim_signature(key);
         assert_eq!(tag(&sig, "a"), algorithm, "{key}");
         assert_eq!(tag(&sig, "c"), "relaxed/relaxed");
@@ -870,6 +977,67 @@ fn dkim_signature_covers_the_list_headers_with_relaxed_canonicalization() {
         assert_eq!(tag(&sig, "h").replace(' ', ""), expected);
         assert!(!tag(&sig, "h").contains("content-type"));
         assert!(tag(&sig, "b").len() > 40);
+
+        let raw = dkim_signed_message(key);
+        assert_eq!(dkim_verdict(&raw, public), DkimResult::Pass, "{key}");
+        // Relaxed canonicalization (RFC 6376 §3.4.2, §3.4.4): header-name
+        // case, spaces around the colon and trailing spaces on body lines
+        // are not part of what is signed.
+        let relaxed = edit_headers(&raw, "\r\nSubject: Hot", "\r\nSUBJECT:   Hot");
+        let relaxed = edit_body(&relaxed, "\r\n", " \t\r\n");
+        assert_eq!(dkim_verdict(&relaxed, public), DkimResult::Pass, "{key}");
+    }
+}
+
+/// Each header in `h=` is covered: changing the one-click unsubscribe target
+/// or the List-Id breaks the signature, and so does one byte of the body.
+#[test]
+fn a_dkim_signed_message_changed_in_a_signed_header_or_its_body_fails_verification() {
+    for (key, _, public) in DKIM_KEYS {
+        let raw = dkim_signed_message(key);
+        let tampered = [
+            (
+                "List-Unsubscribe",
+                edit_headers(
+                    &raw,
+                    "<mailto:unsubscribe@hotpapers.example.org",
+                    "<mailto:unsubscribe@elsewhere.example.net",
+                ),
+            ),
+            (
+                "List-Id",
+                edit_headers(&raw, "<hot-papers.hotpapers", "<cold-papers.hotpapers"),
+            ),
+            (
+                "To",
+                edit_headers(&raw, "<ada@example.org>", "<eve@example.org>"),
+            ),
+            (
+                "one body byte",
+                edit_body(&raw, "Requirement", "Requirememt"),
+            ),
+        ];
+        for (what, message) in tampered {
+            let verdict = dkim_verdict(&message, public);
+            // mail-auth reports a body that no longer matches `bh=` as
+            // neutral, a header hash that fails the signature as fail.
+            let expected = if what == "one body byte" {
+                DkimResult::Neutral(mail_auth::Error::FailedBodyHashMatch)
+            } else {
+                DkimResult::Fail(mail_auth::Error::FailedVerification)
+            };
+            assert_eq!(verdict, expected, "{key}, {what} changed");
+        }
+        let other_key = if public.contains("ed25519") {
+            "test-rsa.pub.pem"
+        } else {
+            "test-ed25519.pub.pem"
+        };
+        assert_ne!(
+            dkim_verdict(&raw, other_key),
+            DkimResult::Pass,
+            "{key} checked against another key"
+        );
     }
 }
 

@@ -19,6 +19,7 @@ use lettre::message::header::ContentType;
 use lettre::Message;
 
 use crate::smtp_server::{Behaviour, RandomFaults, SmtpServer};
+use crate::support::fixture;
 
 const DAY: &str = "2021-02-12";
 
@@ -39,8 +40,15 @@ struct TestEdition {
 }
 
 impl TestEdition {
+    /// The digest of `date` from `tests/fixtures/samples/` or, for the other
+    /// days, `tests/fixtures/corpus/`.
     fn load(date: &str) -> Arc<Self> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("digests/{date}.md"));
+        let sample = fixture(&format!("samples/{date}.md"));
+        let path = if sample.exists() {
+            sample
+        } else {
+            fixture(&format!("corpus/{date}---Hot-Papers.md"))
+        };
         let digest = hotpapers::digest::read_digest(&path).unwrap().digest;
         Arc::new(Self { digest })
     }

@@ -7,13 +7,29 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use hotpapers::ledger::{Ledger, State};
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::smtp_server::{Behaviour, SmtpServer};
-use crate::support::{hotpapers, run};
+use crate::support::{fixture, hotpapers, run};
 
+/// A file or folder of the repository itself. Only the quick-start test
+/// reads the operator's `digests/` and `subscribers/`: it runs the README's
+/// command on what a fresh checkout ships.
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The seed of the tests that draw at random: `HOTPAPERS_TEST_SEED` if set
+/// (to replay a failure), else a fixed default.
+fn test_seed() -> u64 {
+    match std::env::var("HOTPAPERS_TEST_SEED") {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("HOTPAPERS_TEST_SEED=`{s}` is not a whole number")),
+        Err(_) => 20_210_212,
+    }
 }
 
 fn write_subscribers(dir: &Path, n: usize) {
@@ -28,7 +44,7 @@ fn write_subscribers(dir: &Path, n: usize) {
 fn send_cmd(dir: &Path, smtp: Option<&SmtpServer>) -> Command {
     let mut cmd = hotpapers();
     cmd.current_dir(dir)
-        .env("HOTPAPERS_DIGESTS", repo("digests"))
+        .env("HOTPAPERS_DIGESTS", fixture("samples"))
         .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers.yaml"))
         .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
         .env(
@@ -54,9 +70,13 @@ fn the_quick_start_command_writes_eml_files_to_the_outbox_and_says_so() {
         dir.path().join("subscribers.yaml"),
     )
     .unwrap();
-    let mut cmd = send_cmd(dir.path(), None);
-    cmd.args(["send", "--date", "2021-02-12"]);
-    let (out, stdout, stderr) = run(&mut cmd);
+    let quick_start = |dir: &Path| {
+        let mut cmd = send_cmd(dir, None);
+        cmd.env("HOTPAPERS_DIGESTS", repo("digests"))
+            .args(["send", "--date", "2021-02-12"]);
+        cmd
+    };
+    let (out, stdout, stderr) = run(&mut quick_start(dir.path()));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("writing each message as an .eml file in `outbox`"),
@@ -77,7 +97,7 @@ fn the_quick_start_command_writes_eml_files_to_the_outbox_and_says_so() {
             "the unsubscribed and the bounced are never mailed"
         );
     }
-    let (out, stdout, _) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-02-12"]));
+    let (out, stdout, _) = run(&mut quick_start(dir.path()));
     assert!(out.status.success());
     assert!(stdout.starts_with("2021-02-12: sent 0,"), "{stdout}");
     assert_eq!(
@@ -165,7 +185,12 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
     });
     let dir = tempfile::tempdir().unwrap();
     write_subscribers(dir.path(), N);
-    let mut rng = rand::thread_rng();
+    let seed = test_seed();
+    let replay = format!("(replay with HOTPAPERS_TEST_SEED={seed})");
+    // Printed first, so even a panic outside the assertions below (a timeout
+    // in `wait_for`) can be replayed: cargo shows a failed test's output.
+    eprintln!("kill moments drawn with seed {seed} {replay}");
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut kills = Vec::new();
     for threshold in [50, 300, 550, 800] {
         let before = server.received().len();
@@ -180,12 +205,15 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
         std::thread::sleep(Duration::from_micros(rng.gen_range(0..3000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        assert!(status.code().is_none(), "killed by a signal, not finished");
+        assert!(
+            status.code().is_none(),
+            "killed by a signal, not finished {replay}"
+        );
         kills.push(server.received().len());
     }
     let (out, stdout, stderr) =
         run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(out.status.success(), "{replay}\n{stdout}\n{stderr}");
 
     let ledger = Ledger::open(&dir.path().join("state/hotpapers.db")).unwrap();
     let counts = server.count_by_recipient();
@@ -193,12 +221,12 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
     for i in 0..N {
         let email = format!("reader{i}@example.org");
         let row = ledger.get(day(), &email).unwrap().unwrap();
-        assert_eq!(row.state, State::Sent, "{email}");
+        assert_eq!(row.state, State::Sent, "{email} {replay}");
         let n = counts.get(&email).copied().unwrap_or(0) as u32;
-        assert!(n >= 1, "{email} never received its message");
+        assert!(n >= 1, "{email} never received its message {replay}");
         assert!(
             n <= 1 + row.unknowns,
-            "{email} received {n} copies but only {} cut(s) were recorded as unknown",
+            "{email} received {n} copies but only {} cut(s) were recorded as unknown {replay}",
             row.unknowns
         );
         if n > 1 {
@@ -206,7 +234,7 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
         }
     }
     eprintln!(
-        "received after each kill: {kills:?}; duplicates (all listed unknown): {}",
+        "seed {seed}: received after each kill: {kills:?}; duplicates (all listed unknown): {}",
         duplicates.len()
     );
 }

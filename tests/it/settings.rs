@@ -4,7 +4,7 @@
 use clap::CommandFactory;
 use hotpapers::cli::Cli;
 
-use crate::support::{hotpapers, run};
+use crate::support::{fixture, hotpapers, run};
 
 /// Every `HOTPAPERS_*` variable the command line reads, subcommands included.
 fn env_names() -> Vec<String> {
@@ -67,10 +67,25 @@ fn env_example_names_no_setting_the_program_ignores() {
     );
 }
 
+/// Run where its relative folders (`digests`, `subscribers`, `templates`)
+/// are fixtures copied into a temporary folder, not the operator's.
 #[test]
 fn env_example_values_are_accepted_as_they_stand() {
+    let dir = tempfile::tempdir().unwrap();
+    let digests = dir.path().join("digests");
+    std::fs::create_dir_all(&digests).unwrap();
+    for entry in std::fs::read_dir(fixture("archive")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, digests.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("subscribers")).unwrap();
+    std::fs::copy(
+        fixture("subscribers/example.yaml"),
+        dir.path().join("subscribers/subscribers.yaml"),
+    )
+    .unwrap();
     let mut cmd = hotpapers();
-    cmd.arg("check");
+    cmd.current_dir(dir.path()).arg("check");
     for (k, v) in active_assignments(&env_example()) {
         cmd.env(k, v);
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hotpapers::model::{Subscriber, SubscriberStatus};
 use hotpapers::subscribers::SubscriberStore;
 
-use crate::support::{hotpapers, run};
+use crate::support::{fixture, hotpapers, run};
 
 fn subs_cmd(file: &Path) -> std::process::Command {
     let mut cmd = hotpapers();
@@ -17,9 +17,11 @@ fn subs_cmd(file: &Path) -> std::process::Command {
     cmd
 }
 
+/// `subscribers/example.yaml` is a copy of the list a fresh checkout ships
+/// (the quick-start test in `send_cli` sends to the shipped one itself).
 #[test]
-fn the_shipped_example_list_is_valid() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("subscribers");
+fn the_example_list_is_valid_and_counted_by_status() {
+    let path = fixture("subscribers/example.yaml");
     let (out, stdout, stderr) = run(subs_cmd(&path).arg("check"));
     assert!(out.status.success(), "{stdout}{stderr}");
     assert_eq!(

@@ -12,6 +12,12 @@ pub(crate) fn fixture(rel: &str) -> PathBuf {
 
 /// The real `hotpapers` binary, run from a clean environment so a developer's
 /// `.env` or `HOTPAPERS_*` variables cannot change the outcome.
+///
+/// It runs in `tests/fixtures/workdir/`, which holds no `digests/` or
+/// `subscribers/` (a test that leaves a folder to its default fails there
+/// instead of reading the operator's at the repository root) and an empty
+/// `.env` (which stops the search for one before the repository root).
+/// Tests that need a working folder of their own set `current_dir` again.
 pub(crate) fn hotpapers() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotpapers"));
     for (key, _) in std::env::vars() {
@@ -19,7 +25,7 @@ pub(crate) fn hotpapers() -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.current_dir(fixture("workdir"));
     cmd
 }
 
