@@ -15,7 +15,7 @@ pub const DEVELOPMENT_SECRET: &str = "hotpapers-development-secret-do-not-use-in
 const PUBLIC_SECRETS: &[&str] = &[DEVELOPMENT_SECRET, "change-me-to-64-random-hex-characters"];
 
 /// Bits of entropy a token key must carry: 32 random bytes (`openssl rand -hex 32`).
-pub const MIN_BITS: f64 = 256.0;
+pub const MIN_BITS: u32 = 256;
 
 /// How to make a good key, for every error that refuses one.
 pub const HOW_TO_MAKE_ONE: &str =
@@ -59,7 +59,9 @@ pub enum Weakness {
     #[error("HOTPAPERS_SECRET is one character repeated")]
     Repeated,
     /// Too little entropy.
-    #[error("HOTPAPERS_SECRET carries about {bits} bits of entropy; at least {} are needed", MIN_BITS as u32)]
+    #[error(
+        "HOTPAPERS_SECRET carries about {bits} bits of entropy; at least {MIN_BITS} are needed"
+    )]
     TooShort {
         /// The estimate, rounded down.
         bits: u32,
@@ -114,10 +116,11 @@ impl TokenKey {
             }
         }
         let bits = entropy_bits(key);
-        if bits < MIN_BITS {
-            return Err(Weakness::TooShort {
-                bits: bits.floor() as u32,
-            });
+        if bits < f64::from(MIN_BITS) {
+            // Rounded down; below MIN_BITS, so it fits.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let bits = bits.floor() as u32;
+            return Err(Weakness::TooShort { bits });
         }
         Ok(())
     }

@@ -72,6 +72,7 @@ const CONFIRM: &[u8] = b"hotpapers/confirm/v1";
 
 impl Signer {
     /// A signer keyed with `secret` (the `HOTPAPERS_SECRET` setting).
+    #[must_use]
     pub fn new(secret: &[u8]) -> Self {
         Self {
             key: secret.to_vec(),
@@ -116,6 +117,7 @@ impl Signer {
     /// The token for `email`'s unsubscribe links. It does not expire: a link in a
     /// years-old email must still work. Addresses are compared case-insensitively,
     /// so the token is made from the lowercased address.
+    #[must_use]
     pub fn unsubscribe_token(&self, email: &str) -> String {
         self.sign(UNSUBSCRIBE, email.trim().to_lowercase().as_bytes())
     }
@@ -130,6 +132,7 @@ impl Signer {
     }
 
     /// The token for a double opt-in confirmation link.
+    #[must_use]
     pub fn confirm_token(&self, claim: &ConfirmClaim) -> String {
         // Serializing a struct of strings and integers to JSON cannot fail.
         let payload = serde_json::to_vec(claim).unwrap_or_default();

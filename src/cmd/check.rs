@@ -25,7 +25,9 @@ pub(super) fn run(config: &Config, args: &CheckArgs) -> Result<Outcome> {
         if p.digest.draft {
             status.push_str(", draft (not published)");
         }
-        status.push_str(&format!(": {} papers", p.digest.papers.len()));
+        status.push_str(": ");
+        status.push_str(&p.digest.papers.len().to_string());
+        status.push_str(" papers");
         rows.push((loaded.path.clone(), status));
         for w in &p.warnings {
             rows.push((

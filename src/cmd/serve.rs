@@ -14,11 +14,10 @@ use crate::serve;
 
 /// Runs the server until a shutdown signal; requests in flight finish first.
 pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
-    let loopback = args
-        .addr
-        .parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().is_loopback())
-        .unwrap_or_else(|_| config.addr.starts_with("localhost:"));
+    let loopback = args.addr.parse::<std::net::SocketAddr>().map_or_else(
+        |_| config.addr.starts_with("localhost:"),
+        |a| a.ip().is_loopback(),
+    );
     if config.delivery.smtp.is_some() {
         config.require_strong_secret("`serve` mails confirmation links over SMTP")?;
     } else if !config.site.is_local_default() {

@@ -65,10 +65,12 @@ impl Outbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let name = Self::file_name(&message.message_id);
         let stem = name.trim_end_matches(".eml");
-        let path = std::iter::once(self.dir.join(&name))
-            .chain((2..).map(|n| self.dir.join(format!("{stem}-{n}.eml"))))
-            .find(|p| !p.exists())
-            .unwrap_or_else(|| self.dir.join(&name));
+        let mut path = self.dir.join(&name);
+        let mut n = 2u32;
+        while path.exists() && n < u32::MAX {
+            path = self.dir.join(format!("{stem}-{n}.eml"));
+            n += 1;
+        }
         atomic::replace(&path, &message.bytes, NewFileMode::Private).map_err(|e| {
             DeliverError::Config {
                 reply: Reply::uncoded(

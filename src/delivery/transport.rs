@@ -258,7 +258,7 @@ impl DeliverError {
 /// The text of an error and its causes, each said once: libraries that put
 /// their source's text in their own message (lettre does) would otherwise
 /// repeat it, as in "Connection error: Connection error: invalid peer
-/// certificate: UnknownIssuer: …".
+/// certificate: `UnknownIssuer`: …".
 #[must_use]
 pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();

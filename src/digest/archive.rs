@@ -50,6 +50,7 @@ impl Archive {
     }
 
     /// All digests, oldest first.
+    #[must_use]
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Digest> {
         self.digests.values().map(|l| &l.parsed.digest)
     }

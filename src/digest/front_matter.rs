@@ -1,5 +1,5 @@
 //! The YAML front matter between the leading `---` lines. This module and
-//! `subscribers` are the only readers of YAML, so that serde_yaml (archived
+//! `subscribers` are the only readers of YAML, so that `serde_yaml` (archived
 //! upstream) can be swapped for a maintained fork in one line each.
 
 use std::collections::BTreeMap;

@@ -556,7 +556,7 @@ fn markdown_links(line: &str) -> Vec<(String, String)> {
     for event in Markdown::new(line) {
         match event {
             Event::Start(Tag::Link { dest_url, .. }) => {
-                current = Some((String::new(), dest_url.into_string()))
+                current = Some((String::new(), dest_url.into_string()));
             }
             Event::Text(t) | Event::Code(t) => {
                 if let Some((text, _)) = current.as_mut() {

@@ -2,7 +2,7 @@
 //!
 //! Digests travel through mail, copy-paste and editors. The usual damage is
 //! UTF-8 bytes read as a single-byte code page and written back as UTF-8:
-//! "Chloê" becomes "Chlo√™" (Mac Roman) or "ChloÃª" (Windows-1252 / Latin-1).
+//! `Chloê` becomes `Chlo√™` (Mac Roman) or `ChloÃª` (Windows-1252 / Latin-1).
 //! Every multi-byte UTF-8 character then turns into a run of two to four
 //! non-ASCII characters, so repair works run by run: encode the run back to
 //! the code page and decode the bytes as UTF-8.

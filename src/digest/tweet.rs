@@ -78,8 +78,8 @@ pub(super) fn parse_tweet(markup: &str) -> Result<Tweet, String> {
         url,
         date,
         lang,
-        html,
         text,
+        html,
     })
 }
 

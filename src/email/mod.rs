@@ -200,6 +200,7 @@ impl Newsletter {
 
     /// `SITE_URL/unsubscribe?token=…` for `email`; the token is the signed
     /// (HMAC-SHA256) lowercased address, verified by `serve`.
+    #[must_use]
     pub fn unsubscribe_url(&self, email: &str) -> String {
         let mut url = self
             .site
@@ -258,11 +259,13 @@ impl Newsletter {
     }
 
     /// The site settings this newsletter was made with.
+    #[must_use]
     pub fn site(&self) -> &SiteSettings {
         &self.site
     }
 
     /// The mail settings this newsletter was made with.
+    #[must_use]
     pub fn mail(&self) -> &MailSettings {
         &self.mail
     }

@@ -1,4 +1,4 @@
-//! Atom 1.0 documents (RFC 4287) with atom_syndication: the digest feed, the
+//! Atom 1.0 documents (RFC 4287) with `atom_syndication`: the digest feed, the
 //! paper feed and one feed per arXiv category.
 
 use atom_syndication::{
@@ -48,7 +48,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         path,
         site.title.clone(),
         site.subtitle.clone(),
-        site.link(""),
+        &site.link(""),
         set.newest(),
         entries,
     );
@@ -70,7 +70,7 @@ pub(super) fn papers(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
             set.digests.len(),
             site.subtitle
         ),
-        site.link(""),
+        &site.link(""),
         updated,
         entries,
     );
@@ -96,7 +96,7 @@ pub(super) fn category(
             set.digests.len(),
             site.subtitle
         ),
-        site.link(""),
+        &site.link(""),
         updated,
         entries,
     );
@@ -163,7 +163,7 @@ fn feed(
     path: &str,
     title: String,
     subtitle: String,
-    home: String,
+    home: &str,
     updated: DateTime<FixedOffset>,
     entries: Vec<Entry>,
 ) -> Feed {
@@ -180,7 +180,7 @@ fn feed(
         }),
         links: vec![
             link(&self_url, "self", ATOM_TYPE),
-            link(&home, "alternate", "text/html"),
+            link(home, "alternate", "text/html"),
         ],
         subtitle: Some(Text::plain(subtitle)),
         entries,
@@ -202,7 +202,7 @@ fn write(path: &str, feed: &Feed, stylesheet: &str) -> Result<OutputFile, FeedEr
         })?;
     Ok(OutputFile {
         path: path.to_owned(),
-        bytes: with_stylesheet(xml, stylesheet),
+        bytes: with_stylesheet(&xml, stylesheet),
     })
 }
 

@@ -1,4 +1,4 @@
-//! JSON Feed 1.1 (<https://jsonfeed.org/version/1.1>) with serde_json: the
+//! JSON Feed 1.1 (<https://jsonfeed.org/version/1.1>) with `serde_json`: the
 //! digest feed, as typed structs so field names and order never drift.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
@@ -65,7 +65,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
             authors: vec![author()],
             tags: digest_categories(d)
                 .into_iter()
-                .map(|c| c.as_str())
+                .map(crate::model::Category::as_str)
                 .collect(),
         })
         .collect();

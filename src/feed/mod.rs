@@ -253,7 +253,7 @@ fn epoch() -> DateTime<FixedOffset> {
 
 /// Inserts `<?xml-stylesheet?>` after the XML declaration (the Atom and RSS
 /// writers have no way to emit processing instructions).
-fn with_stylesheet(xml: Vec<u8>, href: &str) -> Vec<u8> {
+fn with_stylesheet(xml: &[u8], href: &str) -> Vec<u8> {
     let pi = format!("<?xml-stylesheet type=\"text/xsl\" href=\"{href}\"?>\n");
     let decl_end = if xml.starts_with(b"<?xml ") {
         xml.windows(2).position(|w| w == b"?>").map(|p| p + 2)
@@ -261,18 +261,15 @@ fn with_stylesheet(xml: Vec<u8>, href: &str) -> Vec<u8> {
         None
     };
     let mut out = Vec::with_capacity(xml.len() + pi.len() + 1);
-    match decl_end {
-        Some(end) => {
-            out.extend_from_slice(&xml[..end]);
-            out.push(b'\n');
-            out.extend_from_slice(pi.as_bytes());
-            out.extend_from_slice(xml[end..].trim_ascii_start());
-        }
-        None => {
-            out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-            out.extend_from_slice(pi.as_bytes());
-            out.extend_from_slice(&xml);
-        }
+    if let Some(end) = decl_end {
+        out.extend_from_slice(&xml[..end]);
+        out.push(b'\n');
+        out.extend_from_slice(pi.as_bytes());
+        out.extend_from_slice(xml[end..].trim_ascii_start());
+    } else {
+        out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+        out.extend_from_slice(pi.as_bytes());
+        out.extend_from_slice(xml);
     }
     if !out.ends_with(b"\n") {
         out.push(b'\n');
@@ -298,12 +295,12 @@ mod tests {
     #[test]
     fn stylesheet_goes_right_after_the_declaration() {
         let xml = b"<?xml version=\"1.0\"?>\n<feed/>".to_vec();
-        let out = String::from_utf8(with_stylesheet(xml, "feed.xsl")).unwrap();
+        let out = String::from_utf8(with_stylesheet(&xml, "feed.xsl")).unwrap();
         assert_eq!(
             out,
             "<?xml version=\"1.0\"?>\n<?xml-stylesheet type=\"text/xsl\" href=\"feed.xsl\"?>\n<feed/>\n"
         );
-        let out = String::from_utf8(with_stylesheet(b"<rss/>".to_vec(), "../feed.xsl")).unwrap();
+        let out = String::from_utf8(with_stylesheet(b"<rss/>", "../feed.xsl")).unwrap();
         assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<?xml-stylesheet"));
     }
 

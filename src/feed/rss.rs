@@ -79,7 +79,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         })?;
     Ok(OutputFile {
         path: path.to_owned(),
-        bytes: with_stylesheet(xml, STYLESHEET_FILE),
+        bytes: with_stylesheet(&xml, STYLESHEET_FILE),
     })
 }
 

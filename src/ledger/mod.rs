@@ -236,7 +236,7 @@ impl Ledger {
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql("could not read the schema version"))?;
-        let supported = MIGRATIONS.len() as i64;
+        let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
         if version > supported {
             return Err(LedgerError::TooNew {
                 path,
@@ -244,9 +244,10 @@ impl Ledger {
                 supported,
             });
         }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let done = usize::try_from(version).unwrap_or(0);
+        for (i, m) in (1i64..).zip(MIGRATIONS).skip(done) {
             tx.execute_batch(m).map_err(sql("could not migrate"))?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
+            tx.pragma_update(None, "user_version", i)
                 .map_err(sql("could not migrate"))?;
         }
         tx.commit().map_err(sql("could not migrate"))
@@ -623,7 +624,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, MIGRATIONS.len() as i64);
+        assert_eq!(usize::try_from(v).unwrap(), MIGRATIONS.len());
         l.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(l);
         let err = Ledger::open(&path).unwrap_err();

@@ -137,11 +137,17 @@ pub mod day_format {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `YYYY-MM-DD`.
+    ///
+    /// # Errors
+    /// The serializer's.
     pub fn serialize<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&d.format("%Y-%m-%d"))
     }
 
     /// Reads `YYYY-MM-DD`.
+    ///
+    /// # Errors
+    /// Not a `YYYY-MM-DD` day.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
         let s = String::deserialize(d)?;
         NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(serde::de::Error::custom)
@@ -154,6 +160,9 @@ pub mod opt_day_format {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `YYYY-MM-DD` or null.
+    ///
+    /// # Errors
+    /// The serializer's.
     pub fn serialize<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.collect_str(&d.format("%Y-%m-%d")),
@@ -162,6 +171,9 @@ pub mod opt_day_format {
     }
 
     /// Reads `YYYY-MM-DD` or null.
+    ///
+    /// # Errors
+    /// Neither null nor a `YYYY-MM-DD` day.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
         Option::<String>::deserialize(d)?
             .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(serde::de::Error::custom))

@@ -54,6 +54,7 @@ pub struct Subscriber {
     pub status_changed_at: Option<DateTime<Utc>>,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_active(s: &SubscriberStatus) -> bool {
     *s == SubscriberStatus::Active
 }
@@ -74,11 +75,13 @@ impl Subscriber {
     }
 
     /// The identity of the record: addresses compare case-insensitively.
+    #[must_use]
     pub fn key(&self) -> String {
         self.email.trim().to_lowercase()
     }
 
     /// The paper selection this subscriber asked for.
+    #[must_use]
     pub fn filter(&self) -> PaperFilter {
         PaperFilter {
             categories: self.categories.clone(),
@@ -88,6 +91,7 @@ impl Subscriber {
     }
 
     /// Whether this subscriber may be mailed at all.
+    #[must_use]
     pub fn is_active(&self) -> bool {
         self.status == SubscriberStatus::Active
     }
@@ -118,11 +122,13 @@ pub struct Selection<'a> {
 
 impl PaperFilter {
     /// Whether this filter keeps everything.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.categories.is_empty() && self.max_papers.is_none() && self.min_retweets.is_none()
     }
 
     /// Whether one paper passes the category and retweet conditions.
+    #[must_use]
     pub fn accepts(&self, paper: &Paper) -> bool {
         let in_categories = self.categories.is_empty()
             || paper.categories.iter().any(|c| self.categories.contains(c));
@@ -131,6 +137,7 @@ impl PaperFilter {
     }
 
     /// Applies the filter to a digest.
+    #[must_use]
     pub fn select<'a>(&self, digest: &'a Digest) -> Selection<'a> {
         let matching: Vec<&Paper> = digest.papers.iter().filter(|p| self.accepts(p)).collect();
         let filtered_out = digest.papers.len() - matching.len();

@@ -75,7 +75,7 @@ pub fn parse_categories<'a>(
     items
         .flat_map(|s| s.split([',', ';', ' ']))
         .filter(|s| !s.trim().is_empty())
-        .map(|s| Category::parse(s).map_err(|e| e.to_string()))
+        .map(Category::parse)
         .collect()
 }
 

@@ -128,7 +128,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
 /// The rules, as changes to a snapshot (a store applies them atomically).
 pub(super) mod rules {
-    use super::*;
+    use super::{
+        AddRequest, Added, Confirmation, Confirmed, DateTime, Imported, StatusChange, Subscriber,
+        SubscriberList, SubscriberStatus, Utc,
+    };
 
     pub(in crate::subscribers) fn confirm(
         list: &mut SubscriberList,

@@ -1,5 +1,5 @@
 //! Reading and writing one subscriber file: a YAML sequence of records. The
-//! only place in the store that knows the file format (serde_yaml).
+//! only place in the store that knows the file format (`serde_yaml`).
 
 use std::path::Path;
 
@@ -19,7 +19,7 @@ pub(super) struct Parsed {
 /// Parses a file; YAML and field errors come back as `file:line` problems.
 ///
 /// A block-style list (each record starting with `- ` in the first column, as
-/// the store writes it) is parsed record by record: serde_yaml buffers every
+/// the store writes it) is parsed record by record: `serde_yaml` buffers every
 /// event of a document before deserializing, which for 100,000 records costs
 /// far more memory than the records themselves. It also reports every bad
 /// record, not only the first. Anything else is parsed as one document.
@@ -149,7 +149,7 @@ fn header(text: &str) -> String {
     }
 }
 
-/// serde_yaml says `[2].colour: unknown field ... at line 7 column 3`; the
+/// `serde_yaml` says `[2].colour: unknown field ... at line 7 column 3`; the
 /// place is printed as `file:line`, and the record index is implied by it.
 fn clean_message(msg: &str) -> String {
     let mut m = msg;

@@ -73,7 +73,11 @@ fn a_paper_block_becomes_a_typed_paper() {
         p.pdf_url.as_deref(),
         Some("https://arxiv.org/pdf/2103.00001")
     );
-    let cats: Vec<&str> = p.categories.iter().map(|c| c.as_str()).collect();
+    let cats: Vec<&str> = p
+        .categories
+        .iter()
+        .map(hotpapers::model::Category::as_str)
+        .collect();
     assert_eq!(cats, ["cs.LG", "hep-th"]);
     assert_eq!(p.abstract_text, "We study things. They are interesting.");
     let t = &p.tweets[0];
@@ -225,7 +229,7 @@ fn minimal_with_abstract_line_of(len: usize) -> String {
 }
 
 /// Lines are limited apart from files: a file well under 16 MiB with one
-/// line over 1 MiB is refused at that line's FILE:LINE; a line of exactly
+/// line over 1 MiB is refused at that line's <FILE:LINE>; a line of exactly
 /// 1 MiB is not.
 #[test]
 fn a_line_over_one_mebibyte_in_a_small_file_is_rejected_at_its_file_and_line() {

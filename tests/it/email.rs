@@ -901,7 +901,7 @@ impl ResolverCache<String, Txt> for DnsRecords {
 }
 
 /// The DKIM key record for a public key file, as the operator would publish
-/// it: `p=` is the SubjectPublicKeyInfo for RSA (RFC 6376 §3.6.1) and the
+/// it: `p=` is the `SubjectPublicKeyInfo` for RSA (RFC 6376 §3.6.1) and the
 /// bare 32-byte key for Ed25519 (RFC 8463 §4).
 fn dkim_key_record(public_pem: &str) -> String {
     let pem = std::fs::read_to_string(fixture(&format!("dkim/{public_pem}"))).unwrap();

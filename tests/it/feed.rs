@@ -1,6 +1,6 @@
 //! The feeds, as a specification: what `hotpapers build` writes, read back
-//! with the same crates a reader would use (atom_syndication, rss,
-//! serde_json), on a small hand-made archive, on a hostile digest and on the
+//! with the same crates a reader would use (`atom_syndication`, rss,
+//! `serde_json`), on a small hand-made archive, on a hostile digest and on the
 //! sample corpus.
 
 use std::collections::BTreeMap;

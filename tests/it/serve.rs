@@ -530,7 +530,11 @@ async fn subscribing_adds_nobody_until_the_emailed_link_is_confirmed_by_post() {
     assert!(body.contains("You are subscribed"));
     let record = server.record("ada@example.org").expect("added");
     assert!(record.is_active());
-    let cats: Vec<&str> = record.categories.iter().map(|c| c.as_str()).collect();
+    let cats: Vec<&str> = record
+        .categories
+        .iter()
+        .map(hotpapers::model::Category::as_str)
+        .collect();
     assert_eq!(cats, ["cs.CV", "cs.LG"]);
     assert_eq!(record.subscribed_at, Some(server.clock.now()));
 
