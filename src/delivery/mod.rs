@@ -2,16 +2,16 @@
 //! once, with the [`crate::ledger`] as the record of what went out.
 //!
 //! Its parts, in the order a message meets them:
-//! - [`plan`]: who is due, from the ledger (the real run and the dry run alike);
+//! - `plan`: who is due, from the ledger (the real run and the dry run alike);
 //! - [`Compose`]: builds each reader's message ([`Outgoing`]): in production
 //!   the email renderer's letter in a MIME message ([`message`]: headers,
 //!   Message-ID, quoted-printable, DKIM), anything in tests;
-//! - [`rate`]: the rate limit across connections;
-//! - [`ledger_writer`]: commits `sending` before any byte goes out and the
+//! - `rate`: the rate limit across connections;
+//! - `ledger_writer`: commits `sending` before any byte goes out and the
 //!   outcome after, in group commits from one writer thread;
 //! - [`Transport`]: [`smtp`] (a pool of connections driven step by step) or
 //!   the [`outbox`] folder;
-//! - [`retry`]: backoff for transient failures; [`bounce`]: what a permanent
+//! - `retry`: backoff for transient failures; `bounce`: what a permanent
 //!   failure does to the subscriber;
 //! - [`report`]: outcomes for the progress display and the run's [`Summary`].
 //!

@@ -13,6 +13,15 @@
 // Tests wait on the wall clock and draw test data at random; the rule that
 // time and randomness go through `clock::Clock` is for the program.
 #![allow(clippy::disallowed_methods)]
+// Pedantic, where it is wrong for tests: a test reads as one story however
+// long, builds its fixtures with `format!`, and names its throwaway values short.
+#![allow(
+    clippy::too_many_lines,
+    clippy::format_push_string,
+    clippy::format_collect,
+    clippy::many_single_char_names,
+    clippy::case_sensitive_file_extension_comparisons
+)]
 
 #[path = "../it/smtp_server.rs"]
 #[allow(dead_code)]
