@@ -137,7 +137,7 @@ impl Sender {
             (Some(open), true) => {
                 let name = raw[..open].trim().trim_matches('"').trim();
                 (
-                    (!name.is_empty()).then(|| crate::email::one_line(name)),
+                    (!name.is_empty()).then(|| one_line(name)),
                     &raw[open + 1..raw.len() - 1],
                 )
             }
@@ -619,6 +619,15 @@ impl ConfigBuilder {
             secret: TokenKey::new(self.secret.as_deref().filter(|x| !x.trim().is_empty())),
         })
     }
+}
+
+/// A display name on one line: runs of whitespace and control characters
+/// become one space (so no setting can add a header line).
+fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn invalid(name: &'static str, value: &str, reason: impl std::fmt::Display) -> ConfigError {
