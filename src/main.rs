@@ -18,9 +18,11 @@ fn main() -> ExitCode {
     match hotpapers::cmd::run(cli) {
         Ok(status) => status.into(),
         Err(err) => {
-            eprintln!("error: {err}");
+            let shown =
+                |e: &dyn std::fmt::Display| hotpapers::cmd::printable(&e.to_string()).into_owned();
+            eprintln!("error: {}", shown(&err));
             for cause in err.chain().skip(1) {
-                eprintln!("  Caused by: {cause}");
+                eprintln!("  Caused by: {}", shown(&cause));
             }
             hotpapers::cmd::Outcome::CouldNotRun.into()
         }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::Outcome;
+use super::{printable, Outcome};
 use crate::cli::ParseArgs;
 use crate::digest;
 
@@ -18,13 +18,19 @@ pub(super) fn run(args: &ParseArgs) -> Result<Outcome> {
         serde_json::to_writer_pretty(&mut out, d).context("could not write JSON")?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{} ({}): {} papers", d.title, d.date, d.papers.len())?;
+        writeln!(
+            out,
+            "{} ({}): {} papers",
+            printable(&d.title),
+            d.date,
+            d.papers.len()
+        )?;
         for p in d.papers.iter().take(5) {
             writeln!(
                 out,
                 "  {:>2}. {} [{}] {} retweets, {} tweets",
                 p.rank,
-                p.title,
+                printable(&p.title),
                 p.arxiv_id,
                 p.retweets,
                 p.tweets.len()
@@ -43,6 +49,6 @@ pub(super) fn report_repairs(path: &std::path::Path, parsed: &digest::ParsedDige
         tracing::warn!("{}: {r}", path.display());
     }
     for w in &parsed.warnings {
-        tracing::warn!("{}:{}: {}", path.display(), w.line, w.message);
+        tracing::warn!("{}:{}: {}", path.display(), w.line, printable(&w.message));
     }
 }

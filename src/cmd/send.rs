@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context, Result};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Outcome;
+use super::{printable, Outcome};
 use crate::cli::SendArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -164,13 +164,17 @@ fn print_summary(day: NaiveDate, s: &Summary) -> Result<()> {
         )?;
     }
     for (email, reply) in &s.failures {
-        writeln!(out, "failed: {email}: {reply}")?;
+        writeln!(out, "failed: {}: {}", printable(email), printable(reply))?;
     }
     for email in &s.unknowns {
-        writeln!(out, "unknown (not resent, policy `skip`): {email}")?;
+        writeln!(
+            out,
+            "unknown (not resent, policy `skip`): {}",
+            printable(email)
+        )?;
     }
     for email in &s.bounced {
-        writeln!(out, "marked bounced: {email}")?;
+        writeln!(out, "marked bounced: {}", printable(email))?;
     }
     if s.interrupted {
         writeln!(

@@ -402,7 +402,11 @@ impl Run {
             match err.failure() {
                 Failure::Permanent => {
                     self.failing_streak.store(0, Ordering::SeqCst);
-                    if !self.record(&key, State::Failed, Some(&reply)).await {
+                    let hard = err.reply().is_address_refused();
+                    if !self
+                        .record_as(&key, State::Failed, Some(&reply), hard)
+                        .await
+                    {
                         return;
                     }
                     {
@@ -411,6 +415,10 @@ impl Run {
                         t.summary.failures.push((email.to_owned(), reply.clone()));
                     }
                     self.observer.outcome(email, Outcome::Failed, Some(&reply));
+                    if !hard {
+                        // The sender's or the message's problem, not the reader's.
+                        return;
+                    }
                     let verdict = bounce::after_refusal(
                         self.store.as_ref(),
                         &self.writer,
@@ -477,7 +485,12 @@ impl Run {
 
     /// Commits an outcome; on a ledger failure stops the run and returns false.
     async fn record(&self, key: &str, state: State, reply: Option<&str>) -> bool {
-        match self.writer.finish(key, state, reply).await {
+        self.record_as(key, state, reply, false).await
+    }
+
+    /// [`Run::record`], saying whether a failure counts toward a bounce.
+    async fn record_as(&self, key: &str, state: State, reply: Option<&str>, hard: bool) -> bool {
+        match self.writer.finish(key, state, reply, hard).await {
             Ok(()) => true,
             Err(e) => {
                 self.halt(format!("the ledger could not be written: {e}"));

@@ -24,6 +24,7 @@ enum Op {
         email: String,
         state: State,
         reply: Option<String>,
+        hard: bool,
     },
     ConsecutiveFailures {
         email: String,
@@ -70,8 +71,9 @@ impl LedgerWriter {
                                 email,
                                 state,
                                 reply,
+                                hard,
                             } => l
-                                .finish(day, email, *state, reply.as_deref(), now)
+                                .finish_as(day, email, *state, reply.as_deref(), *hard, now)
                                 .map(|()| 0),
                             Op::ConsecutiveFailures { email } => l.consecutive_failures(email),
                         })
@@ -114,17 +116,20 @@ impl LedgerWriter {
         .map(|_| ())
     }
 
-    /// Commits an outcome.
+    /// Commits an outcome; `hard` says whether a failure counts toward
+    /// marking the reader bounced.
     pub(super) async fn finish(
         &self,
         email: &str,
         state: State,
         reply: Option<&str>,
+        hard: bool,
     ) -> Result<(), String> {
         self.call(Op::Finish {
             email: email.to_owned(),
             state,
             reply: reply.map(str::to_owned),
+            hard,
         })
         .await
         .map(|_| ())

@@ -75,6 +75,14 @@ pub enum MessageError {
     /// lettre refused to build the message.
     #[error("cannot build the message: {0}")]
     Build(#[from] lettre::error::Error),
+    /// A header line would pass RFC 5322's 998 octets (no server takes it).
+    #[error("the `{header}` header line would be {octets} octets long (at most 998)")]
+    LineTooLong {
+        /// The header's name.
+        header: String,
+        /// Its length.
+        octets: usize,
+    },
 }
 
 /// The sender's side of every message: From, Reply-To, the list headers, the
@@ -188,7 +196,9 @@ impl Mailer {
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }
-        Ok(Outgoing::from_message(&message))
+        let outgoing = Outgoing::from_message(&message);
+        check_line_lengths(&outgoing.bytes)?;
+        Ok(outgoing)
     }
 
     fn newsletter(
@@ -242,6 +252,31 @@ pub struct EditionMessages<'a> {
     encoded: Mutex<BTreeMap<RenderKey, Arc<Encoded>>>,
 }
 
+/// Every header line within RFC 5322's 998 octets, checked on the finished
+/// message: whatever a value holds, the message either fits or is refused
+/// here, as our failure, not sent to be refused by the server as the reader's.
+fn check_line_lengths(bytes: &[u8]) -> Result<(), MessageError> {
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
+    let mut header = String::new();
+    for line in bytes[..head_end].split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            header = String::from_utf8_lossy(line.split(|&b| b == b':').next().unwrap_or(b""))
+                .into_owned();
+        }
+        if line.len() > 998 {
+            return Err(MessageError::LineTooLong {
+                header,
+                octets: line.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for EditionMessages<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EditionMessages")
@@ -262,9 +297,12 @@ impl EditionMessages<'_> {
         subscriber: &Subscriber,
         date: DateTime<Utc>,
     ) -> Result<Option<Outgoing>, MessageError> {
-        Ok(self
-            .lettre_message_for(subscriber, date)?
-            .map(|m| Outgoing::from_message(&m)))
+        let Some(message) = self.lettre_message_for(subscriber, date)? else {
+            return Ok(None);
+        };
+        let outgoing = Outgoing::from_message(&message);
+        check_line_lengths(&outgoing.bytes)?;
+        Ok(Some(outgoing))
     }
 
     /// The message as lettre built it (for `preview`, which shows its parts).

@@ -147,6 +147,41 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The enhanced status code at the start of the text (RFC 3463: `5.1.1`).
+    #[must_use]
+    pub fn enhanced_status(&self) -> Option<(u8, u16, u16)> {
+        let word = self.text.split_whitespace().next()?;
+        let mut parts = word.split('.');
+        let class = parts.next()?.parse().ok()?;
+        let subject = parts.next()?.parse().ok()?;
+        let detail = parts.next()?.parse().ok()?;
+        (parts.next().is_none() && matches!(class, 2 | 4 | 5)).then_some((class, subject, detail))
+    }
+
+    /// Whether the server refused the address itself: a 5xx to RCPT TO,
+    /// unless its enhanced status says otherwise (`5.7.x`: policy or
+    /// authentication, `5.3.x` / `5.4.x`: the server or the network, `5.6.x`:
+    /// the content). Only such a refusal counts toward marking a reader
+    /// bounced; anything else is the sender's or the message's problem.
+    #[must_use]
+    pub fn is_address_refused(&self) -> bool {
+        let permanent = self.code.is_some_and(|c| (500..600).contains(&c));
+        if !permanent || self.step != Step::Rcpt {
+            return false;
+        }
+        match self.enhanced_status() {
+            // Addressing (5.1.x) but not the sender's address (5.1.7, 5.1.8);
+            // a disabled mailbox (5.2.1), not a full one (5.2.2) or too big a
+            // message (5.2.3).
+            Some((_, 1, detail)) => !matches!(detail, 7 | 8),
+            Some((_, 2, 1)) => true,
+            Some(_) => false,
+            None => true,
+        }
+    }
+}
+
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.code {
@@ -303,6 +338,31 @@ mod tests {
         assert_eq!(at(Step::Connect, None), Failure::Transient);
         assert_eq!(at(Step::Data, None), Failure::Transient);
         assert_eq!(at(Step::Content, None), Failure::Unknown);
+    }
+
+    #[test]
+    fn only_a_refused_address_counts_toward_a_bounce() {
+        let rcpt = |code, text: &str| Reply::coded(Step::Rcpt, code, text).is_address_refused();
+        assert!(rcpt(550, "5.1.1 no such mailbox here"));
+        assert!(
+            rcpt(550, "user unknown"),
+            "no enhanced status: the RCPT refusal decides"
+        );
+        assert!(rcpt(550, "5.2.1 mailbox disabled"));
+        assert!(
+            !rcpt(550, "5.7.1 message refused as spam"),
+            "policy: the sender's problem"
+        );
+        assert!(!rcpt(552, "5.2.2 mailbox full"));
+        assert!(!rcpt(553, "5.1.8 bad sender address"));
+        assert!(!rcpt(450, "4.1.1 try later"));
+        let at = |step| Reply::coded(step, 500, "5.5.2 line too long").is_address_refused();
+        assert!(!at(Step::Content), "the message's problem");
+        assert!(!at(Step::Mail) && !at(Step::Data));
+        assert_eq!(
+            Reply::coded(Step::Rcpt, 550, "5.1.1 x").enhanced_status(),
+            Some((5, 1, 1))
+        );
     }
 
     #[derive(Debug)]

@@ -3,10 +3,15 @@
 
 use super::SUBJECT_LIMIT;
 
-/// A display name on one line, without control characters; `None` if empty.
+/// Longest display name, in characters: a name is a greeting and a `To:`
+/// phrase, and a 5,000-character one made a header line no server accepts.
+pub const NAME_LIMIT: usize = 64;
+
+/// A display name on one line, without control characters, shortened to
+/// [`NAME_LIMIT`] characters at a word; `None` if empty.
 #[must_use]
 pub fn clean_name(name: Option<&str>) -> Option<String> {
-    let cleaned = one_line(name?);
+    let cleaned = super::view::shorten_at_word(&one_line(name?), NAME_LIMIT);
     (!cleaned.is_empty()).then_some(cleaned)
 }
 

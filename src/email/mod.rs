@@ -27,7 +27,7 @@ use crate::secret::TokenKey;
 use crate::token::Signer;
 
 use crate::templates::{self, TemplateError, Templates};
-pub use clean::{clean_name, one_line};
+pub use clean::{clean_name, one_line, NAME_LIMIT};
 use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
 
 /// Longest subject, in characters, before it is shortened at a word.

@@ -161,6 +161,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (day, email)
     ) WITHOUT ROWID;
     CREATE INDEX deliveries_by_email ON deliveries (email, day);",
+    // 2: whether a failure says the address is dead (counts toward marking
+    // the reader bounced) or was the sender's or the message's problem.
+    // Failures recorded before this kept counting, as they did.
+    "ALTER TABLE deliveries ADD COLUMN hard INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// An open ledger database.
@@ -365,14 +369,33 @@ impl Ledger {
         reply: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
+        self.finish_as(day, email, state, reply, true, now)
+    }
+
+    /// [`Ledger::finish`], saying for a `failed` outcome whether it is `hard`:
+    /// the address itself was refused, so it counts toward marking the
+    /// reader bounced. A failure the sender or the message caused (a policy
+    /// rejection, a line too long) is recorded as failed, never counted.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn finish_as(
+        &self,
+        day: NaiveDate,
+        email: &str,
+        state: State,
+        reply: Option<&str>,
+        hard: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
         let sent_at = (state == State::Sent).then(|| time_text(now));
         let unknown = i64::from(state == State::Unknown);
         self.conn
             .prepare_cached(
-                "INSERT INTO deliveries (day, email, state, unknowns, last_reply, created_at, updated_at, sent_at)
-                 VALUES (?1, ?2, ?3, ?6, ?4, ?5, ?5, ?7)
+                "INSERT INTO deliveries (day, email, state, unknowns, last_reply, created_at, updated_at, sent_at, hard)
+                 VALUES (?1, ?2, ?3, ?6, ?4, ?5, ?5, ?7, ?8)
                  ON CONFLICT (day, email) DO UPDATE SET state = ?3, unknowns = unknowns + ?6,
-                    last_reply = ?4, updated_at = ?5, sent_at = COALESCE(?7, sent_at)",
+                    last_reply = ?4, updated_at = ?5, sent_at = COALESCE(?7, sent_at), hard = ?8",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -382,7 +405,8 @@ impl Ledger {
                     reply,
                     time_text(now),
                     unknown,
-                    sent_at
+                    sent_at,
+                    hard
                 ])
             })
             .map(|_| ())
@@ -398,7 +422,8 @@ impl Ledger {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT state FROM deliveries WHERE email = ?1 AND state IN ('sent', 'failed')
+                "SELECT state FROM deliveries
+                 WHERE email = ?1 AND (state = 'sent' OR (state = 'failed' AND hard = 1))
                  ORDER BY day DESC",
             )
             .map_err(self.err("could not read"))?;

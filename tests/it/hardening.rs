@@ -143,3 +143,71 @@ fn public_or_weak_secrets_are_refused_for_smtp_and_public_serve() {
     let (out, _, stderr) = run(send_cmd(dir.path(), None).args(["send", "--date", "2021-02-19"]));
     assert!(out.status.success(), "{stderr}");
 }
+
+/// Audit finding 8: a 5,000-character display name made a 5,028-octet `To:`
+/// line, the server answered `500 Line too long`, and that counted toward
+/// marking the reader bounced.
+#[test]
+fn a_long_display_name_is_cut_and_no_header_line_passes_998_octets() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "Ada Lovelace ".repeat(400);
+    std::fs::write(
+        dir.path().join("subscribers.yaml"),
+        format!("- email: ada@example.org\n  name: {}\n", name.trim()),
+    )
+    .unwrap();
+    let server = SmtpServer::start(Behaviour::default());
+    let (out, stdout, stderr) = run(send_cmd(dir.path(), Some(STRONG))
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-19"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    let data = &received[0].data;
+    let head = data.split("\r\n\r\n").next().unwrap();
+    for line in head.split("\r\n") {
+        assert!(line.len() <= 998, "{} octets: {}", line.len(), &line[..60]);
+    }
+    let to = received[0].header("To").unwrap();
+    assert!(
+        to.len() < 200,
+        "the name is cut (64 characters, encoded): {to}"
+    );
+    assert!(to.contains("ada@example.org"), "{to}");
+}
+
+/// Audit finding 10: CLI output passed raw control characters through
+/// (`subscribers list` printed fake rows for a name holding CR/LF, `parse`
+/// sent ESC to the terminal).
+#[test]
+fn human_readable_output_escapes_control_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("subscribers.yaml");
+    std::fs::write(
+        &list,
+        "- email: eve@example.org\n  name: \"Eve\\r\\nmallory@example.org\\tactive\\t\\u001b[31mred\"\n",
+    )
+    .unwrap();
+    let (out, stdout, _) = run(hotpapers()
+        .env("HOTPAPERS_SUBSCRIBERS", &list)
+        .args(["subscribers", "list"]));
+    assert!(out.status.success());
+    assert_eq!(stdout.lines().count(), 1, "one row per reader: {stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains("\\r\\n") && stdout.contains("\\u{1b}"),
+        "{stdout:?}"
+    );
+
+    let digest = dir.path().join("2021-03-01.md");
+    let text = std::fs::read_to_string(fixture("valid/minimal.md"))
+        .unwrap()
+        .replacen("title:", "title: \"\\e[2J\\e[31mowned\" #", 1);
+    std::fs::write(&digest, text).unwrap();
+    let (_, stdout, stderr) = run(hotpapers().arg("parse").arg(&digest));
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

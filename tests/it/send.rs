@@ -307,6 +307,34 @@ async fn a_subscriber_is_marked_bounced_after_bounce_limit_consecutive_hard_boun
     );
 }
 
+/// Audit finding 8 (and issue 11's rule): a refusal the sender or the message
+/// caused — a spam-policy `550 5.7.1`, a `500 line too long` to the data — is
+/// recorded as failed but never counts toward marking the reader bounced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_the_sender_or_the_message_caused_never_mark_a_reader_bounced() {
+    let behaviour = Behaviour {
+        policy_reject: [reader(0)].into(),
+        reject_data: [reader(1)].into(),
+        ..Behaviour::default()
+    };
+    let f = Fixture::new(3, behaviour);
+    let mut opts = f.opts("2021-02-05");
+    opts.bounce_limit = 1;
+    for date in ["2021-02-05", "2021-02-12", "2021-02-19"] {
+        opts.day = day(date);
+        let s = f.send(&opts).await.unwrap();
+        assert_eq!((s.sent, s.failed), (1, 2), "{date}: {s:?}");
+        assert!(s.bounced.is_empty(), "{date}: {:?}", s.bounced);
+    }
+    let list = f.store().load().unwrap();
+    assert!(list.get(&reader(0)).unwrap().is_active());
+    assert!(list.get(&reader(1)).unwrap().is_active());
+    let ledger = f.ledger();
+    let row = ledger.get(day("2021-02-19"), &reader(0)).unwrap().unwrap();
+    assert_eq!(row.state, State::Failed);
+    assert_eq!(ledger.consecutive_failures(&reader(0)).unwrap(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_after_data_is_unknown_and_resent_under_the_default_policy() {
     let behaviour = Behaviour {

@@ -70,6 +70,10 @@ pub(crate) struct RandomFaults {
 pub(crate) struct Behaviour {
     /// Recipients refused with `550 5.1.1`.
     pub(crate) reject: HashSet<String>,
+    /// Recipients refused with `550 5.7.1` (a spam-policy rejection).
+    pub(crate) policy_reject: HashSet<String>,
+    /// Recipients whose message data is refused with `500 5.5.2 line too long`.
+    pub(crate) reject_data: HashSet<String>,
     /// Recipient → how many times to answer RCPT with `451 4.3.0`.
     pub(crate) defer_times: HashMap<String, u32>,
     /// Recipient → how many times to close the connection mid-DATA.
@@ -384,6 +388,10 @@ async fn session_inner(stream: TcpStream, shared: &Shared) -> std::io::Result<()
                 write
                     .write_all(b"550 5.1.1 no such mailbox here\r\n")
                     .await?;
+            } else if b.policy_reject.contains(&rcpt) {
+                write
+                    .write_all(b"550 5.7.1 message refused as spam\r\n")
+                    .await?;
             } else if shared.take("defer", &b.defer_times, &rcpt) || shared.roll(|f| f.p_451) {
                 write
                     .write_all(b"451 4.3.0 temporary local problem, try again\r\n")
@@ -423,6 +431,11 @@ async fn session_inner(stream: TcpStream, shared: &Shared) -> std::io::Result<()
                 }
                 let l = line.strip_prefix('.').unwrap_or(&line);
                 data.push_str(l);
+            }
+            if to.iter().any(|r| b.reject_data.contains(r)) {
+                to.clear();
+                write.write_all(b"500 5.5.2 line too long\r\n").await?;
+                continue;
             }
             shared.state().received.push(Received {
                 from: from.clone(),
