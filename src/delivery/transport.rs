@@ -175,8 +175,7 @@ impl Reply {
             // a disabled mailbox (5.2.1), not a full one (5.2.2) or too big a
             // message (5.2.3).
             Some((_, 1, detail)) => !matches!(detail, 7 | 8),
-            Some((_, 2, 1)) => true,
-            Some(_) => false,
+            Some(status) => status.1 == 2 && status.2 == 1,
             None => true,
         }
     }
