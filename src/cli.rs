@@ -195,6 +195,15 @@ pub struct Settings {
     #[arg(long, global = true, env = "HOTPAPERS_DKIM_KEY")]
     pub dkim_key: Option<PathBuf>,
 
+    /// Most papers in one email (the rest are on the site, and the email says so).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_MAX_PAPERS",
+        default_value_t = defaults::MAX_PAPERS
+    )]
+    pub max_papers: usize,
+
     /// DKIM selector.
     #[arg(
         long,

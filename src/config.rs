@@ -43,6 +43,8 @@ pub mod defaults {
     pub const FROM: &str = "Hot Papers <digest@hotpapers.example.org>";
     /// `HOTPAPERS_POSTAL_ADDRESS`.
     pub const POSTAL_ADDRESS: &str = "Hot Papers, 1 Example Street, Example City, EX 00000";
+    /// `HOTPAPERS_MAX_PAPERS`.
+    pub const MAX_PAPERS: usize = 50;
     /// `HOTPAPERS_DKIM_SELECTOR`.
     pub const DKIM_SELECTOR: &str = "hotpapers";
     /// `HOTPAPERS_OUTBOX`.
@@ -174,6 +176,9 @@ pub struct MailSettings {
     pub dkim_key: Option<PathBuf>,
     /// DKIM selector.
     pub dkim_selector: String,
+    /// Most papers in one email (`HOTPAPERS_MAX_PAPERS`): a 10,000-paper
+    /// digest must not become a 40 MB message.
+    pub max_papers: usize,
 }
 
 /// How the mail server is encrypted.
@@ -413,6 +418,7 @@ pub struct ConfigBuilder {
     secret: Option<String>,
     dkim_key: Option<PathBuf>,
     dkim_selector: String,
+    max_papers: usize,
     smtp_url: Option<String>,
     smtp_user: Option<String>,
     smtp_password: Option<String>,
@@ -448,6 +454,7 @@ impl Default for ConfigBuilder {
             secret: None,
             dkim_key: None,
             dkim_selector: d::DKIM_SELECTOR.into(),
+            max_papers: d::MAX_PAPERS,
             smtp_url: None,
             smtp_user: None,
             smtp_password: None,
@@ -493,7 +500,7 @@ impl ConfigBuilder {
         digests: PathBuf, subscribers: PathBuf, templates: PathBuf, state: PathBuf,
         out: PathBuf, addr: String, site_url: String, title: String, subtitle: String,
         language: String, feed_limit: usize, from: String, postal_address: String,
-        dkim_selector: String, outbox: PathBuf, connections: usize, rate: f64,
+        dkim_selector: String, max_papers: usize, outbox: PathBuf, connections: usize, rate: f64,
         max_attempts: u32, bounce_limit: u32, unknown_policy: String,
     }
 
@@ -519,6 +526,9 @@ impl ConfigBuilder {
                 &site,
                 "expected an http or https URL",
             ));
+        }
+        if self.max_papers == 0 {
+            return Err(invalid("HOTPAPERS_MAX_PAPERS", "0", "expected at least 1"));
         }
         if self.feed_limit == 0 {
             return Err(invalid("HOTPAPERS_FEED_LIMIT", "0", "expected at least 1"));
@@ -606,6 +616,7 @@ impl ConfigBuilder {
                 unsubscribe_mailto,
                 dkim_key: self.dkim_key,
                 dkim_selector: self.dkim_selector,
+                max_papers: self.max_papers,
             },
             delivery: DeliverySettings {
                 smtp,

@@ -495,7 +495,14 @@ impl Edition<'_> {
             return Ok(p.clone());
         }
         let n = self.newsletter;
-        let selection = key.0.select(&self.digest);
+        // The operator's cap on one email's size, on top of the reader's own limit.
+        let mut capped = key.0.clone();
+        capped.max_papers = Some(
+            capped
+                .max_papers
+                .map_or(n.mail.max_papers, |m| m.min(n.mail.max_papers)),
+        );
+        let selection = capped.select(&self.digest);
         let prepared =
             match EmailView::new(&n.site, &n.mail, &self.digest, &key.0, &selection, key.1) {
                 None => None,

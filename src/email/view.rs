@@ -262,11 +262,19 @@ impl EmailView {
             format!("{} {reason}", more_papers(selection.filtered_out))
         });
         let limit_note = (selection.over_limit > 0).then(|| {
-            format!(
-                "{} beyond your limit of {}",
-                more_papers(selection.over_limit),
-                filter.max_papers.unwrap_or_default()
-            )
+            let limit = filter.max_papers.unwrap_or(mail.max_papers);
+            if limit < mail.max_papers {
+                format!(
+                    "{} beyond your limit of {limit}",
+                    more_papers(selection.over_limit)
+                )
+            } else {
+                format!(
+                    "{} beyond this email's limit of {} (all of them are on the site)",
+                    more_papers(selection.over_limit),
+                    mail.max_papers
+                )
+            }
         });
         let preheader = preheader(&papers);
         Some(Self {

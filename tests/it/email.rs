@@ -1180,3 +1180,53 @@ fn preview_of_a_day_without_digest_says_so() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr.contains("invalid date `2021-13-01`"), "{stderr}");
 }
+
+/// Audit finding 12: a 10,000-paper digest made a 41.6 MB message.
+#[test]
+fn one_email_holds_at_most_max_papers_and_says_how_many_more_are_on_the_site() {
+    let mut d = digest("2021-03-19");
+    let one_day = d.papers.clone();
+    d.papers = (0..40)
+        .flat_map(|_| one_day.iter().cloned())
+        .enumerate()
+        .map(|(i, mut p)| {
+            p.rank = i as u32 + 1;
+            p
+        })
+        .collect();
+    let total = d.papers.len();
+    assert!(total > 600);
+    let links = |max: usize| {
+        let n = newsletter(|b| b.max_papers(max));
+        let r = n
+            .edition(&d)
+            .unwrap()
+            .render_for(&reader())
+            .unwrap()
+            .unwrap();
+        r.text.matches("https://arxiv.org/abs/").count()
+    };
+    assert_eq!(links(25), 25 * links(1), "25 papers, each with its links");
+    let n = newsletter(|b| b.max_papers(25usize));
+    let r = n
+        .edition(&d)
+        .unwrap()
+        .render_for(&reader())
+        .unwrap()
+        .unwrap();
+    let more = total - 25;
+    assert!(
+        r.text.contains(&format!(
+            "{more} more papers beyond this email's limit of 25"
+        )),
+        "{}",
+        &r.text[r.text.len() - 1500..]
+    );
+    let bytes = formatted(&n, &d, &reader());
+    assert!(bytes.len() < 400_000, "{} bytes", bytes.len());
+    // A reader's own lower limit is theirs, and said so.
+    let mut own = reader();
+    own.max_papers = Some(3);
+    let r = n.edition(&d).unwrap().render_for(&own).unwrap().unwrap();
+    assert!(r.text.contains("beyond your limit of 3"), "{}", r.text);
+}
