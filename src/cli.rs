@@ -202,7 +202,7 @@ pub struct Settings {
         env = "HOTPAPERS_MAX_PAPERS",
         default_value_t = defaults::MAX_PAPERS
     )]
-    pub max_papers: usize,
+    pub max_papers_per_email: usize,
 
     /// DKIM selector.
     #[arg(
@@ -424,4 +424,13 @@ pub struct ServeArgs {
     /// Folder of the built site.
     #[command(flatten)]
     pub site: SiteFolder,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

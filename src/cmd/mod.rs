@@ -123,7 +123,7 @@ pub fn builder_from(s: &Settings) -> ConfigBuilder {
         .secret(s.secret.clone())
         .dkim_key(s.dkim_key.clone())
         .dkim_selector(s.dkim_selector.clone())
-        .max_papers(s.max_papers)
+        .max_papers(s.max_papers_per_email)
         .smtp_url(s.smtp_url.clone())
         .smtp_user(s.smtp_user.clone())
         .smtp_password(s.smtp_password.clone())

@@ -211,3 +211,89 @@ fn human_readable_output_escapes_control_characters() {
     assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// Audit finding 7: rewriting the subscriber file made a 0600 file 0644,
+/// exposing readers' addresses and names.
+#[cfg(unix)]
+#[test]
+fn rewriting_the_subscriber_file_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("subscribers.yaml");
+    std::fs::write(&list, "- email: ada@example.org\n").unwrap();
+    std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (out, _, stderr) = run(hotpapers().env("HOTPAPERS_SUBSCRIBERS", &list).args([
+        "subscribers",
+        "add",
+        "grace@example.org",
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    let mode = std::fs::metadata(&list).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A list the store creates is private from the start.
+    let fresh = dir.path().join("new/subscribers.yaml");
+    let (out, _, stderr) = run(hotpapers().env("HOTPAPERS_SUBSCRIBERS", &fresh).args([
+        "subscribers",
+        "add",
+        "grace@example.org",
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+/// Audit finding 13: a full disk during a subscriber write left the
+/// temporary file behind. The disk is made "full" for the process with a
+/// file-size limit (writes fail with EFBIG; SIGXFSZ is ignored).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_during_a_subscriber_write_leaves_the_old_file_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("subscribers.yaml");
+    let original: String = (0..200)
+        .map(|i| format!("- email: reader{i}@example.org\n"))
+        .collect();
+    std::fs::write(&list, &original).unwrap();
+    let binary = env!("CARGO_BIN_EXE_hotpapers");
+    let (out, _, stderr) = run(Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 4; exec '{binary}' subscribers add grace@example.org"
+        ))
+        .current_dir(dir.path())
+        .env("HOTPAPERS_SUBSCRIBERS", &list));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not write"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), original);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock" && n != "subscribers.yaml.lock")
+        .collect();
+    assert_eq!(names, ["subscribers.yaml"], "no temporary file left");
+}
+
+/// Audit finding 9: addresses that `subscribers check` and `/subscribe`
+/// accepted but the envelope refuses.
+#[test]
+fn addresses_the_envelope_refuses_are_refused_at_the_door() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("subscribers.yaml");
+    std::fs::write(
+        &list,
+        "- email: ok@example.org\n- email: '\"quoted local\"@example.org'\n- email: x@[127.0.0.1]\n",
+    )
+    .unwrap();
+    let (out, stdout, _) = run(hotpapers()
+        .env("HOTPAPERS_SUBSCRIBERS", &list)
+        .args(["subscribers", "check"]));
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains(":2: invalid address"), "{stdout}");
+    assert!(stdout.contains(":3: invalid address"), "{stdout}");
+    for bad in ["\"quoted local\"@example.org", "x@[127.0.0.1]"] {
+        let (out, _, stderr) = run(hotpapers()
+            .env("HOTPAPERS_SUBSCRIBERS", dir.path().join("other.yaml"))
+            .args(["subscribers", "add", bad]));
+        assert_eq!(out.status.code(), Some(1), "{bad}: {stderr}");
+    }
+}
