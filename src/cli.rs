@@ -187,6 +187,11 @@ pub struct Settings {
     #[arg(long, global = true, env = "HOTPAPERS_UNSUBSCRIBE_MAILTO")]
     pub unsubscribe_mailto: Option<String>,
 
+    /// Envelope sender base for bounces (VERP): each message's Return-Path is
+    /// `LOCAL+TOKEN@DOMAIN`, so a bounce names its message and reader.
+    #[arg(long, global = true, env = "HOTPAPERS_BOUNCE_ADDRESS")]
+    pub bounce_address: Option<String>,
+
     /// Secret key for unsubscribe and confirmation tokens (HMAC-SHA256). Keep it private.
     #[arg(long, global = true, env = "HOTPAPERS_SECRET", hide_env_values = true)]
     pub secret: Option<String>,

@@ -170,8 +170,12 @@ pub struct MailSettings {
     pub postal_address: String,
     /// Custom subject template, if set.
     pub subject_template: Option<String>,
-    /// Address for `mailto:` unsubscribe (defaults to `unsubscribe@<from domain>`).
+    /// Address for `mailto:` unsubscribe (defaults to `unsubscribe@<from domain>`);
+    /// each reader's is `unsubscribe+TOKEN@…` from it.
     pub unsubscribe_mailto: EmailAddress,
+    /// VERP base of the envelope sender (`HOTPAPERS_BOUNCE_ADDRESS`): each
+    /// message's is `bounces+TOKEN@…` from it; `None`: the From address.
+    pub bounce_address: Option<EmailAddress>,
     /// DKIM key file, if signing is on.
     pub dkim_key: Option<PathBuf>,
     /// DKIM selector.
@@ -415,6 +419,7 @@ pub struct ConfigBuilder {
     postal_address: String,
     subject: Option<String>,
     unsubscribe_mailto: Option<String>,
+    bounce_address: Option<String>,
     secret: Option<String>,
     dkim_key: Option<PathBuf>,
     dkim_selector: String,
@@ -451,6 +456,7 @@ impl Default for ConfigBuilder {
             postal_address: d::POSTAL_ADDRESS.into(),
             subject: None,
             unsubscribe_mailto: None,
+            bounce_address: None,
             secret: None,
             dkim_key: None,
             dkim_selector: d::DKIM_SELECTOR.into(),
@@ -505,7 +511,8 @@ impl ConfigBuilder {
     }
 
     optional_setters! {
-        reply_to: String, subject: String, unsubscribe_mailto: String, secret: String,
+        reply_to: String, subject: String, unsubscribe_mailto: String, bounce_address: String,
+        secret: String,
         dkim_key: PathBuf, smtp_url: String, smtp_user: String, smtp_password: String,
         smtp_ca: PathBuf,
     }
@@ -548,6 +555,23 @@ impl ConfigBuilder {
             None => EmailAddress::parse(&format!("unsubscribe@{}", from.email.domain()))
                 .map_err(|e| invalid("HOTPAPERS_FROM", &self.from, e.reason))?,
         };
+        let bounce_address = self
+            .bounce_address
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| {
+                let a = EmailAddress::parse(b)
+                    .map_err(|e| invalid("HOTPAPERS_BOUNCE_ADDRESS", b, e.reason))?;
+                if a.as_str().rsplit_once('@').is_some_and(|(l, _)| l.len() + 27 > 64) {
+                    return Err(invalid(
+                        "HOTPAPERS_BOUNCE_ADDRESS",
+                        b,
+                        "the part before `@` must leave room for a 26-character token (at most 37 characters)",
+                    ));
+                }
+                Ok(a)
+            })
+            .transpose()?;
         let smtp = self
             .smtp_url
             .as_deref()
@@ -614,6 +638,7 @@ impl ConfigBuilder {
                 postal_address: self.postal_address,
                 subject_template: self.subject.filter(|t| !t.trim().is_empty()),
                 unsubscribe_mailto,
+                bounce_address,
                 dkim_key: self.dkim_key,
                 dkim_selector: self.dkim_selector,
                 max_papers: self.max_papers,

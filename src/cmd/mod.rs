@@ -120,6 +120,7 @@ pub fn builder_from(s: &Settings) -> ConfigBuilder {
         .postal_address(s.postal_address.clone())
         .subject(s.subject.clone())
         .unsubscribe_mailto(s.unsubscribe_mailto.clone())
+        .bounce_address(s.bounce_address.clone())
         .secret(s.secret.clone())
         .dkim_key(s.dkim_key.clone())
         .dkim_selector(s.dkim_selector.clone())

@@ -22,6 +22,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
+use lettre::address::Envelope;
 use lettre::message::dkim::DkimConfig;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
@@ -34,6 +35,7 @@ use crate::config::{MailSettings, Sender};
 use crate::email::{self, Edition, EmailError, Letter, RenderKey, RenderedEmail, Segment};
 use crate::model::{EmailAddress, Subscriber};
 use crate::secret::TokenKey;
+use crate::token::Signer;
 
 /// Label mixed into the Message-ID hash, so it cannot be used as any token.
 const MESSAGE_ID_LABEL: &[u8] = b"hotpapers/message-id/v1";
@@ -91,8 +93,10 @@ pub struct Mailer {
     from: Mailbox,
     reply_to: Option<Mailbox>,
     list_id: String,
-    unsubscribe_mailto: String,
+    unsubscribe_mailto: EmailAddress,
+    bounce_address: Option<EmailAddress>,
     id_key: TokenKey,
+    signer: Signer,
     dkim: Option<DkimConfig>,
 }
 
@@ -122,8 +126,10 @@ impl Mailer {
             from: mailbox(&mail.from)?,
             reply_to: mail.reply_to.as_ref().map(mailbox).transpose()?,
             list_id: list_id(title, &domain),
-            unsubscribe_mailto: mail.unsubscribe_mailto.to_string(),
+            unsubscribe_mailto: mail.unsubscribe_mailto.clone(),
+            bounce_address: mail.bounce_address.clone(),
             id_key: secret.clone(),
+            signer: Signer::new(secret.expose()),
             dkim,
         })
     }
@@ -201,16 +207,57 @@ impl Mailer {
         Ok(outgoing)
     }
 
+    /// `local+TOKEN@domain`: a per-reader (and, for bounces, per-day) address
+    /// whose token the bounce processor verifies.
+    fn tagged(base: &EmailAddress, token: &str) -> String {
+        let (local, domain) = base
+            .as_str()
+            .rsplit_once('@')
+            .unwrap_or((base.as_str(), ""));
+        let local = local.split_once('+').map_or(local, |(l, _)| l);
+        format!("{local}+{token}@{domain}")
+    }
+
+    /// The envelope sender of `email`'s message on `day`: the VERP address
+    /// `bounces+TOKEN@bounce-domain` when `HOTPAPERS_BOUNCE_ADDRESS` is set,
+    /// else the From address.
+    #[must_use]
+    pub fn return_path(&self, day: NaiveDate, email: &str) -> String {
+        match &self.bounce_address {
+            Some(base) => Self::tagged(base, &self.signer.bounce_token(day, email)),
+            None => self.from.email.to_string(),
+        }
+    }
+
+    /// The mailto unsubscribe address of `email`: `unsubscribe+TOKEN@…`, so a
+    /// mail to it unsubscribes exactly that reader, and a forged one nobody.
+    #[must_use]
+    pub fn unsubscribe_mailto(&self, email: &str) -> String {
+        Self::tagged(&self.unsubscribe_mailto, &self.signer.mailto_token(email))
+    }
+
     fn newsletter(
         &self,
         letter: &Letter,
         parts: EncodedParts,
         message_id: &str,
+        day: NaiveDate,
         date: DateTime<Utc>,
     ) -> Result<Message, MessageError> {
         let reader = &letter.reader;
         let to = recipient(reader.email(), reader.name())?;
+        let envelope = Envelope::new(
+            Some(self.return_path(day, reader.email()).parse().map_err(
+                |e: lettre::address::AddressError| MessageError::Address {
+                    address: self.return_path(day, reader.email()),
+                    reason: e.to_string(),
+                },
+            )?),
+            vec![to.email.clone()],
+        )
+        .map_err(|e| MessageError::Build(e.into()))?;
         let mut builder = Message::builder()
+            .envelope(envelope)
             .from(self.from.clone())
             .to(to)
             .subject(letter.subject.clone())
@@ -222,7 +269,7 @@ impl Mailer {
                 format!(
                     "<{}>, <mailto:{}?subject=unsubscribe>",
                     reader.unsubscribe_url(),
-                    self.unsubscribe_mailto
+                    self.unsubscribe_mailto(reader.email())
                 ),
             ))
             .raw_header(raw_header(
@@ -326,7 +373,10 @@ impl EditionMessages<'_> {
         let id = self
             .mailer
             .message_id(self.edition.digest().date, reader.email());
-        self.mailer.newsletter(&letter, parts, &id, date).map(Some)
+        let day = self.edition.digest().date;
+        self.mailer
+            .newsletter(&letter, parts, &id, day, date)
+            .map(Some)
     }
 
     /// The Message-ID `subscriber`'s copy carries.

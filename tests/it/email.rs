@@ -220,9 +220,15 @@ fn message_parses_back_with_every_list_header() {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
+    // The mailto is the reader's own: unsubscribe+TOKEN@, verified on receipt.
+    let mailto = mailer(&n).unwrap().unsubscribe_mailto("ada@example.org");
+    assert!(
+        mailto.starts_with("unsubscribe+") && mailto.ends_with("@hotpapers.example.org"),
+        "{mailto}"
+    );
     assert_eq!(
         list_unsubscribe,
-        format!("<{unsubscribe}>, <mailto:unsubscribe@hotpapers.example.org?subject=unsubscribe>")
+        format!("<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>")
     );
     assert_eq!(
         m.header_raw("List-Unsubscribe-Post").unwrap().trim(),
@@ -1000,8 +1006,8 @@ fn a_dkim_signed_message_changed_in_a_signed_header_or_its_body_fails_verificati
                 "List-Unsubscribe",
                 edit_headers(
                     &raw,
-                    "<mailto:unsubscribe@hotpapers.example.org",
-                    "<mailto:unsubscribe@elsewhere.example.net",
+                    "@hotpapers.example.org?subject=unsubscribe>",
+                    "@elsewhere.example.net?subject=unsubscribe>",
                 ),
             ),
             (

@@ -40,6 +40,8 @@ fn write_subscribers(dir: &Path, n: usize) {
     std::fs::write(dir.join("subscribers.yaml"), yaml).unwrap();
 }
 
+const SECRET: &str = "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e";
+
 /// The binary set up for a temp folder and (optionally) an SMTP server.
 fn send_cmd(dir: &Path, smtp: Option<&SmtpServer>) -> Command {
     let mut cmd = hotpapers();
@@ -47,10 +49,7 @@ fn send_cmd(dir: &Path, smtp: Option<&SmtpServer>) -> Command {
         .env("HOTPAPERS_DIGESTS", fixture("samples"))
         .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers.yaml"))
         .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
-        .env(
-            "HOTPAPERS_SECRET",
-            "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e",
-        )
+        .env("HOTPAPERS_SECRET", SECRET)
         .env("RUST_LOG", "warn");
     if let Some(s) = smtp {
         cmd.env("HOTPAPERS_SMTP_URL", s.url());
@@ -311,5 +310,35 @@ fn a_usage_error_exits_2_apart_from_undelivered_mail_and_help_lists_every_status
         "130  interrupted",
     ] {
         assert!(stdout.contains(line), "--help lists `{line}`:\n{stdout}");
+    }
+}
+
+#[test]
+fn with_a_bounce_address_each_message_has_a_verp_return_path_naming_its_day_and_reader() {
+    let server = SmtpServer::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    write_subscribers(dir.path(), 2);
+    let (out, stdout, stderr) = run(send_cmd(dir.path(), Some(&server))
+        .env("HOTPAPERS_BOUNCE_ADDRESS", "bounces@bounce.example.org")
+        .args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let signer = hotpapers::token::Signer::new(SECRET.as_bytes());
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    for m in &received {
+        let token = m
+            .from
+            .strip_prefix("bounces+")
+            .and_then(|r| r.strip_suffix("@bounce.example.org"))
+            .unwrap_or_else(|| panic!("VERP sender: {}", m.from));
+        assert!(m.from.len() - "@bounce.example.org".len() <= 64);
+        let claim = signer.verify_bounce_token(token).unwrap();
+        assert_eq!(claim.day, day());
+        assert_eq!(claim.address_id, signer.address_id(&m.to[0]));
+        assert_eq!(
+            m.header("From").unwrap(),
+            "\"Hot Papers\" <digest@hotpapers.example.org>",
+            "the From header is unchanged"
+        );
     }
 }
