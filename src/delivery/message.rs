@@ -255,7 +255,7 @@ impl Mailer {
             )?),
             vec![to.email.clone()],
         )
-        .map_err(|e| MessageError::Build(e.into()))?;
+        .map_err(|e| MessageError::Build(e))?;
         let mut builder = Message::builder()
             .envelope(envelope)
             .from(self.from.clone())
