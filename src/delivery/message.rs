@@ -255,7 +255,7 @@ impl Mailer {
             )?),
             vec![to.email.clone()],
         )
-        .map_err(|e| MessageError::Build(e))?;
+        .map_err(MessageError::Build)?;
         let mut builder = Message::builder()
             .envelope(envelope)
             .from(self.from.clone())
