@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::Outcome;
+use super::{printable, Outcome};
 use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::ledger::Ledger;
@@ -70,6 +70,26 @@ fn print(config: &Config, args: &StatusArgs) -> Result<Outcome> {
                 .as_deref()
                 .unwrap_or("")
                 .replace(['\r', '\n'], " ")
+        )?;
+    }
+    let events = ledger.events_of_day(day)?;
+    if !events.is_empty() {
+        writeln!(out, "{} event(s) came back:", events.len())?;
+    }
+    for e in &events {
+        writeln!(
+            out,
+            "{}	{}{}	{}	{}	{}",
+            printable(e.email.as_deref().unwrap_or(&e.recipient)),
+            e.kind,
+            e.reason
+                .as_deref()
+                .map(|r| format!(" ({r}{})", if e.hard { ", hard" } else { "" }))
+                .unwrap_or_default(),
+            e.status.as_deref().unwrap_or(""),
+            e.received_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            printable(e.diagnostic.as_deref().unwrap_or("")),
         )?;
     }
     Ok(if problems {

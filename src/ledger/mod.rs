@@ -165,7 +165,31 @@ const MIGRATIONS: &[&str] = &[
     // the reader bounced) or was the sender's or the message's problem.
     // Failures recorded before this kept counting, as they did.
     "ALTER TABLE deliveries ADD COLUMN hard INTEGER NOT NULL DEFAULT 1;",
+    // 3: what came back (bounces, complaints, unsubscribes by mail), one row
+    // per (report, recipient): processing a report again records nothing new.
+    "CREATE TABLE events (
+        source TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        email TEXT,
+        day TEXT,
+        kind TEXT NOT NULL,
+        reason TEXT,
+        status TEXT,
+        reply_code INTEGER,
+        hard INTEGER NOT NULL DEFAULT 0,
+        diagnostic TEXT,
+        domain TEXT,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (source, recipient)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_by_email ON events (email, received_at);
+    CREATE INDEX events_by_day ON events (day);
+    CREATE INDEX events_by_time ON events (received_at);",
 ];
+
+mod events;
+
+pub use events::{DomainCounts, Event};
 
 /// An open ledger database.
 #[derive(Debug)]
