@@ -282,7 +282,17 @@ pub struct Settings {
     )]
     pub max_attempts: u32,
 
-    /// Consecutive hard bounces after which a subscriber is marked `bounced`.
+    /// Soft-bounce score at which a subscriber is marked `bounced` (0.5 per day
+    /// with soft bounces; starts over after 7 days without one; 0: never).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_SOFT_BOUNCE_LIMIT",
+        default_value_t = defaults::SOFT_BOUNCE_LIMIT
+    )]
+    pub soft_bounce_limit: f64,
+
+    /// Hard bounces after which a subscriber is marked `bounced`.
     #[arg(
         long,
         global = true,

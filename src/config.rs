@@ -53,8 +53,10 @@ pub mod defaults {
     pub const CONNECTIONS: usize = 4;
     /// `HOTPAPERS_MAX_ATTEMPTS`.
     pub const MAX_ATTEMPTS: u32 = 5;
-    /// `HOTPAPERS_BOUNCE_LIMIT`.
-    pub const BOUNCE_LIMIT: u32 = 3;
+    /// `HOTPAPERS_BOUNCE_LIMIT`: one hard bounce says the address is dead.
+    pub const BOUNCE_LIMIT: u32 = 1;
+    /// `HOTPAPERS_SOFT_BOUNCE_LIMIT`: five days of soft bounces in a row.
+    pub const SOFT_BOUNCE_LIMIT: f64 = 2.5;
     /// `HOTPAPERS_UNKNOWN_POLICY`.
     pub const UNKNOWN_POLICY: &str = "resend";
 }
@@ -349,8 +351,11 @@ pub struct DeliverySettings {
     pub rate: Option<f64>,
     /// Attempts per message for transient failures.
     pub max_attempts: u32,
-    /// Consecutive hard bounces before a subscriber is marked bounced.
+    /// Hard bounces (refused at RCPT, or reported) before a subscriber is marked bounced.
     pub bounce_limit: u32,
+    /// Soft-bounce score (0.5 a day, stale after 7 quiet days) at which a
+    /// subscriber is marked bounced; 0: never.
+    pub soft_bounce_limit: f64,
     /// Policy for messages of unknown delivery.
     pub unknown_policy: UnknownPolicy,
 }
@@ -433,6 +438,7 @@ pub struct ConfigBuilder {
     rate: f64,
     max_attempts: u32,
     bounce_limit: u32,
+    soft_bounce_limit: f64,
     unknown_policy: String,
 }
 
@@ -470,6 +476,7 @@ impl Default for ConfigBuilder {
             rate: 0.0,
             max_attempts: d::MAX_ATTEMPTS,
             bounce_limit: d::BOUNCE_LIMIT,
+            soft_bounce_limit: d::SOFT_BOUNCE_LIMIT,
             unknown_policy: d::UNKNOWN_POLICY.into(),
         }
     }
@@ -507,7 +514,7 @@ impl ConfigBuilder {
         out: PathBuf, addr: String, site_url: String, title: String, subtitle: String,
         language: String, feed_limit: usize, from: String, postal_address: String,
         dkim_selector: String, max_papers: usize, outbox: PathBuf, connections: usize, rate: f64,
-        max_attempts: u32, bounce_limit: u32, unknown_policy: String,
+        max_attempts: u32, bounce_limit: u32, soft_bounce_limit: f64, unknown_policy: String,
     }
 
     optional_setters! {
@@ -607,6 +614,13 @@ impl ConfigBuilder {
                 "expected at least 1",
             ));
         }
+        if !(self.soft_bounce_limit.is_finite() && self.soft_bounce_limit >= 0.0) {
+            return Err(invalid(
+                "HOTPAPERS_SOFT_BOUNCE_LIMIT",
+                &self.soft_bounce_limit.to_string(),
+                "expected a score (0.5 per day with soft bounces), 0 for never",
+            ));
+        }
         let unknown_policy = match self.unknown_policy.as_str() {
             "resend" => UnknownPolicy::Resend,
             "skip" => UnknownPolicy::Skip,
@@ -650,6 +664,7 @@ impl ConfigBuilder {
                 rate: (self.rate > 0.0).then_some(self.rate),
                 max_attempts: self.max_attempts,
                 bounce_limit: self.bounce_limit,
+                soft_bounce_limit: self.soft_bounce_limit,
                 unknown_policy,
             },
             secret: TokenKey::new(self.secret.as_deref().filter(|x| !x.trim().is_empty())),

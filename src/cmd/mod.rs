@@ -31,6 +31,9 @@ pub enum Outcome {
     SomeFailed,
     /// Stopped by Ctrl-C after finishing what was in flight (130).
     Interrupted,
+    /// A temporary failure an MTA should retry (75, `EX_TEMPFAIL`): the
+    /// message stays with the MTA.
+    TempFail,
 }
 
 impl From<Outcome> for ExitCode {
@@ -40,6 +43,7 @@ impl From<Outcome> for ExitCode {
             Outcome::CouldNotRun => ExitCode::from(1),
             Outcome::SomeFailed => ExitCode::from(3),
             Outcome::Interrupted => ExitCode::from(130),
+            Outcome::TempFail => ExitCode::from(75),
         }
     }
 }
@@ -134,6 +138,7 @@ pub fn builder_from(s: &Settings) -> ConfigBuilder {
         .rate(s.rate)
         .max_attempts(s.max_attempts)
         .bounce_limit(s.bounce_limit)
+        .soft_bounce_limit(s.soft_bounce_limit)
         .unknown_policy(s.unknown_policy.clone())
 }
 

@@ -14,10 +14,12 @@
     clippy::case_sensitive_file_extension_comparisons
 )]
 
+mod bounce_loop;
 mod digest;
 mod email;
 mod feed;
 mod hardening;
+mod postfix;
 mod send;
 mod send_cli;
 mod serve;

@@ -8,129 +8,13 @@
 //! install`, which `.ci/run` runs) and root; without them each test says it
 //! was skipped, unless `HOTPAPERS_TEST_POSTFIX=require` (set by `.ci/run`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::postfix::Relay;
 use crate::support::{fixture, hotpapers, run};
 
 const SECRET: &str = "7d3f1a9c5e8b2046d1f7a3c9e5b8d2046a1f3c5e7b9d0a2c4e6f8a1b3c5d7e9f";
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/postfix.sh");
-
-/// A throwaway Postfix instance; stopped when dropped.
-struct Relay {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    env: HashMap<String, String>,
-}
-
-impl Relay {
-    /// Starts one, offering `mechanisms` for AUTH; `None` when Postfix is not
-    /// available here (and not required).
-    fn start(mechanisms: &str) -> Option<Self> {
-        let required = std::env::var("HOTPAPERS_TEST_POSTFIX").is_ok_and(|v| v == "require");
-        let usable = Path::new("/usr/sbin/postfix").exists()
-            && Path::new("/usr/sbin/saslpasswd2").exists()
-            && is_root();
-        if !usable {
-            assert!(
-                !required,
-                "HOTPAPERS_TEST_POSTFIX=require, but Postfix, saslpasswd2 or root is missing"
-            );
-            eprintln!(
-                "skipped: the Postfix TLS tests need root and `tests/support/postfix.sh install`"
-            );
-            return None;
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix("hotpapers-relay-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let dir = tmp.path().join("postfix");
-        let out = Command::new("bash")
-            .arg(SCRIPT)
-            .arg("start")
-            .arg(&dir)
-            .env("SASL_MECHANISMS", mechanisms)
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "postfix.sh start failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env = std::fs::read_to_string(dir.join("env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        Some(Self {
-            _tmp: tmp,
-            dir,
-            env,
-        })
-    }
-
-    fn get(&self, key: &str) -> &str {
-        &self.env[key]
-    }
-
-    fn url(&self, scheme_port: &str) -> String {
-        match scheme_port {
-            "submission" => format!(
-                "smtp://127.0.0.1:{}?tls=required",
-                self.get("SUBMISSION_PORT")
-            ),
-            "submission-no-tls" => format!("smtp://127.0.0.1:{}", self.get("SUBMISSION_PORT")),
-            "smtps" => format!("smtps://127.0.0.1:{}", self.get("SMTPS_PORT")),
-            "smtps-localhost" => format!("smtps://localhost:{}", self.get("SMTPS_PORT")),
-            other => panic!("no such endpoint {other}"),
-        }
-    }
-
-    /// Messages delivered into the Maildir so far.
-    fn delivered(&self) -> Vec<String> {
-        let new = Path::new(self.get("MAILDIR")).join("new");
-        std::fs::read_dir(new)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Waits until `n` messages are in the Maildir (Postfix delivers after
-    /// accepting), then gives them.
-    fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let got = self.delivered();
-            if got.len() >= n || Instant::now() > deadline {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(SCRIPT)
-            .arg("stop")
-            .arg(&self.dir)
-            .output();
-    }
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
 
 /// `send` for three readers through `url` with the relay's CA and `password`.
 fn send(
@@ -180,7 +64,7 @@ fn ledger_sent(work: &Path) -> u64 {
 
 #[test]
 fn starttls_and_implicit_tls_with_auth_plain_deliver_through_postfix() {
-    let Some(relay) = Relay::start("PLAIN LOGIN") else {
+    let Some(relay) = Relay::start(&[("SASL_MECHANISMS", "PLAIN LOGIN")]) else {
         return;
     };
     let password = relay.get("SMTP_PASSWORD").to_owned();
@@ -206,7 +90,7 @@ fn starttls_and_implicit_tls_with_auth_plain_deliver_through_postfix() {
 
 #[test]
 fn auth_login_is_used_when_the_server_offers_only_login() {
-    let Some(relay) = Relay::start("LOGIN") else {
+    let Some(relay) = Relay::start(&[("SASL_MECHANISMS", "LOGIN")]) else {
         return;
     };
     let password = relay.get("SMTP_PASSWORD").to_owned();
@@ -219,7 +103,7 @@ fn auth_login_is_used_when_the_server_offers_only_login() {
 
 #[test]
 fn an_untrusted_certificate_stops_the_run_at_once_and_says_how_to_trust_the_ca() {
-    let Some(relay) = Relay::start("PLAIN LOGIN") else {
+    let Some(relay) = Relay::start(&[("SASL_MECHANISMS", "PLAIN LOGIN")]) else {
         return;
     };
     let password = relay.get("SMTP_PASSWORD").to_owned();
@@ -247,7 +131,7 @@ fn an_untrusted_certificate_stops_the_run_at_once_and_says_how_to_trust_the_ca()
 
 #[test]
 fn a_refused_login_or_auth_only_after_starttls_is_a_configuration_error() {
-    let Some(relay) = Relay::start("PLAIN LOGIN") else {
+    let Some(relay) = Relay::start(&[("SASL_MECHANISMS", "PLAIN LOGIN")]) else {
         return;
     };
     let started = Instant::now();

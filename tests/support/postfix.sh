@@ -35,6 +35,11 @@
 #                                           the previous ones while they are free)
 #   SMTP_PASSWORD                           the password (default: the previous one of
 #                                           this DIR, else random)
+#   RELAY_HOST, LOCAL_DOMAINS               relay mode: mail for LOCAL_DOMAINS (a
+#                                           comma list) goes into the Maildir, all
+#                                           other mail is relayed to RELAY_HOST
+#                                           ("[127.0.0.1]:2525"); a next hop that
+#                                           refuses makes Postfix write real DSNs
 #   SASL_MECHANISMS                         AUTH mechanisms offered (default
 #                                           "PLAIN LOGIN"; "LOGIN" tests a client's
 #                                           fallback)
@@ -421,7 +426,7 @@ mydomain = localhost
 myorigin = localhost
 mydestination =
 relay_domains =
-relayhost =
+relayhost = ${RELAY_HOST:-}
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
@@ -433,8 +438,9 @@ smtpd_banner = \$myhostname ESMTP hotpapers test relay ($instance)
 # No pause after client errors (tests provoke them on purpose).
 smtpd_error_sleep_time = 0
 
-# Every recipient of every domain goes into one Maildir, $dir/mail/.
-virtual_mailbox_domains = static:all
+# Every recipient of every domain goes into one Maildir, $dir/mail/ (with
+# RELAY_HOST set: only the LOCAL_DOMAINS; the rest is relayed there).
+virtual_mailbox_domains = ${LOCAL_DOMAINS:-static:all}
 virtual_mailbox_base = $dir
 virtual_mailbox_maps = static:mail/
 virtual_uid_maps = static:$mail_uid
@@ -602,7 +608,7 @@ main() {
         start | stop)
             [ $# = 1 ] || usage
             if [ "$(id -u)" != 0 ]; then
-                exec sudo --preserve-env=PORT_SMTP,PORT_SUBMISSION,PORT_SMTPS,SMTP_PASSWORD,POSTFIX_INSTANCE,SASL_MECHANISMS \
+                exec sudo --preserve-env=PORT_SMTP,PORT_SUBMISSION,PORT_SMTPS,SMTP_PASSWORD,POSTFIX_INSTANCE,SASL_MECHANISMS,RELAY_HOST,LOCAL_DOMAINS \
                     bash "$0" "$cmd" "$@"
             fi
             "cmd_$cmd" "$1"
