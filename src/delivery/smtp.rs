@@ -182,7 +182,7 @@ impl SmtpSettings {
             || self
                 .host
                 .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
     }
 }
 
@@ -684,6 +684,21 @@ mod tests {
 
     fn parse(url: &str) -> Result<SmtpSettings, SmtpSettingError> {
         SmtpSettings::parse(url, None, None, None)
+    }
+
+    #[test]
+    fn audit_6_an_ipv4_mapped_loopback_smtp_host_is_loopback() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://[::1]:2525",
+            "smtp://[::ffff:127.0.0.1]:2525",
+            "smtp://localhost:2525",
+        ] {
+            assert!(parse(url).unwrap().is_loopback(), "{url}");
+        }
+        assert!(!parse("smtp://[::ffff:192.0.2.1]:2525")
+            .unwrap()
+            .is_loopback());
     }
 
     #[test]

@@ -45,6 +45,10 @@ const CLIENT_REFILL_SECONDS: u32 = 120;
 /// [`MAILBOX_REFILL_SECONDS`], however many clients ask.
 const MAILBOX_BURST: u32 = 3;
 const MAILBOX_REFILL_SECONDS: u32 = 3600;
+/// Most client buckets (IPv4 addresses, IPv6 /64s) and mailboxes remembered at
+/// once; beyond that a newcomer is refused until old buckets are full again
+/// (10 minutes for clients, 3 hours for mailboxes).
+const MAX_BUCKETS: usize = 100_000;
 
 /// The Content-Security-Policy of every HTML page: no scripts at all, inline
 /// styles only, forms post back to this site.
@@ -129,8 +133,8 @@ impl Site {
             transport,
             signer: Signer::new(config.secret.expose()),
             clock,
-            per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS),
-            per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS),
+            per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS, MAX_BUCKETS),
+            per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS, MAX_BUCKETS),
         })
     }
 }

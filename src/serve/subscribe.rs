@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
+use super::limit::client_bucket;
 use super::Site;
 use crate::model::{Category, EmailAddress, SubscriberStatus};
 use crate::site::{render_message, HiddenField, MessageForm, MessagePage};
@@ -137,10 +138,13 @@ fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
 /// The address a rate limit applies to. Behind a reverse proxy on the same
 /// machine every connection comes from loopback, so there (and only there) the
 /// last `X-Forwarded-For` entry — the one the proxy appended — names the client.
-/// A client connecting from elsewhere cannot choose its bucket.
-fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if !peer.ip().is_loopback() {
-        return peer.ip();
+/// A client connecting from elsewhere cannot choose its bucket. Addresses are
+/// compared in canonical form: a server listening on `[::]` sees IPv4 peers as
+/// `::ffff:a.b.c.d`, and loopback then is `::ffff:127.0.0.1`.
+pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.ip().to_canonical();
+    if !peer.is_loopback() {
+        return peer;
     }
     headers
         .get_all("x-forwarded-for")
@@ -148,8 +152,8 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         .next_back()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
-        .and_then(|ip| ip.trim().parse().ok())
-        .unwrap_or_else(|| peer.ip())
+        .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+        .map_or(peer, |ip| ip.to_canonical())
 }
 
 /// What the subscribe form sent.
@@ -197,7 +201,10 @@ pub(crate) async fn subscribe(
     body: Bytes,
 ) -> Response {
     let now = site.clock.now();
-    if let Err(wait) = site.per_client.check(&client_address(peer, &headers), now) {
+    if let Err(wait) = site
+        .per_client
+        .check(&client_bucket(client_address(peer, &headers)), now)
+    {
         let mut res = page(
             &site,
             StatusCode::TOO_MANY_REQUESTS,
@@ -449,5 +456,45 @@ pub(crate) async fn unsubscribe(
         }
         Ok(Err(e)) => store_failed(&site, &e),
         Err(e) => store_failed(&site, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn audit_6_a_local_proxy_seen_through_an_ipv6_socket_is_still_loopback() {
+        let h = forwarded("10.0.0.1, 198.51.100.9");
+        for peer in ["127.0.0.1:4000", "[::1]:4000", "[::ffff:127.0.0.1]:4000"] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert_eq!(
+                client_address(peer, &h),
+                IpAddr::from([198, 51, 100, 9]),
+                "{peer}"
+            );
+        }
+    }
+
+    #[test]
+    fn audit_6_mapped_addresses_are_bucketed_as_ipv4() {
+        // A remote IPv4 peer on a `[::]` socket: the header is ignored and the
+        // bucket is the plain IPv4 address.
+        let peer: SocketAddr = "[::ffff:203.0.113.7]:4000".parse().unwrap();
+        let h = forwarded("198.51.100.9");
+        assert_eq!(client_address(peer, &h), IpAddr::from([203, 0, 113, 7]));
+        // A proxy that writes the mapped form names the same client as one
+        // that does not.
+        let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(
+            client_address(local, &forwarded("::ffff:198.51.100.9")),
+            client_address(local, &forwarded("198.51.100.9"))
+        );
     }
 }

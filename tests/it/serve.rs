@@ -133,6 +133,15 @@ impl Running {
     /// Mails through the SMTP server at `smtp_url`, or to the outbox when `None`.
     async fn start_with(dir: &SiteDir, smtp_url: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(dir, listener, smtp_url)
+    }
+
+    /// Serves on `listener`.
+    fn start_on(
+        dir: &SiteDir,
+        listener: tokio::net::TcpListener,
+        smtp_url: Option<String>,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let mut config = config_for(dir, addr, SECRET);
         config.smtp = smtp_url.map(|u| {
@@ -666,6 +675,38 @@ async fn behind_a_local_proxy_each_forwarded_client_has_its_own_limit() {
     }
     // The sixth from one client is refused; another client is not.
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn audit_6_listening_on_ipv6_any_a_local_proxy_is_still_recognised() {
+    let dir = site_dir();
+    let Ok(listener) = tokio::net::TcpListener::bind("[::]:0").await else {
+        eprintln!("no IPv6 on this machine: skipped");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let server = Running::start_on(&dir, listener, None);
+    let client = raw_client();
+    // Over IPv4 to a dual-stack socket: the peer is `::ffff:127.0.0.1`.
+    let url = format!("http://127.0.0.1:{port}/subscribe");
+    let mut statuses = Vec::new();
+    for (i, forwarded) in ["203.0.113.7"; 6]
+        .into_iter()
+        .chain(["198.51.100.9", "::ffff:198.51.100.10"])
+        .enumerate()
+    {
+        let res = client
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", forwarded)
+            .body(form(&[("email", &format!("reader{i}@example.org"))]))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200, 200]);
     server.stop().await;
 }
 
