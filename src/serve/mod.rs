@@ -7,6 +7,7 @@
 //! since those carry tokens.
 
 mod files;
+mod headers;
 mod limit;
 mod path;
 mod subscribe;
@@ -49,11 +50,6 @@ const MAILBOX_REFILL_SECONDS: u32 = 3600;
 /// once; beyond that a newcomer is refused until old buckets are full again
 /// (10 minutes for clients, 3 hours for mailboxes).
 const MAX_BUCKETS: usize = 100_000;
-
-/// The Content-Security-Policy of every HTML page: no scripts at all, inline
-/// styles only, forms post back to this site.
-pub(crate) const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +135,8 @@ impl Site {
     }
 }
 
-/// The application: routes, request logging.
+/// The application: routes, request logging, and around everything the
+/// security headers (`headers`), so that errors and 304s carry them too.
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -169,6 +166,7 @@ pub fn router(site: Arc<Site>) -> Router {
                     );
                 }),
         )
+        .layer(axum::middleware::from_fn(headers::security_headers))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting

@@ -44,7 +44,9 @@ pub(crate) struct TokenQuery {
     token: Option<String>,
 }
 
-/// A page, its status, and the headers every answer of this module carries.
+/// A page, its status, and the headers every answer of this module carries
+/// (the security headers, `Referrer-Policy: no-referrer` among them since the
+/// URL may carry a token, are added around every answer by `headers`).
 fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
     let html = match render_message(page, &site.config, &site.templates) {
         Ok(html) => html,
@@ -61,19 +63,6 @@ fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
                 HeaderValue::from_static("text/html; charset=utf-8"),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            // The URL may carry a token: never leak it to the next site.
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(super::PAGE_CSP),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
         ],
         html,
     )

@@ -1047,3 +1047,84 @@ fn the_binary_serves_until_sigterm_and_exits_cleanly() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Asserts the security headers every answer carries, with `csp` containing
+/// `policy_part`.
+#[track_caller]
+fn assert_security_headers(what: &str, h: &header::HeaderMap, policy_part: &str) {
+    assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
+    assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{what}");
+    assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{what}");
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.contains(policy_part), "{what}: {csp}");
+}
+
+#[tokio::test]
+async fn audit_15_every_kind_of_answer_carries_the_security_headers() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    const PAGE: &str = "style-src 'unsafe-inline'";
+    const FEED: &str = "script-src 'self'";
+    const OTHER: &str = "sandbox";
+    for (method, path, status, policy) in [
+        ("GET", "/", 200, PAGE),
+        ("GET", "/2021-02-12/", 200, PAGE),
+        ("GET", "/atom.xml", 200, FEED),
+        ("GET", "/rss.xml", 200, FEED),
+        ("GET", "/categories/cs.CV.xml", 200, FEED),
+        ("GET", "/feed.json", 200, OTHER),
+        ("GET", "/feeds.opml", 200, OTHER),
+        ("GET", "/feed.xsl", 200, OTHER),
+        ("HEAD", "/atom.xml", 200, FEED),
+        ("GET", "/healthz", 200, OTHER),
+        ("GET", "/1999-01-01/", 404, OTHER),
+        ("GET", "/.env", 404, OTHER),
+        ("GET", "/a%2F..%2Fsecret.txt", 400, OTHER),
+        ("GET", "/2021-02-12", 308, OTHER),
+        ("DELETE", "/atom.xml", 405, OTHER),
+        ("GET", "/subscribe", 405, OTHER),
+        ("GET", "/confirm", 400, PAGE),
+        ("GET", "/unsubscribe?token=garbage", 400, PAGE),
+        ("POST", "/subscribe", 400, PAGE),
+    ] {
+        let res = client
+            .request(method.parse().unwrap(), server.url(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{method} {path}");
+        assert_security_headers(&format!("{method} {path}"), res.headers(), policy);
+    }
+    // 304s carry the policy of the file they revalidate (a browser copies
+    // their headers onto its stored copy).
+    for (path, policy) in [("/", PAGE), ("/atom.xml", FEED), ("/feed.json", OTHER)] {
+        let first = client.get(server.url(path)).send().await.unwrap();
+        let etag = first.headers()[header::ETAG].clone();
+        let again = client
+            .get(server.url(path))
+            .header(header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_security_headers(&format!("304 {path}"), again.headers(), policy);
+    }
+    // The subscribe answers: the page, and 429.
+    let mut last = None;
+    for i in 0..6 {
+        let res = client
+            .post(server.url("/subscribe"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form(&[("email", &format!("reader{i}@example.org"))]))
+            .send()
+            .await
+            .unwrap();
+        assert_security_headers(&format!("subscribe {i}"), res.headers(), PAGE);
+        last = Some(res.status());
+    }
+    assert_eq!(last, Some(StatusCode::TOO_MANY_REQUESTS));
+    server.stop().await;
+}
