@@ -3,7 +3,8 @@
 //! - `POST /subscribe` never reads the list: whether or not the address is
 //!   already subscribed, it answers the same page and mails the same
 //!   confirmation link (no address enumeration). Limited per client address
-//!   and per mailbox.
+//!   and per mailbox; the email is queued (`mail`), so the answer does not
+//!   tell, by its page or its time, whether one is sent.
 //! - `GET /confirm` and `GET /unsubscribe` change nothing (mail scanners follow
 //!   links); they show one button that POSTs.
 //! - `POST /confirm` adds the reader; a link issued before a later unsubscribe
@@ -23,15 +24,15 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use serde::Deserialize;
 
 use super::limit::client_bucket;
+use super::mail::ConfirmationRequest;
 use super::Site;
 use crate::model::{Category, EmailAddress, SubscriberStatus};
 use crate::site::{render_message, HiddenField, MessageForm, MessagePage};
 use crate::subscribers::{Confirmation, Confirmed, StatusChange};
-use crate::token::{ConfirmClaim, TokenError};
+use crate::token::TokenError;
 
 /// How long a confirmation link stays good.
 pub(crate) const CONFIRM_TTL_HOURS: i64 = 48;
@@ -218,55 +219,16 @@ pub(crate) async fn subscribe(
         }
     };
     // A mailbox gets a few confirmation emails at most, however many clients
-    // ask; beyond that the answer is the same page and no email.
+    // ask; beyond that the answer is the same page and no email. Either way
+    // the email, if any, is only queued: the answer takes the same time
+    // whether one goes out, and whether the mail server is up.
     let mailbox = form.email.mailbox_key();
     if site.per_mailbox.check(&mailbox, now).is_ok() {
-        let claim = ConfirmClaim {
-            email: form.email.to_string(),
-            categories: form
-                .categories
-                .iter()
-                .map(|c| c.as_str().to_owned())
-                .collect(),
-            issued: now,
-            expires: now + Duration::hours(CONFIRM_TTL_HOURS),
-        };
-        let token = site.signer.confirm_token(&claim);
-        let mut url = site
-            .config
-            .site_url
-            .join("confirm")
-            .unwrap_or_else(|_| site.config.site_url.clone());
-        url.query_pairs_mut().append_pair("token", &token);
-        let built = site
-            .newsletter
-            .render_confirmation(form.email.as_str(), url.as_str())
-            .map_err(crate::delivery::MessageError::from)
-            .and_then(|rendered| {
-                site.mailer
-                    .confirmation(form.email.as_str(), &rendered, now)
-            });
-        let sent = match built {
-            Ok(msg) => site
-                .transport
-                .send(&msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = sent {
-            tracing::warn!("confirmation email not sent: {e}");
-            return page(
-                &site,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &message(
-                    "The email could not be sent",
-                    &["We could not send the confirmation email just now. Please try again later."],
-                ),
-            );
-        }
-        tracing::info!("confirmation email sent");
+        site.mail.enqueue(ConfirmationRequest {
+            email: form.email.clone(),
+            categories: form.categories,
+            at: now,
+        });
     } else {
         tracing::info!("confirmation email held back: mailbox limit");
     }
