@@ -1295,9 +1295,27 @@ async fn audit_5_a_request_whose_body_is_still_coming_at_shutdown_finishes() {
         .unwrap();
 }
 
+/// A `hotpapers serve` process, killed if a test fails before it is stopped.
+struct ServeProcess(Option<std::process::Child>);
+
+impl ServeProcess {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Runs the binary's `serve` on an ephemeral loopback port, under `ulimit -n`
 /// when `nofile` is given; returns it and its address.
-fn spawn_serve(dir: &SiteDir, nofile: Option<u32>) -> (std::process::Child, SocketAddr) {
+fn spawn_serve(dir: &SiteDir, nofile: Option<u32>) -> (ServeProcess, SocketAddr) {
     use std::io::BufRead;
     let root = dir.out.parent().unwrap();
     let bin = env!("CARGO_BIN_EXE_hotpapers");
@@ -1307,6 +1325,7 @@ fn spawn_serve(dir: &SiteDir, nofile: Option<u32>) -> (std::process::Child, Sock
         None => "exec \"$0\" \"$@\"".to_owned(),
     });
     let mut child = command
+        .stdout(std::process::Stdio::null())
         .arg(bin)
         .args(["serve", "--addr", "127.0.0.1:0", "--out"])
         .arg(&dir.out)
@@ -1337,12 +1356,13 @@ fn spawn_serve(dir: &SiteDir, nofile: Option<u32>) -> (std::process::Child, Sock
             sink.clear();
         }
     });
-    (child, addr)
+    (ServeProcess(Some(child)), addr)
 }
 
 /// SIGTERM, then a clean exit within 10 s.
 #[track_caller]
-fn terminate(mut child: std::process::Child) {
+fn terminate(mut process: ServeProcess) {
+    let child = process.0.as_mut().unwrap();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -1351,6 +1371,7 @@ fn terminate(mut child: std::process::Child) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if let Some(exit) = child.try_wait().unwrap() {
+            process.0 = None;
             assert!(exit.success(), "{exit:?}");
             return;
         }
