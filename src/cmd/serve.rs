@@ -17,7 +17,7 @@ pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
     let loopback = args
         .addr
         .parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().to_canonical().is_loopback())
+        .map(|a| a.ip().is_loopback())
         .unwrap_or_else(|_| args.addr.starts_with("localhost:"));
     if config.smtp.is_some() {
         config.require_strong_secret("`serve` mails confirmation links over SMTP")?;
