@@ -5,6 +5,11 @@
 //! edits the subscriber store through the same lock as the `subscribers`
 //! commands. Nothing depends on it. Request logs never contain query strings,
 //! since those carry tokens.
+//!
+//! `accept` is the server loop (timeouts, connection cap), `headers` the
+//! security headers around every answer, `files` the built folder, `subscribe`
+//! the endpoints, `mail` the queue their confirmation emails leave from, and
+//! `limit` the rate limits.
 
 mod accept;
 mod files;

@@ -1383,6 +1383,7 @@ fn terminate(mut process: ServeProcess) {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn audit_5_under_a_64_file_limit_70_stalled_sockets_do_not_keep_healthz_out() {
     let dir = site_dir();
@@ -1411,6 +1412,7 @@ fn audit_5_under_a_64_file_limit_70_stalled_sockets_do_not_keep_healthz_out() {
 }
 
 /// The CPU time `pid` has used, in clock ticks.
+#[cfg(target_os = "linux")]
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
@@ -1419,6 +1421,7 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn audit_5_emfile_from_accept_neither_stops_nor_spins_the_accept_loop() {
     if std::process::Command::new("prlimit")
@@ -1466,10 +1469,10 @@ fn audit_5_emfile_from_accept_neither_stops_nor_spins_the_accept_loop() {
 
 #[tokio::test]
 async fn audit_14_the_answer_does_not_tell_by_its_time_whether_an_email_was_sent() {
-    // Each SMTP reply takes 100 ms: a confirmation sent before answering
-    // would make the answer take most of a second.
+    // Each SMTP reply takes 200 ms: a confirmation sent before answering
+    // would make the answer take more than a second.
     let smtp = SmtpServer::start(Behaviour {
-        reply_delay: std::time::Duration::from_millis(100),
+        reply_delay: std::time::Duration::from_millis(200),
         ..Behaviour::default()
     });
     let dir = site_dir();
@@ -1487,7 +1490,7 @@ async fn audit_14_the_answer_does_not_tell_by_its_time_whether_an_email_was_sent
         let took = started.elapsed();
         assert_eq!(status, StatusCode::OK, "{i}");
         assert!(
-            took < std::time::Duration::from_millis(300),
+            took < std::time::Duration::from_millis(800),
             "answer {i} took {took:?}"
         );
         pages.push(page);
