@@ -334,7 +334,7 @@ impl SmtpSettings {
             || self
                 .host
                 .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
     }
 }
 
@@ -777,6 +777,17 @@ mod tests {
         let sub = parse("smtp://mail.example.org?tls=required").unwrap();
         assert_eq!((sub.port, sub.tls), (587, TlsMode::Required));
         assert_eq!(parse("smtp://[::1]:25").unwrap().host, "::1");
+    }
+
+    #[test]
+    fn audit_6_an_ipv4_mapped_loopback_smtp_host_is_loopback() {
+        assert!(parse("smtp://[::ffff:127.0.0.1]:2525")
+            .unwrap()
+            .is_loopback());
+        assert!(parse("smtp://localhost:2525").unwrap().is_loopback());
+        assert!(!parse("smtp://[::ffff:192.0.2.1]:2525")
+            .unwrap()
+            .is_loopback());
     }
 
     #[test]

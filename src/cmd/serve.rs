@@ -16,7 +16,7 @@ use crate::serve;
 pub(super) fn run(config: &Config, args: &ServeArgs) -> Result<Outcome> {
     let loopback = args.addr.parse::<std::net::SocketAddr>().map_or_else(
         |_| config.addr.starts_with("localhost:"),
-        |a| a.ip().is_loopback(),
+        |a| a.ip().to_canonical().is_loopback(),
     );
     if config.delivery.smtp.is_some() {
         config.require_strong_secret("`serve` mails confirmation links over SMTP")?;

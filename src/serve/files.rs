@@ -309,15 +309,11 @@ impl CachedFile {
         }
         builder = builder
             .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, self.content_type)
-            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+            .header(header::CONTENT_TYPE, self.content_type);
         match coding {
             Coding::Brotli => builder = builder.header(header::CONTENT_ENCODING, "br"),
             Coding::Gzip => builder = builder.header(header::CONTENT_ENCODING, "gzip"),
             Coding::Identity => {}
-        }
-        if self.content_type.starts_with("text/html") {
-            builder = builder.header(header::CONTENT_SECURITY_POLICY, super::PAGE_CSP);
         }
         builder
             .body(Body::from(body.clone()))
@@ -376,7 +372,7 @@ fn brotli(data: &[u8]) -> Option<Vec<u8>> {
 
 /// Content type and `Cache-Control` by file name. Feeds get their registered
 /// types so that readers and browsers treat them as feeds.
-fn content_type(name: &str) -> (&'static str, &'static str) {
+pub(crate) fn content_type(name: &str) -> (&'static str, &'static str) {
     const PAGE: &str = "public, max-age=300";
     const FEED: &str = "public, max-age=900";
     const ASSET: &str = "public, max-age=86400";

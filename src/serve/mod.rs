@@ -5,29 +5,40 @@
 //! edits the subscriber store through the same lock as the `subscribers`
 //! commands. Nothing depends on it. Request logs never contain query strings,
 //! since those carry tokens.
+//!
+//! `accept` is the server loop (timeouts, connection cap), `headers` the
+//! security headers around every answer, `files` the built folder, `subscribe`
+//! the endpoints, `mail` the queue their confirmation emails leave from, and
+//! `limit` the rate limits.
 
+mod accept;
 mod files;
+mod headers;
 mod limit;
+mod mail;
 mod path;
 mod subscribe;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use files::StaticFiles;
 use limit::RateLimiter;
+use mail::{Composer, MailQueue};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -45,11 +56,10 @@ const CLIENT_REFILL_SECONDS: u32 = 120;
 /// [`MAILBOX_REFILL_SECONDS`], however many clients ask.
 const MAILBOX_BURST: u32 = 3;
 const MAILBOX_REFILL_SECONDS: u32 = 3600;
-
-/// The Content-Security-Policy of every HTML page: no scripts at all, inline
-/// styles only, forms post back to this site.
-pub(crate) const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Most client buckets (IPv4 addresses, IPv6 /64s) and mailboxes remembered at
+/// once; beyond that a newcomer is refused until old buckets are full again
+/// (10 minutes for clients, 3 hours for mailboxes).
+const MAX_BUCKETS: usize = 100_000;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +94,7 @@ pub struct Site {
     config: Config,
     templates: Templates,
     store: Arc<dyn Store>,
-    newsletter: Newsletter,
-    mailer: Mailer,
-    transport: Arc<dyn Transport>,
+    mail: MailQueue,
     signer: Signer,
     clock: Arc<dyn Clock>,
     per_client: RateLimiter<IpAddr>,
@@ -97,7 +105,7 @@ impl std::fmt::Debug for Site {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Site")
             .field("files", &self.files)
-            .field("transport", &self.transport)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -124,25 +132,39 @@ impl Site {
             config: config.clone(),
             templates: Templates::site(&config.templates)?,
             store: Arc::new(SubscriberStore::open(&config.subscribers)?),
-            newsletter: Newsletter::new(
-                &config.site,
-                &config.mail,
-                &config.secret,
-                &config.templates,
-            )?,
-            mailer: Mailer::new(&config.site.title, &config.mail, &config.secret)?,
-            transport,
+            mail: MailQueue::new(Composer {
+                site_url: config.site.url.clone(),
+                newsletter: Newsletter::new(
+                    &config.site,
+                    &config.mail,
+                    &config.secret,
+                    &config.templates,
+                )?,
+                mailer: Mailer::new(&config.site.title, &config.mail, &config.secret)?,
+                transport,
+                signer: Signer::new(config.secret.expose()),
+            }),
             signer: Signer::new(config.secret.expose()),
             clock,
-            per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS),
-            per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS),
+            per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS, MAX_BUCKETS),
+            per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS, MAX_BUCKETS),
         })
     }
 }
 
-/// The application: routes, request logging.
-pub fn router(site: Arc<Site>) -> Router {
-    Router::new()
+/// The application [`run`] serves: the routes and the site behind them,
+/// whose confirmation emails `run` sends in the background.
+#[derive(Debug)]
+pub struct App {
+    router: Router,
+    site: Arc<Site>,
+}
+
+/// The application: routes, request logging, a time limit per request, and
+/// around everything the security headers (`headers`), so that errors and
+/// 304s carry them too.
+pub fn router(site: Arc<Site>) -> App {
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/subscribe", post(subscribe::subscribe))
         .route(
@@ -154,7 +176,11 @@ pub fn router(site: Arc<Site>) -> Router {
             get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
         )
         .fallback(static_file)
-        .with_state(site)
+        .with_state(Arc::clone(&site))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            accept::REQUEST_TIMEOUT,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -170,24 +196,26 @@ pub fn router(site: Arc<Site>) -> Router {
                     );
                 }),
         )
+        .layer(axum::middleware::from_fn(headers::security_headers));
+    App { router, site }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting
-/// and waits for requests in flight (a subscriber file being written finishes).
+/// and waits for requests in flight (a subscriber file being written
+/// finishes) and for the confirmation emails queued. Slow and idle clients
+/// are timed out and connections capped (see `accept`).
 ///
 /// # Errors
-/// When accepting connections fails.
+/// None today: a failing `accept` is retried. The `Result` is kept for callers.
 pub async fn run(
     listener: TcpListener,
-    app: Router,
+    app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mail = app.site.mail.start();
+    accept::serve(listener, app.router, shutdown).await;
+    mail.finish().await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is

@@ -3,7 +3,8 @@
 //! - `POST /subscribe` never reads the list: whether or not the address is
 //!   already subscribed, it answers the same page and mails the same
 //!   confirmation link (no address enumeration). Limited per client address
-//!   and per mailbox.
+//!   and per mailbox; the email is queued (`mail`), so the answer does not
+//!   tell, by its page or its time, whether one is sent.
 //! - `GET /confirm` and `GET /unsubscribe` change nothing (mail scanners follow
 //!   links); they show one button that POSTs.
 //! - `POST /confirm` adds the reader; a link issued before a later unsubscribe
@@ -23,14 +24,15 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use serde::Deserialize;
 
+use super::limit::client_bucket;
+use super::mail::ConfirmationRequest;
 use super::Site;
 use crate::model::{Category, EmailAddress, SubscriberStatus};
 use crate::site::{render_message, HiddenField, MessageForm, MessagePage};
 use crate::subscribers::{Confirmation, Confirmed, StatusChange};
-use crate::token::{ConfirmClaim, TokenError};
+use crate::token::TokenError;
 
 /// How long a confirmation link stays good.
 pub(crate) const CONFIRM_TTL_HOURS: i64 = 48;
@@ -43,7 +45,9 @@ pub(crate) struct TokenQuery {
     token: Option<String>,
 }
 
-/// A page, its status, and the headers every answer of this module carries.
+/// A page, its status, and the headers every answer of this module carries
+/// (the security headers, `Referrer-Policy: no-referrer` among them since the
+/// URL may carry a token, are added around every answer by `headers`).
 fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
     let html = match render_message(page, &site.config.site, &site.templates) {
         Ok(html) => html,
@@ -60,19 +64,6 @@ fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
                 HeaderValue::from_static("text/html; charset=utf-8"),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            // The URL may carry a token: never leak it to the next site.
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(super::PAGE_CSP),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
         ],
         html,
     )
@@ -137,10 +128,13 @@ fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
 /// The address a rate limit applies to. Behind a reverse proxy on the same
 /// machine every connection comes from loopback, so there (and only there) the
 /// last `X-Forwarded-For` entry — the one the proxy appended — names the client.
-/// A client connecting from elsewhere cannot choose its bucket.
-fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if !peer.ip().is_loopback() {
-        return peer.ip();
+/// A client connecting from elsewhere cannot choose its bucket. Addresses are
+/// compared in canonical form: a server listening on `[::]` sees IPv4 peers as
+/// `::ffff:a.b.c.d`, and loopback then is `::ffff:127.0.0.1`.
+pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.ip().to_canonical();
+    if !peer.is_loopback() {
+        return peer;
     }
     headers
         .get_all("x-forwarded-for")
@@ -148,8 +142,8 @@ fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         .next_back()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
-        .and_then(|ip| ip.trim().parse().ok())
-        .unwrap_or_else(|| peer.ip())
+        .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
+        .map_or(peer, |ip| ip.to_canonical())
 }
 
 /// What the subscribe form sent.
@@ -197,7 +191,10 @@ pub(crate) async fn subscribe(
     body: Bytes,
 ) -> Response {
     let now = site.clock.now();
-    if let Err(wait) = site.per_client.check(&client_address(peer, &headers), now) {
+    if let Err(wait) = site
+        .per_client
+        .check(&client_bucket(client_address(peer, &headers)), now)
+    {
         let mut res = page(
             &site,
             StatusCode::TOO_MANY_REQUESTS,
@@ -222,56 +219,16 @@ pub(crate) async fn subscribe(
         }
     };
     // A mailbox gets a few confirmation emails at most, however many clients
-    // ask; beyond that the answer is the same page and no email.
+    // ask; beyond that the answer is the same page and no email. Either way
+    // the email, if any, is only queued: the answer takes the same time
+    // whether one goes out, and whether the mail server is up.
     let mailbox = form.email.mailbox_key();
     if site.per_mailbox.check(&mailbox, now).is_ok() {
-        let claim = ConfirmClaim {
-            email: form.email.to_string(),
-            categories: form
-                .categories
-                .iter()
-                .map(|c| c.as_str().to_owned())
-                .collect(),
-            issued: now,
-            expires: now + Duration::hours(CONFIRM_TTL_HOURS),
-        };
-        let token = site.signer.confirm_token(&claim);
-        let mut url = site
-            .config
-            .site
-            .url
-            .join("confirm")
-            .unwrap_or_else(|_| site.config.site.url.clone());
-        url.query_pairs_mut().append_pair("token", &token);
-        let built = site
-            .newsletter
-            .render_confirmation(form.email.as_str(), url.as_str())
-            .map_err(crate::delivery::MessageError::from)
-            .and_then(|rendered| {
-                site.mailer
-                    .confirmation(form.email.as_str(), &rendered, now)
-            });
-        let sent = match built {
-            Ok(msg) => site
-                .transport
-                .send(&msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = sent {
-            tracing::warn!("confirmation email not sent: {e}");
-            return page(
-                &site,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &message(
-                    "The email could not be sent",
-                    &["We could not send the confirmation email just now. Please try again later."],
-                ),
-            );
-        }
-        tracing::info!("confirmation email sent");
+        site.mail.enqueue(ConfirmationRequest {
+            email: form.email.clone(),
+            categories: form.categories,
+            at: now,
+        });
     } else {
         tracing::info!("confirmation email held back: mailbox limit");
     }
@@ -450,5 +407,45 @@ pub(crate) async fn unsubscribe(
         }
         Ok(Err(e)) => store_failed(&site, &e),
         Err(e) => store_failed(&site, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn audit_6_a_local_proxy_seen_through_an_ipv6_socket_is_still_loopback() {
+        let h = forwarded("10.0.0.1, 198.51.100.9");
+        for peer in ["127.0.0.1:4000", "[::1]:4000", "[::ffff:127.0.0.1]:4000"] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert_eq!(
+                client_address(peer, &h),
+                IpAddr::from([198, 51, 100, 9]),
+                "{peer}"
+            );
+        }
+    }
+
+    #[test]
+    fn audit_6_mapped_addresses_are_bucketed_as_ipv4() {
+        // A remote IPv4 peer on a `[::]` socket: the header is ignored and the
+        // bucket is the plain IPv4 address.
+        let peer: SocketAddr = "[::ffff:203.0.113.7]:4000".parse().unwrap();
+        let h = forwarded("198.51.100.9");
+        assert_eq!(client_address(peer, &h), IpAddr::from([203, 0, 113, 7]));
+        // A proxy that writes the mapped form names the same client as one
+        // that does not.
+        let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(
+            client_address(local, &forwarded("::ffff:198.51.100.9")),
+            client_address(local, &forwarded("198.51.100.9"))
+        );
     }
 }

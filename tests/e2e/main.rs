@@ -224,8 +224,16 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
         "added before confirming"
     );
 
-    // 2. The confirmation email arrived over SMTP; follow its link.
-    let received = smtp.received();
+    // 2. The confirmation email arrived over SMTP (sent in the background,
+    // after the answer); follow its link.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let received = loop {
+        let received = smtp.received();
+        if !received.is_empty() || Instant::now() > deadline {
+            break received;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(received.len(), 1, "one confirmation email");
     assert_eq!(received[0].to, ["reader@example.org"]);
     let parsed = mail_parser::MessageParser::default()

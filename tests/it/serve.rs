@@ -124,6 +124,15 @@ impl Running {
     /// Mails through the SMTP server at `smtp_url`, or to the outbox when `None`.
     async fn start_with(dir: &SiteDir, smtp_url: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(dir, listener, smtp_url)
+    }
+
+    /// Serves on `listener`.
+    fn start_on(
+        dir: &SiteDir,
+        listener: tokio::net::TcpListener,
+        smtp_url: Option<String>,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let mut config = config_for(dir, addr, SECRET);
         config.delivery.smtp = smtp_url.map(|u| {
@@ -166,8 +175,8 @@ impl Running {
             .cloned()
     }
 
-    /// The messages in the outbox, oldest first, as (recipient, text body).
-    fn outbox(&self) -> Vec<(String, String)> {
+    /// The messages in the outbox now, oldest first, as (recipient, text body).
+    fn outbox_now(&self) -> Vec<(String, String)> {
         let Ok(entries) = std::fs::read_dir(&self.config.delivery.outbox) else {
             return Vec::new();
         };
@@ -194,14 +203,43 @@ impl Running {
             .collect()
     }
 
+    /// The messages in the outbox once `count` are there (confirmations are
+    /// sent in the background, after the answer), and a moment more so that
+    /// one too many would show; panics after 10 s.
+    async fn outbox_of(&self, count: usize) -> Vec<(String, String)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if self.outbox_now().len() >= count {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                return self.outbox_now();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} messages in the outbox, expected {count}",
+                self.outbox_now().len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The confirmation link in the newest message to `email`.
-    fn confirm_link(&self, email: &str) -> String {
-        let (_, body) = self
-            .outbox()
-            .into_iter()
-            .rev()
-            .find(|(to, _)| to == email)
-            .unwrap_or_else(|| panic!("no message to {email}"));
+    async fn confirm_link(&self, email: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let (_, body) = loop {
+            let found = self
+                .outbox_now()
+                .into_iter()
+                .rev()
+                .find(|(to, _)| to == email);
+            if let Some(found) = found {
+                break found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no message to {email}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         let start = body.find("http://").expect("a link in the email");
         let link: String = body[start..]
             .chars()
@@ -508,7 +546,7 @@ async fn subscribing_adds_nobody_until_the_emailed_link_is_confirmed_by_post() {
     assert!(body.contains("Check your inbox"), "{body}");
     assert!(server.record("ada@example.org").is_none());
 
-    let link = server.confirm_link("Ada@Example.org");
+    let link = server.confirm_link("Ada@Example.org").await;
     // Following the link (what a mail scanner does) changes nothing.
     let page = client.get(&link).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -569,8 +607,15 @@ async fn the_answer_is_the_same_whether_or_not_the_address_is_subscribed() {
     assert_eq!(s1, s2);
     assert_eq!(known.replace("old@", "X@"), unknown.replace("new@", "X@"));
     // Both got a confirmation email; the existing record is untouched.
-    let to: Vec<String> = server.outbox().into_iter().map(|(to, _)| to).collect();
-    assert_eq!(to, ["old@example.org", "new@example.org"]);
+    let mut to: Vec<String> = server
+        .outbox_of(2)
+        .await
+        .into_iter()
+        .map(|(to, _)| to)
+        .collect();
+    // Sent in the background, in either order.
+    to.sort();
+    assert_eq!(to, ["new@example.org", "old@example.org"]);
     assert!(server.record("old@example.org").unwrap().is_active());
     server.stop().await;
 }
@@ -591,7 +636,8 @@ async fn a_bad_address_or_category_is_refused_and_nothing_is_sent() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(!page.contains("<script>"), "escaped: {page}");
     }
-    assert!(server.outbox().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(server.outbox_now().is_empty());
     server.stop().await;
 }
 
@@ -634,7 +680,7 @@ async fn one_client_is_rate_limited_and_told_when_to_come_back() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(server.outbox().len(), 6);
+    assert_eq!(server.outbox_of(6).await.len(), 6);
     server.stop().await;
 }
 
@@ -665,6 +711,38 @@ async fn behind_a_local_proxy_each_forwarded_client_has_its_own_limit() {
 }
 
 #[tokio::test]
+async fn audit_6_listening_on_ipv6_any_a_local_proxy_is_still_recognised() {
+    let dir = site_dir();
+    let Ok(listener) = tokio::net::TcpListener::bind("[::]:0").await else {
+        eprintln!("no IPv6 on this machine: skipped");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let server = Running::start_on(&dir, listener, None);
+    let client = raw_client();
+    // Over IPv4 to a dual-stack socket: the peer is `::ffff:127.0.0.1`.
+    let url = format!("http://127.0.0.1:{port}/subscribe");
+    let mut statuses = Vec::new();
+    for (i, forwarded) in ["203.0.113.7"; 6]
+        .into_iter()
+        .chain(["198.51.100.9", "::ffff:198.51.100.10"])
+        .enumerate()
+    {
+        let res = client
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", forwarded)
+            .body(form(&[("email", &format!("reader{i}@example.org"))]))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 200, 200]);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn one_mailbox_gets_a_few_confirmations_however_often_it_is_asked_for() {
     let dir = site_dir();
     let server = Running::start(&dir).await;
@@ -678,7 +756,7 @@ async fn one_mailbox_gets_a_few_confirmations_however_often_it_is_asked_for() {
         .await;
         assert_eq!(status, StatusCode::OK);
     }
-    assert_eq!(server.outbox().len(), 3);
+    assert_eq!(server.outbox_of(3).await.len(), 3);
     server.stop().await;
 }
 
@@ -693,7 +771,7 @@ async fn expired_forged_and_malformed_confirmations_change_nothing() {
         form(&[("email", "ada@example.org")]),
     )
     .await;
-    let good = token_of(&server.confirm_link("ada@example.org"));
+    let good = token_of(&server.confirm_link("ada@example.org").await);
 
     let now = server.clock.now();
     let forged = Signer::new(b"someone else's secret key").confirm_token(&ConfirmClaim {
@@ -748,7 +826,7 @@ async fn a_confirmation_issued_before_a_later_unsubscribe_is_refused() {
         form(&[("email", "ada@example.org")]),
     )
     .await;
-    let old = token_of(&server.confirm_link("ada@example.org"));
+    let old = token_of(&server.confirm_link("ada@example.org").await);
     server.clock.advance(Duration::minutes(5));
     let (status, _) = post_form(&client, &server.url("/confirm"), form(&[("token", &old)])).await;
     assert_eq!(status, StatusCode::OK);
@@ -780,7 +858,8 @@ async fn a_confirmation_issued_before_a_later_unsubscribe_is_refused() {
         form(&[("email", "ada@example.org")]),
     )
     .await;
-    let fresh = token_of(&server.confirm_link("ada@example.org"));
+    server.outbox_of(2).await;
+    let fresh = token_of(&server.confirm_link("ada@example.org").await);
     assert_ne!(fresh, old);
     let (status, _) = post_form(&client, &server.url("/confirm"), form(&[("token", &fresh)])).await;
     assert_eq!(status, StatusCode::OK);
@@ -931,9 +1010,9 @@ async fn edits_by_serve_and_by_the_subscribers_command_at_once_all_survive() {
 }
 
 #[tokio::test]
-async fn shutdown_lets_a_request_in_flight_finish_then_stops() {
+async fn shutdown_sends_the_confirmations_queued_then_stops() {
     // An SMTP server slow enough that the confirmation is still being sent
-    // when the shutdown signal comes.
+    // (in the background, after the answer) when the shutdown signal comes.
     let smtp = SmtpServer::start(Behaviour {
         reply_delay: std::time::Duration::from_millis(150),
         ..Behaviour::default()
@@ -946,7 +1025,7 @@ async fn shutdown_lets_a_request_in_flight_finish_then_stops() {
         post_form(&client, &url, form(&[("email", "ada@example.org")])).await
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(smtp.received().is_empty(), "the request is still in flight");
+    assert!(smtp.received().is_empty(), "the email is still being sent");
     let addr = server.addr;
     server.stop().await;
     let (status, body) = in_flight.await.unwrap();
@@ -1002,4 +1081,455 @@ fn the_binary_serves_until_sigterm_and_exits_cleanly() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// Asserts the security headers every answer carries, with `csp` containing
+/// `policy_part`.
+#[track_caller]
+fn assert_security_headers(what: &str, h: &header::HeaderMap, policy_part: &str) {
+    assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
+    assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{what}");
+    assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{what}");
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.contains(policy_part), "{what}: {csp}");
+}
+
+#[tokio::test]
+async fn audit_15_every_kind_of_answer_carries_the_security_headers() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    const PAGE: &str = "style-src 'unsafe-inline'";
+    const FEED: &str = "script-src 'self'";
+    const OTHER: &str = "sandbox";
+    for (method, path, status, policy) in [
+        ("GET", "/", 200, PAGE),
+        ("GET", "/2021-02-12/", 200, PAGE),
+        ("GET", "/atom.xml", 200, FEED),
+        ("GET", "/rss.xml", 200, FEED),
+        ("GET", "/categories/cs.CV.xml", 200, FEED),
+        ("GET", "/feed.json", 200, OTHER),
+        ("GET", "/feeds.opml", 200, OTHER),
+        ("GET", "/feed.xsl", 200, OTHER),
+        ("HEAD", "/atom.xml", 200, FEED),
+        ("GET", "/healthz", 200, OTHER),
+        ("GET", "/1999-01-01/", 404, OTHER),
+        ("GET", "/.env", 404, OTHER),
+        ("GET", "/a%2F..%2Fsecret.txt", 400, OTHER),
+        ("GET", "/2021-02-12", 308, OTHER),
+        ("DELETE", "/atom.xml", 405, OTHER),
+        ("GET", "/subscribe", 405, OTHER),
+        ("GET", "/confirm", 400, PAGE),
+        ("GET", "/unsubscribe?token=garbage", 400, PAGE),
+        ("POST", "/subscribe", 400, PAGE),
+    ] {
+        let res = client
+            .request(method.parse().unwrap(), server.url(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), status, "{method} {path}");
+        assert_security_headers(&format!("{method} {path}"), res.headers(), policy);
+    }
+    // 304s carry the policy of the file they revalidate (a browser copies
+    // their headers onto its stored copy).
+    for (path, policy) in [("/", PAGE), ("/atom.xml", FEED), ("/feed.json", OTHER)] {
+        let first = client.get(server.url(path)).send().await.unwrap();
+        let etag = first.headers()[header::ETAG].clone();
+        let again = client
+            .get(server.url(path))
+            .header(header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_security_headers(&format!("304 {path}"), again.headers(), policy);
+    }
+    // The subscribe answers: the page, and 429.
+    let mut last = None;
+    for i in 0..6 {
+        let res = client
+            .post(server.url("/subscribe"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form(&[("email", &format!("reader{i}@example.org"))]))
+            .send()
+            .await
+            .unwrap();
+        assert_security_headers(&format!("subscribe {i}"), res.headers(), PAGE);
+        last = Some(res.status());
+    }
+    assert_eq!(last, Some(StatusCode::TOO_MANY_REQUESTS));
+    server.stop().await;
+}
+
+/// Sockets that each sent half a request line and stall.
+fn stalled_sockets(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    (0..count)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /index.html HTT").unwrap();
+            s
+        })
+        .collect()
+}
+
+/// `GET /healthz` on a new connection, answered within `within`.
+fn healthz_within(addr: SocketAddr, within: std::time::Duration) -> Result<u16, String> {
+    let started = std::time::Instant::now();
+    let mut s = TcpStream::connect_timeout(&addr, within).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(within)).unwrap();
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)
+        .map_err(|e| format!("no answer after {:?}: {e}", started.elapsed()))?;
+    buf.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status line in {buf:?}"))
+}
+
+/// Whether the server closes `s` within `within` (EOF or reset; not a timeout).
+fn closed_within(s: &mut TcpStream, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The header timeout of `serve` (src/serve/accept.rs), with room for a busy machine.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_5_stalled_and_idle_connections_are_timed_out_and_do_not_keep_healthz_out() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut stalled = stalled_sockets(addr, 200);
+        // A keep-alive connection that made one request and then idles.
+        let mut idle = TcpStream::connect(addr).unwrap();
+        write!(idle, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut first = [0u8; 512];
+        idle.set_read_timeout(Some(SLACK)).unwrap();
+        assert!(idle.read(&mut first).unwrap() > 0);
+        assert_eq!(
+            healthz_within(addr, std::time::Duration::from_secs(2)),
+            Ok(200)
+        );
+        let started = std::time::Instant::now();
+        assert!(
+            closed_within(&mut stalled[0], HEADER_TIMEOUT + SLACK),
+            "a stalled socket is still open after {:?}",
+            started.elapsed()
+        );
+        assert!(
+            closed_within(&mut idle, SLACK),
+            "an idle keep-alive connection is still open after {:?}",
+            started.elapsed()
+        );
+        for (i, s) in stalled.iter_mut().enumerate().skip(1) {
+            assert!(closed_within(s, SLACK), "stalled socket {i} still open");
+        }
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn audit_5_a_request_whose_body_is_still_coming_at_shutdown_finishes() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let addr = server.addr;
+    // A body half sent when the shutdown signal comes: the request finishes.
+    let mut in_flight = TcpStream::connect(addr).unwrap();
+    let body = form(&[("email", "ada@example.org")]);
+    write!(
+        in_flight,
+        "POST /subscribe HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..5]
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!stopping.is_finished(), "waits for the request in flight");
+    let answer = tokio::task::spawn_blocking(move || {
+        in_flight.write_all(&body.as_bytes()[5..]).unwrap();
+        let mut buf = String::new();
+        in_flight
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        in_flight.read_to_string(&mut buf).unwrap();
+        buf
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Check your inbox"), "{answer}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), stopping)
+        .await
+        .expect("stops once the request is answered")
+        .unwrap();
+}
+
+/// A `hotpapers serve` process, killed if a test fails before it is stopped.
+struct ServeProcess(Option<std::process::Child>);
+
+impl ServeProcess {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs the binary's `serve` on an ephemeral loopback port, under `ulimit -n`
+/// when `nofile` is given; returns it and its address.
+fn spawn_serve(dir: &SiteDir, nofile: Option<u32>) -> (ServeProcess, SocketAddr) {
+    use std::io::BufRead;
+    let root = dir.out.parent().unwrap();
+    let bin = env!("CARGO_BIN_EXE_hotpapers");
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(match nofile {
+        Some(n) => format!("ulimit -n {n} && exec \"$0\" \"$@\""),
+        None => "exec \"$0\" \"$@\"".to_owned(),
+    });
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .arg(bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--out"])
+        .arg(&dir.out)
+        .arg("--subscribers")
+        .arg(root.join("subscribers"))
+        .arg("--outbox")
+        .arg(root.join("outbox"))
+        .env_remove("HOTPAPERS_SMTP_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+            break rest.trim_end_matches('/').parse().unwrap();
+        }
+    };
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while stderr.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    (ServeProcess(Some(child)), addr)
+}
+
+/// SIGTERM, then a clean exit within 10 s.
+#[track_caller]
+fn terminate(mut process: ServeProcess) {
+    let child = process.0.as_mut().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            process.0 = None;
+            assert!(exit.success(), "{exit:?}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn audit_5_under_a_64_file_limit_70_stalled_sockets_do_not_keep_healthz_out() {
+    let dir = site_dir();
+    let (child, addr) = spawn_serve(&dir, Some(64));
+    assert_eq!(
+        healthz_within(addr, std::time::Duration::from_secs(2)),
+        Ok(200)
+    );
+    let mut stalled = stalled_sockets(addr, 70);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for round in 0..3 {
+        assert_eq!(
+            healthz_within(addr, std::time::Duration::from_secs(3)),
+            Ok(200),
+            "round {round}"
+        );
+    }
+    // Each stalled socket is closed: to make room, or at the header timeout.
+    for (i, s) in stalled.iter_mut().enumerate() {
+        assert!(
+            closed_within(s, HEADER_TIMEOUT + SLACK),
+            "stalled socket {i} still open"
+        );
+    }
+    terminate(child);
+}
+
+/// The CPU time `pid` has used, in clock ticks.
+#[cfg(target_os = "linux")]
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn audit_5_emfile_from_accept_neither_stops_nor_spins_the_accept_loop() {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("no prlimit: skipped");
+        return;
+    }
+    let dir = site_dir();
+    let (child, addr) = spawn_serve(&dir, None);
+    let pid = child.id().to_string();
+    let set_nofile = |n: &str| {
+        let ok = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--nofile={n}:")])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "prlimit {n}");
+    };
+    assert_eq!(
+        healthz_within(addr, std::time::Duration::from_secs(2)),
+        Ok(200)
+    );
+    // Fewer descriptors than the server has open: every accept fails.
+    set_nofile("4");
+    let waiting =
+        std::thread::spawn(move || healthz_within(addr, std::time::Duration::from_secs(20)));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let used = cpu_ticks(child.id()) - before;
+    assert!(
+        used < 50,
+        "{used} ticks of CPU in 2 s: the accept loop spins"
+    );
+    set_nofile("1024");
+    assert_eq!(waiting.join().unwrap(), Ok(200), "accepting again");
+    assert_eq!(
+        healthz_within(addr, std::time::Duration::from_secs(2)),
+        Ok(200)
+    );
+    terminate(child);
+}
+
+#[tokio::test]
+async fn audit_14_the_answer_does_not_tell_by_its_time_whether_an_email_was_sent() {
+    // Each SMTP reply takes 200 ms: a confirmation sent before answering
+    // would make the answer take more than a second.
+    let smtp = SmtpServer::start(Behaviour {
+        reply_delay: std::time::Duration::from_millis(200),
+        ..Behaviour::default()
+    });
+    let dir = site_dir();
+    let server = Running::start_with(&dir, Some(smtp.url())).await;
+    let client = raw_client();
+    let mut pages = Vec::new();
+    for i in 0..5 {
+        let started = std::time::Instant::now();
+        let (status, page) = post_form(
+            &client,
+            &server.url("/subscribe"),
+            form(&[("email", "victim@example.org")]),
+        )
+        .await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::OK, "{i}");
+        assert!(
+            took < std::time::Duration::from_millis(800),
+            "answer {i} took {took:?}"
+        );
+        pages.push(page);
+    }
+    pages.dedup();
+    assert_eq!(pages.len(), 1, "the same page, mailed or held back");
+    // The first three (the mailbox limit) are sent, in the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while smtp.received().len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "not sent");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+    assert_eq!(smtp.received().len(), 3);
+}
+
+#[tokio::test]
+async fn audit_14_with_the_mail_server_down_a_limited_and_a_fresh_mailbox_get_the_same_answer() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = site_dir();
+    let server = Running::start_with(&dir, Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let client = raw_client();
+    let mut answers = Vec::new();
+    for email in [
+        "limited@example.org",
+        "limited@example.org",
+        "limited@example.org",
+        "limited@example.org",
+        "fresh@example.org",
+    ] {
+        let (status, page) = post_form(
+            &client,
+            &server.url("/subscribe"),
+            form(&[("email", email)]),
+        )
+        .await;
+        answers.push((status, page.replace(email, "X")));
+    }
+    let (fresh, limited) = (&answers[4], &answers[3]);
+    assert_eq!(fresh.0, StatusCode::OK);
+    assert_eq!(fresh, limited);
+    server.stop().await;
 }
