@@ -20,6 +20,7 @@
 
 use std::borrow::Cow;
 
+use ego_tree::iter::Edge;
 use ego_tree::NodeRef;
 use scraper::{Html, Node};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -142,26 +143,47 @@ impl<'de> Deserialize<'de> for SafeHtml {
 }
 
 /// Writes the sanitized HTML of a node's children (see [`SafeHtml`]).
+///
+/// A walk over the tree's open and close edges, not a recursion: a tweet of
+/// 100,000 nested `<span>` must not overflow the stack of the thread that
+/// parses it (rayon's workers have small ones).
 fn sanitized_children(node: NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => serialize_text(t, false, out),
-            Node::Element(e) => match e.name() {
-                "br" => out.push_str("<br>"),
-                "script" | "style" => {}
-                "a" => {
-                    out.push_str("<a");
-                    if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
-                        out.push_str(" href=\"");
-                        serialize_text(href, true, out);
-                        out.push('"');
-                    }
-                    out.push_str(" rel=\"nofollow noopener noreferrer\">");
-                    sanitized_children(child, out);
+    // The element whose subtree is being left out (`script`, `style`, `br`).
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in node.traverse() {
+        match edge {
+            Edge::Open(child) if child.id() != node.id() && skipping.is_none() => {
+                match child.value() {
+                    Node::Text(t) => serialize_text(t, false, out),
+                    Node::Element(e) => match e.name() {
+                        "br" => {
+                            out.push_str("<br>");
+                            skipping = Some(child.id());
+                        }
+                        "script" | "style" => skipping = Some(child.id()),
+                        "a" => {
+                            out.push_str("<a");
+                            if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
+                                out.push_str(" href=\"");
+                                serialize_text(href, true, out);
+                                out.push('"');
+                            }
+                            out.push_str(" rel=\"nofollow noopener noreferrer\">");
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            Edge::Close(child) if child.id() != node.id() => {
+                if skipping == Some(child.id()) {
+                    skipping = None;
+                } else if skipping.is_none()
+                    && child.value().as_element().is_some_and(|e| e.name() == "a")
+                {
                     out.push_str("</a>");
                 }
-                _ => sanitized_children(child, out),
-            },
+            }
             _ => {}
         }
     }

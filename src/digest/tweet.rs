@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
+use ego_tree::iter::Edge;
 use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
@@ -84,13 +85,25 @@ pub(super) fn parse_tweet(markup: &str) -> Result<Tweet, String> {
 }
 
 /// Plain text of a subtree: text nodes as they are, `<br>` as a newline.
+/// Iterative, as the sanitizer is (a deep tree must not overflow the stack).
 fn plain_text(node: NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) if e.name() == "br" => out.push('\n'),
-            Node::Element(e) if matches!(e.name(), "script" | "style") => {}
-            Node::Element(_) => plain_text(child, out),
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in node.traverse() {
+        match edge {
+            Edge::Open(child) if child.id() != node.id() && skipping.is_none() => {
+                match child.value() {
+                    Node::Text(t) => out.push_str(t),
+                    Node::Element(e) if e.name() == "br" => {
+                        out.push('\n');
+                        skipping = Some(child.id());
+                    }
+                    Node::Element(e) if matches!(e.name(), "script" | "style") => {
+                        skipping = Some(child.id());
+                    }
+                    _ => {}
+                }
+            }
+            Edge::Close(child) if skipping == Some(child.id()) => skipping = None,
             _ => {}
         }
     }

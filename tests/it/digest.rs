@@ -406,3 +406,32 @@ fn inputs_found_by_fuzzing_give_errors_not_panics() {
     }
     assert!(seen >= 1);
 }
+
+/// Audit finding 4: nesting deep enough to matter ends in an error or a
+/// model, quickly; 100,000 `[` in the front matter took the YAML scanner
+/// 45 s before it failed.
+#[test]
+fn deep_nesting_in_the_front_matter_is_refused_quickly_with_its_line() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    for deep in [
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("{}1{}", "{a: ".repeat(100_000), "}".repeat(100_000)),
+    ] {
+        let doc = text.replace("socialImage:", &format!("extra: {deep}\nsocialImage:"));
+        let started = std::time::Instant::now();
+        let e = digest::parse_digest(Path::new("2021-03-01.md"), &doc).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(e.line(), Some(11), "{e}");
+        assert!(e.to_string().contains("nest more than 1000 levels"), "{e}");
+    }
+    let nested = text.replace(
+        "socialImage:",
+        &format!(
+            "extra: {}{}\nsocialImage:",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+    );
+    let e = digest::parse_digest(Path::new("2021-03-01.md"), &nested).unwrap_err();
+    assert!(e.to_string().contains("recursion limit"), "{e}");
+}

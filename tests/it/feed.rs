@@ -719,3 +719,118 @@ fn a_missing_digest_folder_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+/// Every file of an output folder that is XML, read by a strict XML 1.0
+/// parser, and `feed.json` by `serde_json`; returns how many were read.
+#[track_caller]
+fn assert_every_feed_parses(out: &Path) -> usize {
+    let mut read = 0;
+    for (path, bytes) in read_tree(out) {
+        let text = std::str::from_utf8(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        if path.ends_with(".xml") || path.ends_with(".opml") || path.ends_with(".xsl") {
+            roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("{path} is XML: {e}"));
+            read += 1;
+        } else if path.ends_with(".json") {
+            serde_json::from_str::<Value>(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            read += 1;
+        }
+    }
+    read
+}
+
+/// A digest whose one tweet paragraph is `<span>` nested `depth` deep.
+fn nested_tweet_digest(day: &str, depth: usize) -> String {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let open = "<span>".repeat(depth / 10);
+    let close = "</span>".repeat(depth / 10);
+    // On ten lines each way: a digest line is at most 1 MiB.
+    let opens = [open.as_str(); 10].join("\n");
+    let closes = [close.as_str(); 10].join("\n");
+    text.replace("2021-03-01", day).replace(
+        "Our new paper! ",
+        &format!("Our new paper! {opens}deep{closes}"),
+    )
+}
+
+/// Audit finding 4: a tweet nested 9,000 (and 100,000) `<span>` deep
+/// overflowed the stack of the parsing thread (SIGABRT, nothing written)
+/// once the archive had a second digest. Now every tree walk iterates: the
+/// deep digests build with the good one; only a broken file (front matter
+/// nested 100,000 `[` deep) is left out, with its name, and `--strict` fails.
+#[test]
+fn deep_nesting_leaves_at_most_that_digest_out_never_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("archive/2021-03-01.md"),
+        dir.path().join("2021-03-01.md"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2021-03-05.md"),
+        nested_tweet_digest("2021-03-05", 9_000),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2021-03-06.md"),
+        nested_tweet_digest("2021-03-06", 100_000),
+    )
+    .unwrap();
+    let yaml = std::fs::read_to_string(fixture("valid/minimal.md"))
+        .unwrap()
+        .replace("2021-03-01", "2021-03-07")
+        .replace(
+            "socialImage:",
+            &format!(
+                "extra: {}{}\nsocialImage:",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            ),
+        );
+    std::fs::write(dir.path().join("2021-03-07.md"), yaml).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let build = |strict: bool| {
+        let mut cmd = hotpapers();
+        cmd.arg("--digests")
+            .arg(dir.path())
+            .args(["--site-url", SITE, "build", "--out"])
+            .arg(out.path());
+        if strict {
+            cmd.arg("--strict");
+        }
+        run(&mut cmd)
+    };
+    let (status, stdout, stderr) = build(false);
+    assert_eq!(status.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:11: ",
+            dir.path().join("2021-03-07.md").display()
+        )),
+        "the broken file is named with its line: {stderr}"
+    );
+    assert!(
+        stdout.starts_with("3 digests read, 3 in the feeds, 1 failed;"),
+        "{stdout}"
+    );
+    let feed: Feed = std::fs::read_to_string(out.path().join("atom.xml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "tag:hotpapers.example.org,2021-03-06:/2021-03-06",
+            "tag:hotpapers.example.org,2021-03-05:/2021-03-05",
+            "tag:hotpapers.example.org,2021-03-01:/2021-03-01",
+        ]
+    );
+    assert!(feed.entries[0]
+        .content
+        .as_ref()
+        .and_then(|c| c.value.as_deref())
+        .is_some_and(|html| html.contains("deep")));
+    assert_every_feed_parses(out.path());
+    let (status, _, _) = build(true);
+    assert_eq!(status.status.code(), Some(3), "--strict fails the build");
+}
