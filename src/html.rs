@@ -64,7 +64,8 @@ pub(crate) fn escape_owned(text: &str) -> String {
 /// The sanitizer keeps text, `<br>`, and `<a>` with an absolute http, https or
 /// mailto `href` (and `rel="nofollow noopener noreferrer"`); `<script>` and
 /// `<style>` go with their content, every other element (and every attribute,
-/// comment or processing instruction) is reduced to its text.
+/// comment or processing instruction) is reduced to its text. Characters no
+/// feed or page may carry ([`crate::text::is_forbidden`]) are left out.
 ///
 /// Why this sanitizer and not ammonia: it walks the tree the tweet embed was
 /// already parsed into, so a tweet is parsed once, not twice, and it can be
@@ -196,13 +197,16 @@ fn is_allowed_link(href: &str) -> bool {
 }
 
 /// Escapes as html5ever's serializer does (see the module comment), copying
-/// the runs between special characters whole.
+/// the runs between special characters whole, and leaves out the characters
+/// no feed or page may carry ([`crate::text::is_forbidden`]: `&#x1;` in a
+/// tweet is read as U+0001).
 fn serialize_text(s: &str, attribute: bool, out: &mut String) {
     let mut plain = 0;
     for (i, c) in s.char_indices() {
         let escaped = match c {
             '&' => "&amp;",
             '\u{a0}' => "&nbsp;",
+            c if crate::text::is_forbidden(c) => "",
             '"' if attribute => "&quot;",
             '<' if !attribute => "&lt;",
             '>' if !attribute => "&gt;",

@@ -738,6 +738,62 @@ fn assert_every_feed_parses(out: &Path) -> usize {
     read
 }
 
+/// Audit finding 3: a digest full of characters XML forbids (`&#x1;&#0;&#xFFFE;`
+/// in a tweet, U+0001 and NUL in the front matter title, a raw U+FFFE in a
+/// paper title) builds into feeds every XML parser accepts, and into pages
+/// and feeds that hold none of those characters nor a bidirectional override.
+#[test]
+fn characters_xml_forbids_never_reach_a_feed_written_by_build() {
+    let out = tempfile::tempdir().unwrap();
+    let (status, _, stderr) = run(hotpapers()
+        .arg("--digests")
+        .arg(fixture("hostile/forbidden-characters"))
+        .args(["--site-url", SITE, "build", "--strict", "--out"])
+        .arg(out.path()));
+    assert_eq!(status.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("2021-04-05.md:2: removed U+0001, U+0000 from the title"),
+        "{stderr}"
+    );
+    // atom, rss, papers, one category, the OPML, the stylesheet and feed.json.
+    assert_eq!(assert_every_feed_parses(out.path()), 7);
+    for (path, bytes) in read_tree(out.path()) {
+        let text = String::from_utf8(bytes).unwrap();
+        let bad: Vec<String> = text
+            .chars()
+            .filter(|&c| hotpapers::text::is_unsafe_in_display(c))
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(bad.is_empty(), "{path} holds {bad:?}");
+    }
+    let atom: Feed = std::fs::read_to_string(out.path().join("atom.xml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(atom.entries[0].title.value, "Hot Papers 2021-04-05 elif");
+}
+
+/// Audit finding 3, the last guard: a model that did not come from the
+/// parser (built by hand) and holds U+0001 is refused with the file named,
+/// never written as a broken document.
+#[test]
+fn a_feed_that_would_hold_a_forbidden_character_is_refused_not_written_broken() {
+    let mut archive = digests("archive");
+    archive[0].papers[0].title.push('\u{1}');
+    let e = feed::build(&archive, &site()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("could not write `atom.xml`: it would hold U+0001"),
+        "{e}"
+    );
+    let mut archive = digests("archive");
+    archive[0].title.push('\u{FFFE}');
+    let e = feed::build(&archive, &site()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("could not write `atom.xml`: it would hold U+FFFE"),
+        "{e}"
+    );
+}
+
 /// A digest whose one tweet paragraph is `<span>` nested `depth` deep.
 fn nested_tweet_digest(day: &str, depth: usize) -> String {
     let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
