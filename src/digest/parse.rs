@@ -354,8 +354,41 @@ impl<'a> Parser<'a> {
                 "the description",
                 fm.description,
             ),
-            social_image: fm.social_image,
+            social_image: self.social_image(line_of("socialImage"), fm.social_image),
         })
+    }
+
+    /// `socialImage:` as the pages may use it for `og:image`: an absolute
+    /// http(s) URL or a path on the site. Anything else (`javascript:…`,
+    /// `data:…`, a value with spaces or control characters) is left out with
+    /// a warning: the page is still worth publishing without its image.
+    fn social_image(&mut self, line: usize, raw: Option<String>) -> Option<String> {
+        let value = raw?.trim().to_owned();
+        if value.is_empty() {
+            return None;
+        }
+        let clean = !value
+            .chars()
+            .any(|c| c.is_whitespace() || text::is_unsafe_in_display(c));
+        let allowed = clean
+            && match url::Url::parse(&value) {
+                Ok(url) => matches!(url.scheme(), "http" | "https"),
+                // A path on the site (`/media/flying-marine.jpg`).
+                Err(url::ParseError::RelativeUrlWithoutBase) => !value.starts_with("//"),
+                Err(_) => false,
+            };
+        if allowed {
+            Some(value)
+        } else {
+            self.warn(
+                line,
+                format!(
+                    "`socialImage` is ignored: expected an http(s) URL or a path on the site, found `{}`",
+                    excerpt(&text::display_text(&value))
+                ),
+            );
+            None
+        }
     }
 
     fn paper(&mut self, rank: u32, title: &str, heading_line: usize) -> Result<Paper, DigestError> {

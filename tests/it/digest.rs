@@ -489,6 +489,36 @@ fn characters_xml_forbids_are_removed_by_the_parser_with_a_warning_per_line() {
     );
 }
 
+/// Audit finding 11: `socialImage` becomes `og:image`, so only an http(s)
+/// URL or a path on the site is kept; `javascript:` and the like are left
+/// out with a warning.
+#[test]
+fn a_social_image_that_is_not_http_or_a_path_is_dropped_with_a_warning() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    for (value, kept) in [
+        ("\"/media/flying-marine.jpg\"", true),
+        ("\"https://cdn.example.org/a.png\"", true),
+        ("\"javascript:alert(1)\"", false),
+        ("\" JaVaScRiPt:alert(1)\"", false),
+        ("\"java\\tscript:alert(1)\"", false),
+        ("\"data:image/png;base64,AAAA\"", false),
+        ("\"//evil.example/a.png\"", false),
+        ("\"/a\\u0001.png\"", false),
+    ] {
+        let doc = text.replace("\"/media/flying-marine.jpg\"", value);
+        let (digest, warnings) = digest::parse_digest(Path::new("2021-03-01.md"), &doc).unwrap();
+        assert_eq!(digest.social_image.is_some(), kept, "{value}");
+        if !kept {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.line == 11 && w.message.contains("`socialImage` is ignored")),
+                "{value}: {warnings:?}"
+            );
+        }
+    }
+}
+
 /// Audit finding 4: nesting deep enough to matter ends in an error or a
 /// model, quickly; 100,000 `[` in the front matter took the YAML scanner
 /// 45 s before it failed.

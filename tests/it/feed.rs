@@ -771,6 +771,9 @@ fn characters_xml_forbids_never_reach_a_feed_written_by_build() {
         .parse()
         .unwrap();
     assert_eq!(atom.entries[0].title.value, "Hot Papers 2021-04-05 elif");
+    let page = std::fs::read_to_string(out.path().join("2021-04-05/index.html")).unwrap();
+    assert!(!page.contains("og:image"), "no `javascript:` image");
+    assert!(!page.contains("javascript"));
 }
 
 /// Audit finding 3, the last guard: a model that did not come from the
