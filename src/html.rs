@@ -247,6 +247,27 @@ mod tests {
         );
     }
 
+    /// Audit finding 4: the walk iterates, so a tree 100,000 elements deep
+    /// is sanitized on a thread with a small stack (rayon's workers have 2 MiB).
+    #[test]
+    fn a_tree_100000_deep_is_sanitized_without_overflowing_a_small_stack() {
+        let markup = format!(
+            "<span>{}<a href=\"https://e.org/\">deep</a><br>{}",
+            "<span>".repeat(100_000),
+            "</span>".repeat(100_001)
+        );
+        let safe = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || SafeHtml::sanitize(&markup))
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(
+            safe.as_str(),
+            "<a href=\"https://e.org/\" rel=\"nofollow noopener noreferrer\">deep</a><br>"
+        );
+    }
+
     #[test]
     fn sanitizing_clean_html_leaves_it_unchanged() {
         let once =
