@@ -363,28 +363,30 @@ impl<'a> Parser<'a> {
     /// `data:…`, a value with spaces or control characters) is left out with
     /// a warning: the page is still worth publishing without its image.
     fn social_image(&mut self, line: usize, raw: Option<String>) -> Option<String> {
-        let value = raw?.trim().to_owned();
+        let raw = raw?;
+        let value = raw.trim();
         if value.is_empty() {
-            return None;
+            // No image: the pages leave `og:image` out.
+            return Some(raw);
         }
         let clean = !value
             .chars()
             .any(|c| c.is_whitespace() || text::is_unsafe_in_display(c));
         let allowed = clean
-            && match url::Url::parse(&value) {
+            && match url::Url::parse(value) {
                 Ok(url) => matches!(url.scheme(), "http" | "https"),
                 // A path on the site (`/media/flying-marine.jpg`).
                 Err(url::ParseError::RelativeUrlWithoutBase) => !value.starts_with("//"),
                 Err(_) => false,
             };
         if allowed {
-            Some(value)
+            Some(raw)
         } else {
             self.warn(
                 line,
                 format!(
                     "`socialImage` is ignored: expected an http(s) URL or a path on the site, found `{}`",
-                    excerpt(&text::display_text(&value))
+                    excerpt(&text::display_text(value))
                 ),
             );
             None
