@@ -547,6 +547,26 @@ impl ConfigBuilder {
         if self.feed_limit == 0 {
             return Err(invalid("HOTPAPERS_FEED_LIMIT", "0", "expected at least 1"));
         }
+        // Both go into every feed, page and the mail: none of them may carry
+        // a character XML forbids or one that reorders the text around it.
+        for (name, value) in [
+            ("HOTPAPERS_TITLE", &self.title),
+            ("HOTPAPERS_SUBTITLE", &self.subtitle),
+        ] {
+            if let Some(c) = value
+                .chars()
+                .find(|&c| crate::text::is_unsafe_in_display(c))
+            {
+                return Err(invalid(
+                    name,
+                    &crate::text::display_text(value),
+                    format!(
+                        "U+{:04X} is not allowed in feeds, pages or mail headers",
+                        u32::from(c)
+                    ),
+                ));
+            }
+        }
         let from =
             Sender::parse(&self.from).map_err(|e| invalid("HOTPAPERS_FROM", &self.from, e))?;
         let reply_to = self
@@ -727,6 +747,31 @@ mod tests {
         let c = Config::builder().secret(Some(strong)).build().unwrap();
         assert!(c.require_strong_secret("mail goes over SMTP").is_ok());
         assert!(!format!("{c:?}").contains(strong), "Debug hides the key");
+    }
+
+    /// Audit finding 3 and 11, the settings' side: the title and subtitle
+    /// reach every feed without passing the digest parser.
+    #[test]
+    fn a_title_with_a_forbidden_or_bidi_character_is_refused() {
+        for (title, subtitle, name) in [
+            ("Hot\u{1} Papers", "x", "HOTPAPERS_TITLE"),
+            ("Hot Papers", "x\u{FFFE}", "HOTPAPERS_SUBTITLE"),
+            ("Hot \u{202E}srepaP", "x", "HOTPAPERS_TITLE"),
+        ] {
+            let e = Config::builder()
+                .title(title)
+                .subtitle(subtitle)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { name: n, .. } if *n == name),
+                "{e}"
+            );
+        }
+        assert!(Config::builder()
+            .title("Hot Papers \u{65e5}")
+            .build()
+            .is_ok());
     }
 
     #[test]

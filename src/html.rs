@@ -20,6 +20,7 @@
 
 use std::borrow::Cow;
 
+use ego_tree::iter::Edge;
 use ego_tree::NodeRef;
 use scraper::{Html, Node};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -63,7 +64,8 @@ pub(crate) fn escape_owned(text: &str) -> String {
 /// The sanitizer keeps text, `<br>`, and `<a>` with an absolute http, https or
 /// mailto `href` (and `rel="nofollow noopener noreferrer"`); `<script>` and
 /// `<style>` go with their content, every other element (and every attribute,
-/// comment or processing instruction) is reduced to its text.
+/// comment or processing instruction) is reduced to its text. Characters no
+/// feed or page may carry ([`crate::text::is_forbidden`]) are left out.
 ///
 /// Why this sanitizer and not ammonia: it walks the tree the tweet embed was
 /// already parsed into, so a tweet is parsed once, not twice, and it can be
@@ -142,26 +144,47 @@ impl<'de> Deserialize<'de> for SafeHtml {
 }
 
 /// Writes the sanitized HTML of a node's children (see [`SafeHtml`]).
+///
+/// A walk over the tree's open and close edges, not a recursion: a tweet of
+/// 100,000 nested `<span>` must not overflow the stack of the thread that
+/// parses it (rayon's workers have small ones).
 fn sanitized_children(node: NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => serialize_text(t, false, out),
-            Node::Element(e) => match e.name() {
-                "br" => out.push_str("<br>"),
-                "script" | "style" => {}
-                "a" => {
-                    out.push_str("<a");
-                    if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
-                        out.push_str(" href=\"");
-                        serialize_text(href, true, out);
-                        out.push('"');
-                    }
-                    out.push_str(" rel=\"nofollow noopener noreferrer\">");
-                    sanitized_children(child, out);
+    // The element whose subtree is being left out (`script`, `style`, `br`).
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in node.traverse() {
+        match edge {
+            Edge::Open(child) if child.id() != node.id() && skipping.is_none() => {
+                match child.value() {
+                    Node::Text(t) => serialize_text(t, false, out),
+                    Node::Element(e) => match e.name() {
+                        "br" => {
+                            out.push_str("<br>");
+                            skipping = Some(child.id());
+                        }
+                        "script" | "style" => skipping = Some(child.id()),
+                        "a" => {
+                            out.push_str("<a");
+                            if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
+                                out.push_str(" href=\"");
+                                serialize_text(href, true, out);
+                                out.push('"');
+                            }
+                            out.push_str(" rel=\"nofollow noopener noreferrer\">");
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            Edge::Close(child) if child.id() != node.id() => {
+                if skipping == Some(child.id()) {
+                    skipping = None;
+                } else if skipping.is_none()
+                    && child.value().as_element().is_some_and(|e| e.name() == "a")
+                {
                     out.push_str("</a>");
                 }
-                _ => sanitized_children(child, out),
-            },
+            }
             _ => {}
         }
     }
@@ -174,13 +197,16 @@ fn is_allowed_link(href: &str) -> bool {
 }
 
 /// Escapes as html5ever's serializer does (see the module comment), copying
-/// the runs between special characters whole.
+/// the runs between special characters whole, and leaves out the characters
+/// no feed or page may carry ([`crate::text::is_forbidden`]: `&#x1;` in a
+/// tweet is read as U+0001).
 fn serialize_text(s: &str, attribute: bool, out: &mut String) {
     let mut plain = 0;
     for (i, c) in s.char_indices() {
         let escaped = match c {
             '&' => "&amp;",
             '\u{a0}' => "&nbsp;",
+            c if crate::text::is_forbidden(c) => "",
             '"' if attribute => "&quot;",
             '<' if !attribute => "&lt;",
             '>' if !attribute => "&gt;",
@@ -218,6 +244,27 @@ mod tests {
         assert_eq!(
             safe.as_str(),
             r#"a &amp; b<br><a href="https://e.org/?a=1&amp;b=&quot;2&quot;" rel="nofollow noopener noreferrer">ok</a><a rel="nofollow noopener noreferrer">js</a>"#
+        );
+    }
+
+    /// Audit finding 4: the walk iterates, so a tree 100,000 elements deep
+    /// is sanitized on a thread with a small stack (rayon's workers have 2 MiB).
+    #[test]
+    fn a_tree_100000_deep_is_sanitized_without_overflowing_a_small_stack() {
+        let markup = format!(
+            "<span>{}<a href=\"https://e.org/\">deep</a><br>{}",
+            "<span>".repeat(100_000),
+            "</span>".repeat(100_001)
+        );
+        let safe = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || SafeHtml::sanitize(&markup))
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(
+            safe.as_str(),
+            "<a href=\"https://e.org/\" rel=\"nofollow noopener noreferrer\">deep</a><br>"
         );
     }
 

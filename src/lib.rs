@@ -43,4 +43,5 @@ pub mod serve;
 pub mod site;
 pub mod subscribers;
 pub mod templates;
+pub mod text;
 pub mod token;

@@ -32,6 +32,11 @@ pub(super) struct YamlError {
     pub(super) message: String,
 }
 
+/// Flow collections (`[`, `{`) may nest this deep. The YAML scanner takes
+/// time quadratic in the depth (100,000 `[` took 45 s before failing on its
+/// recursion limit of 128), so deeper nesting is refused before it is scanned.
+const MAX_FLOW_DEPTH: usize = 1000;
+
 pub(super) fn parse(yaml: &str) -> Result<FrontMatter, YamlError> {
     if yaml.trim().is_empty() {
         return Err(YamlError {
@@ -39,10 +44,38 @@ pub(super) fn parse(yaml: &str) -> Result<FrontMatter, YamlError> {
             message: "the front matter is empty: expected `title:` and `date:`".into(),
         });
     }
+    if let Some(line) = too_deep(yaml) {
+        return Err(YamlError {
+            line: Some(line),
+            message: format!(
+                "`[` and `{{` nest more than {MAX_FLOW_DEPTH} levels deep here: front matter holds a few flat fields"
+            ),
+        });
+    }
     serde_yaml::from_str(yaml).map_err(|e| YamlError {
         line: e.location().map(|l| l.line()),
         message: e.to_string(),
     })
+}
+
+/// The 1-based line where the `[`/`{` nesting first exceeds
+/// [`MAX_FLOW_DEPTH`]. Counted without regard to quoting, which can only
+/// overcount, and only a text with a thousand unclosed brackets can tell.
+fn too_deep(yaml: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, line) in yaml.lines().enumerate() {
+        for b in line.bytes() {
+            match b {
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_FLOW_DEPTH {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
 }
 
 /// The `date` value as text (YAML may have read it as a number or string).

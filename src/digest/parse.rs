@@ -2,6 +2,7 @@
 //! paper (heading, authors, counts, links, categories, abstract, tweets).
 //! Every error names the line and says what was expected and what was found.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -12,6 +13,7 @@ use super::error::DigestError;
 use super::front_matter;
 use super::tweet::parse_tweet;
 use crate::model::{ArxivId, Category, Digest, Paper};
+use crate::text;
 
 /// Something worth telling the operator that does not stop the parse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +68,45 @@ impl<'a> Parser<'a> {
             line,
             message: message.into(),
         });
+    }
+
+    /// `raw` as the model may hold it: without the characters no feed, page or
+    /// message may carry and, when `display` (titles, names, metadata), without
+    /// bidirectional controls. What was removed is a warning on `line` naming
+    /// `what` (`the title`).
+    fn clean(&mut self, line: usize, what: &str, raw: &str, display: bool) -> String {
+        let unsafe_char = if display {
+            text::is_unsafe_in_display
+        } else {
+            text::is_forbidden
+        };
+        let Cow::Owned(clean) = text::without(raw, unsafe_char) else {
+            return raw.to_owned();
+        };
+        let forbidden = text::code_points(raw, text::is_forbidden);
+        if !forbidden.is_empty() {
+            self.warn(
+                line,
+                format!(
+                    "removed {forbidden} from {what}: feeds, pages and mail cannot carry these characters"
+                ),
+            );
+        }
+        let bidi = text::code_points(raw, text::is_bidi_control);
+        if display && !bidi.is_empty() {
+            self.warn(
+                line,
+                format!(
+                    "removed the bidirectional control {bidi} from {what}: it would reorder the text around it"
+                ),
+            );
+        }
+        clean
+    }
+
+    /// [`Self::clean`] for a piece of display text that is an optional field.
+    fn clean_field(&mut self, line: usize, what: &str, raw: Option<String>) -> Option<String> {
+        raw.map(|raw| self.clean(line, what, &raw, true))
     }
 
     /// The line number just past the end, for "file ends here" errors.
@@ -226,7 +267,13 @@ impl<'a> Parser<'a> {
         }
 
         let title_line = line_of("title");
-        let title = collapse_whitespace(fm.title.as_deref().unwrap_or_default());
+        let title = self.clean(
+            title_line,
+            "the title",
+            fm.title.as_deref().unwrap_or_default(),
+            true,
+        );
+        let title = collapse_whitespace(&title);
         let date_line = line_of("date");
         let published = match &fm.date {
             None => {
@@ -279,8 +326,8 @@ impl<'a> Parser<'a> {
             }
             other => other,
         };
-        let slug = fm
-            .slug
+        let slug = self
+            .clean_field(line_of("slug"), "the slug", fm.slug)
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| format!("hot-papers-{date}"));
         Ok(Meta {
@@ -294,12 +341,56 @@ impl<'a> Parser<'a> {
             published,
             slug,
             draft: fm.draft.unwrap_or(false),
-            template: fm.template,
-            category: fm.category,
-            tags: fm.tags.unwrap_or_default(),
-            description: fm.description,
-            social_image: fm.social_image,
+            template: self.clean_field(line_of("template"), "the template", fm.template),
+            category: self.clean_field(line_of("category"), "the category", fm.category),
+            tags: fm
+                .tags
+                .unwrap_or_default()
+                .iter()
+                .map(|t| self.clean(line_of("tags"), "a tag", t, true))
+                .collect(),
+            description: self.clean_field(
+                line_of("description"),
+                "the description",
+                fm.description,
+            ),
+            social_image: self.social_image(line_of("socialImage"), fm.social_image),
         })
+    }
+
+    /// `socialImage:` as the pages may use it for `og:image`: an absolute
+    /// http(s) URL or a path on the site. Anything else (`javascript:…`,
+    /// `data:…`, a value with spaces or control characters) is left out with
+    /// a warning: the page is still worth publishing without its image.
+    fn social_image(&mut self, line: usize, raw: Option<String>) -> Option<String> {
+        let raw = raw?;
+        let value = raw.trim();
+        if value.is_empty() {
+            // No image: the pages leave `og:image` out.
+            return Some(raw);
+        }
+        let clean = !value
+            .chars()
+            .any(|c| c.is_whitespace() || text::is_unsafe_in_display(c));
+        let allowed = clean
+            && match url::Url::parse(value) {
+                Ok(url) => matches!(url.scheme(), "http" | "https"),
+                // A path on the site (`/media/flying-marine.jpg`).
+                Err(url::ParseError::RelativeUrlWithoutBase) => !value.starts_with("//"),
+                Err(_) => false,
+            };
+        if allowed {
+            Some(raw)
+        } else {
+            self.warn(
+                line,
+                format!(
+                    "`socialImage` is ignored: expected an http(s) URL or a path on the site, found `{}`",
+                    excerpt(&text::display_text(value))
+                ),
+            );
+            None
+        }
     }
 
     fn paper(&mut self, rank: u32, title: &str, heading_line: usize) -> Result<Paper, DigestError> {
@@ -308,6 +399,7 @@ impl<'a> Parser<'a> {
         let mut authors = Vec::new();
         if let Some((n, line)) = self.peek() {
             if !line.starts_with("- ") && heading(line).is_none() && !line.starts_with('<') {
+                let line = self.clean(n, &format!("the authors of paper {rank}"), line, true);
                 authors = line
                     .split(',')
                     .map(collapse_whitespace)
@@ -337,7 +429,7 @@ impl<'a> Parser<'a> {
         // The abstract: text lines up to the first tweet or the next paper.
         let mut paragraphs: Vec<String> = Vec::new();
         let mut current = String::new();
-        while let Some((_, line)) = self.peek() {
+        while let Some((n, line)) = self.peek() {
             if heading(line).is_some() || is_tweet_start(line) || is_widget_script(line) {
                 break;
             }
@@ -349,6 +441,7 @@ impl<'a> Parser<'a> {
                 if !current.is_empty() {
                     current.push(' ');
                 }
+                let line = self.clean(n, &format!("the abstract of paper {rank}"), line, true);
                 current.push_str(line.trim());
             }
             self.pos += 1;
@@ -384,13 +477,31 @@ impl<'a> Parser<'a> {
                 ));
             }
             let markup = self.tweet_markup(n, rank)?;
-            let tweet = parse_tweet(&markup).map_err(|m| self.error(n, m))?;
+            let mut tweet = parse_tweet(&markup).map_err(|m| self.error(n, m))?;
+            // The tweet's HTML left the sanitizer clean; its plain fields did not.
+            let what = |field: &str| format!("the {field} of a tweet of paper {rank}");
+            tweet.author =
+                collapse_whitespace(&self.clean(n, &what("author"), &tweet.author, true));
+            tweet.handle =
+                collapse_whitespace(&self.clean(n, &what("handle"), &tweet.handle, true));
+            tweet.lang = collapse_whitespace(&self.clean(n, &what("language"), &tweet.lang, true));
+            // Tweet text keeps its bidirectional controls: right-to-left
+            // tweets use them, and the text is a paragraph of its own.
+            tweet.text = self.clean(n, &what("text"), &tweet.text, false);
             tweets.push(tweet);
         }
-        let _ = heading_line;
+        let title = self.clean(
+            heading_line,
+            &format!("the title of paper {rank}"),
+            title,
+            true,
+        );
+        if title.trim().is_empty() {
+            return Err(self.error(heading_line, format!("paper {rank} has an empty title")));
+        }
         Ok(Paper {
             rank,
-            title: collapse_whitespace(title),
+            title: collapse_whitespace(&title),
             authors,
             retweets,
             favorites,
@@ -582,6 +693,15 @@ fn links(line: &str) -> Result<(String, Option<String>), String> {
     let mut pdf = None;
     for (label, url) in markdown_links(rest) {
         let url = url.trim().to_owned();
+        if let Some(c) = url
+            .chars()
+            .find(|&c| c.is_whitespace() || text::is_unsafe_in_display(c))
+        {
+            return Err(format!(
+                "expected an http(s) URL for the `{label}` link, found one holding U+{:04X}, which a URL cannot carry",
+                u32::from(c)
+            ));
+        }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(format!(
                 "expected an http(s) URL for the `{label}` link, found `{}`",

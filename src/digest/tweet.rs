@@ -6,11 +6,18 @@
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
+use ego_tree::iter::Edge;
 use ego_tree::NodeRef;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::html::SafeHtml;
 use crate::model::Tweet;
+
+/// A tweet embed holds at most this many tags (the sample digests' largest
+/// holds 48). The HTML tree builder takes time quadratic in the nesting of
+/// some elements (50,000 `<ul><li>` took minutes), so a bigger embed is
+/// refused before it is parsed.
+const MAX_TAGS: usize = 1000;
 
 /// Parses one `<blockquote class="twitter-tweet">…</blockquote>` embed.
 ///
@@ -19,6 +26,12 @@ use crate::model::Tweet;
 pub(super) fn parse_tweet(markup: &str) -> Result<Tweet, String> {
     static BLOCKQUOTE: OnceLock<Selector> = OnceLock::new();
     static P: OnceLock<Selector> = OnceLock::new();
+    let tags = markup.bytes().filter(|&b| b == b'<').count();
+    if tags > MAX_TAGS {
+        return Err(format!(
+            "the tweet that starts here holds {tags} tags: a tweet embed holds at most {MAX_TAGS}"
+        ));
+    }
     let blockquote_sel =
         BLOCKQUOTE.get_or_init(|| Selector::parse("blockquote").expect("valid selector"));
     let p_sel = P.get_or_init(|| Selector::parse("p").expect("valid selector"));
@@ -84,13 +97,25 @@ pub(super) fn parse_tweet(markup: &str) -> Result<Tweet, String> {
 }
 
 /// Plain text of a subtree: text nodes as they are, `<br>` as a newline.
+/// Iterative, as the sanitizer is (a deep tree must not overflow the stack).
 fn plain_text(node: NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) if e.name() == "br" => out.push('\n'),
-            Node::Element(e) if matches!(e.name(), "script" | "style") => {}
-            Node::Element(_) => plain_text(child, out),
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in node.traverse() {
+        match edge {
+            Edge::Open(child) if child.id() != node.id() && skipping.is_none() => {
+                match child.value() {
+                    Node::Text(t) => out.push_str(t),
+                    Node::Element(e) if e.name() == "br" => {
+                        out.push('\n');
+                        skipping = Some(child.id());
+                    }
+                    Node::Element(e) if matches!(e.name(), "script" | "style") => {
+                        skipping = Some(child.id());
+                    }
+                    _ => {}
+                }
+            }
+            Edge::Close(child) if skipping == Some(child.id()) => skipping = None,
             _ => {}
         }
     }

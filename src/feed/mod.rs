@@ -80,6 +80,19 @@ pub enum FeedError {
     /// A digest or paper template failed to render (an override's mistake).
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A document would hold a character XML does not allow. The parser keeps
+    /// them out of the model, so the text came another way (a template
+    /// override, a setting, a model built by hand); the file is not written
+    /// rather than written broken.
+    #[error("could not write `{file}`: it would hold U+{code_point:04X} at byte {offset}, which XML does not allow (from a template or a setting, or a bug to report)")]
+    ForbiddenCharacter {
+        /// The output file.
+        file: String,
+        /// The character, as a number.
+        code_point: u32,
+        /// Its byte offset in the document.
+        offset: usize,
+    },
     /// Writing the JSON Feed failed.
     #[error("could not write `{file}` as JSON: {source}")]
     Json {
@@ -173,6 +186,9 @@ impl<'a> FeedSet<'a> {
             path: STYLESHEET_FILE.to_owned(),
             bytes: self.templates.stylesheet().to_vec(),
         });
+        for file in &files {
+            refuse_forbidden(file)?;
+        }
         Ok(files)
     }
 
@@ -275,6 +291,27 @@ fn with_stylesheet(xml: &[u8], href: &str) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+/// The last guard of the XML documents: none may hold a character XML 1.0
+/// forbids, whatever path the text took ([`crate::text::is_forbidden`]).
+/// `feed.json` needs none: its serializer escapes control characters.
+fn refuse_forbidden(file: &OutputFile) -> Result<(), FeedError> {
+    if std::path::Path::new(&file.path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&file.bytes);
+    match crate::text::first_forbidden(&text) {
+        None => Ok(()),
+        Some((offset, c)) => Err(FeedError::ForbiddenCharacter {
+            file: file.path.clone(),
+            code_point: u32::from(c),
+            offset,
+        }),
+    }
 }
 
 /// The categories of a digest's papers, each once, in order of first appearance.

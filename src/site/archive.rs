@@ -227,7 +227,10 @@ fn day_page(
             } else {
                 site.link(s)
             }
-        });
+        })
+        // The parser lets only http(s) URLs and paths through; a model built
+        // another way must not put `javascript:` in a page's metadata either.
+        .filter(|url| url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
     let html = templates.render_html(templates::SITE_LAYOUT, &page)?;
     Ok(Page {
         path: format!("{day}/index.html"),

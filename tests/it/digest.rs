@@ -406,3 +406,176 @@ fn inputs_found_by_fuzzing_give_errors_not_panics() {
     }
     assert!(seen >= 1);
 }
+
+/// Audit finding 3: characters XML forbids (`&#x1;` in a tweet, `\0` in a
+/// YAML string, a raw U+FFFE) and, in titles and names, bidirectional
+/// overrides, never reach the model: each is removed with a warning naming
+/// its line. A URL holding one is an error.
+#[test]
+fn characters_xml_forbids_are_removed_by_the_parser_with_a_warning_per_line() {
+    let rel = "hostile/forbidden-characters/2021-04-05.md";
+    let parsed = parse(rel);
+    let d = &parsed.digest;
+    let p = &d.papers[0];
+    let t = &p.tweets[0];
+    let mut texts: Vec<&str> = vec![&d.title, &d.slug, &p.title, &p.abstract_text];
+    texts.extend(d.template.as_deref());
+    texts.extend(d.category.as_deref());
+    texts.extend(d.description.as_deref());
+    texts.extend(d.tags.iter().map(String::as_str));
+    texts.extend(p.authors.iter().map(String::as_str));
+    texts.extend([
+        t.author.as_str(),
+        t.handle.as_str(),
+        t.lang.as_str(),
+        t.text.as_str(),
+        t.html.as_str(),
+        t.url.as_str(),
+    ]);
+    for text in texts {
+        assert!(!text.chars().any(hotpapers::text::is_forbidden), "{text:?}");
+        assert!(
+            text == t.text || !text.chars().any(hotpapers::text::is_bidi_control),
+            "{text:?}"
+        );
+    }
+    assert_eq!(d.title, "Hot Papers 2021-04-05 elif");
+    assert_eq!(d.slug, "hot-papers-2021-04-05");
+    assert_eq!(d.tags, ["arXiv", "bidi"]);
+    assert_eq!(
+        p.title, "Raw noncharacters and abc in a title",
+        "a raw U+FFFE and U+202E are gone, the words stay"
+    );
+    assert_eq!(p.authors[1], "Eve some name");
+    assert_eq!(t.author, "Evil evE");
+    assert_eq!(t.handle, "eve");
+    assert_eq!(t.lang, "en");
+    assert!(t.text.starts_with("Bad \u{FFFD}"), "{:?}", t.text);
+    assert!(
+        t.html.contains(
+            "<a href=\"https://t.co/ok\" rel=\"nofollow noopener noreferrer\">a link</a>"
+        ),
+        "{}",
+        t.html.as_str()
+    );
+    let warned = |line: usize, what: &str| {
+        parsed
+            .warnings
+            .iter()
+            .any(|w| w.line == line && w.message.contains(what))
+    };
+    assert!(
+        warned(2, "removed U+0001, U+0000 from the title"),
+        "{:?}",
+        parsed.warnings
+    );
+    assert!(warned(
+        2,
+        "removed the bidirectional control U+202E, U+202C from the title"
+    ));
+    assert!(warned(17, "removed U+FFFE from the title of paper 1"));
+    assert!(warned(26, "from the abstract of paper 1"));
+    assert!(warned(28, "from the text of a tweet of paper 1"));
+
+    let message = error("invalid/link-with-control-character.md");
+    let prefix = format!(
+        "{}:22: ",
+        fixture("invalid/link-with-control-character.md").display()
+    );
+    assert!(message.starts_with(&prefix), "{message}");
+    assert!(
+        message.contains("`pdf` link, found one holding U+0001"),
+        "{message}"
+    );
+}
+
+/// Audit finding 11: `socialImage` becomes `og:image`, so only an http(s)
+/// URL or a path on the site is kept; `javascript:` and the like are left
+/// out with a warning.
+#[test]
+fn a_social_image_that_is_not_http_or_a_path_is_dropped_with_a_warning() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    for (value, kept) in [
+        ("\"/media/flying-marine.jpg\"", true),
+        ("\"https://cdn.example.org/a.png\"", true),
+        ("\"javascript:alert(1)\"", false),
+        ("\" JaVaScRiPt:alert(1)\"", false),
+        ("\"java\\tscript:alert(1)\"", false),
+        ("\"data:image/png;base64,AAAA\"", false),
+        ("\"//evil.example/a.png\"", false),
+        ("\"/a\\u0001.png\"", false),
+    ] {
+        let doc = text.replace("\"/media/flying-marine.jpg\"", value);
+        let (digest, warnings) = digest::parse_digest(Path::new("2021-03-01.md"), &doc).unwrap();
+        assert_eq!(digest.social_image.is_some(), kept, "{value}");
+        if !kept {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.line == 11 && w.message.contains("`socialImage` is ignored")),
+                "{value}: {warnings:?}"
+            );
+        }
+    }
+}
+
+/// Audit finding 4: nesting deep enough to matter ends in an error or a
+/// model, quickly; 100,000 `[` in the front matter took the YAML scanner
+/// 45 s before it failed.
+#[test]
+fn deep_nesting_in_the_front_matter_is_refused_quickly_with_its_line() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    for deep in [
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("{}1{}", "{a: ".repeat(100_000), "}".repeat(100_000)),
+    ] {
+        let doc = text.replace("socialImage:", &format!("extra: {deep}\nsocialImage:"));
+        let started = std::time::Instant::now();
+        let e = digest::parse_digest(Path::new("2021-03-01.md"), &doc).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(e.line(), Some(11), "{e}");
+        assert!(e.to_string().contains("nest more than 1000 levels"), "{e}");
+    }
+    let nested = text.replace(
+        "socialImage:",
+        &format!(
+            "extra: {}{}\nsocialImage:",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+    );
+    let e = digest::parse_digest(Path::new("2021-03-01.md"), &nested).unwrap_err();
+    assert!(e.to_string().contains("recursion limit"), "{e}");
+}
+
+/// Audit finding 11: the bidirectional embeddings, overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069) flip what a reader sees around them; no
+/// title, name or piece of metadata of the model keeps one.
+#[test]
+fn bidi_overrides_are_stripped_from_titles_names_and_metadata() {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    for c in ('\u{202A}'..='\u{202E}').chain('\u{2066}'..='\u{2069}') {
+        let doc = text
+            .replace("title: Hot Papers", &format!("title: Hot{c} Papers"))
+            .replace("Ada Lovelace", &format!("Ada {c}ecalevoL"))
+            .replace("Friends", &format!("Friends{c}fdp.exe"))
+            .replace("Ada (@ada)", &format!("{c}Ada (@ada{c})"))
+            .replace("\"Hot papers 2021-03-01\"", &format!("\"Hot{c} papers\""))
+            .replace("  - \"arXiv\"", &format!("  - \"arXiv{c}\""));
+        let (d, warnings) = digest::parse_digest(Path::new("2021-03-01.md"), &doc).unwrap();
+        let p = &d.papers[0];
+        assert_eq!(d.title, "Hot Papers 2021-03-01");
+        assert_eq!(p.title, "A Paper on $SU(N)$ & Friendsfdp.exe");
+        assert_eq!(p.authors[0], "Ada ecalevoL");
+        assert_eq!(p.tweets[0].author, "Ada");
+        assert_eq!(p.tweets[0].handle, "ada");
+        assert_eq!(d.description.as_deref(), Some("Hot papers"));
+        assert_eq!(d.tags, ["arXiv"]);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.line == 2 && w.message.contains("bidirectional control")),
+            "{warnings:?}"
+        );
+    }
+}

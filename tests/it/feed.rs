@@ -719,3 +719,187 @@ fn a_missing_digest_folder_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+/// Every file of an output folder that is XML, read by a strict XML 1.0
+/// parser, and `feed.json` by `serde_json`; returns how many were read.
+#[track_caller]
+fn assert_every_feed_parses(out: &Path) -> usize {
+    let mut read = 0;
+    for (path, bytes) in read_tree(out) {
+        let text = std::str::from_utf8(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        if path.ends_with(".xml") || path.ends_with(".opml") || path.ends_with(".xsl") {
+            roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("{path} is XML: {e}"));
+            read += 1;
+        } else if path.ends_with(".json") {
+            serde_json::from_str::<Value>(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            read += 1;
+        }
+    }
+    read
+}
+
+/// Audit finding 3: a digest full of characters XML forbids (`&#x1;&#0;&#xFFFE;`
+/// in a tweet, U+0001 and NUL in the front matter title, a raw U+FFFE in a
+/// paper title) builds into feeds every XML parser accepts, and into pages
+/// and feeds that hold none of those characters nor a bidirectional override.
+#[test]
+fn characters_xml_forbids_never_reach_a_feed_written_by_build() {
+    let out = tempfile::tempdir().unwrap();
+    let (status, _, stderr) = run(hotpapers()
+        .arg("--digests")
+        .arg(fixture("hostile/forbidden-characters"))
+        .args(["--site-url", SITE, "build", "--strict", "--out"])
+        .arg(out.path()));
+    assert_eq!(status.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("2021-04-05.md:2: removed U+0001, U+0000 from the title"),
+        "{stderr}"
+    );
+    // atom, rss, papers, one category, the OPML, the stylesheet and feed.json.
+    assert_eq!(assert_every_feed_parses(out.path()), 7);
+    for (path, bytes) in read_tree(out.path()) {
+        let text = String::from_utf8(bytes).unwrap();
+        let bad: Vec<String> = text
+            .chars()
+            .filter(|&c| hotpapers::text::is_unsafe_in_display(c))
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(bad.is_empty(), "{path} holds {bad:?}");
+    }
+    let atom: Feed = std::fs::read_to_string(out.path().join("atom.xml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(atom.entries[0].title.value, "Hot Papers 2021-04-05 elif");
+    let page = std::fs::read_to_string(out.path().join("2021-04-05/index.html")).unwrap();
+    assert!(!page.contains("og:image"), "no `javascript:` image");
+    assert!(!page.contains("javascript"));
+}
+
+/// Audit finding 3, the last guard: a model that did not come from the
+/// parser (built by hand) and holds U+0001 is refused with the file named,
+/// never written as a broken document.
+#[test]
+fn a_feed_that_would_hold_a_forbidden_character_is_refused_not_written_broken() {
+    let mut archive = digests("archive");
+    archive[0].papers[0].title.push('\u{1}');
+    let e = feed::build(&archive, &site()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("could not write `atom.xml`: it would hold U+0001"),
+        "{e}"
+    );
+    let mut archive = digests("archive");
+    archive[0].title.push('\u{FFFE}');
+    let e = feed::build(&archive, &site()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("could not write `atom.xml`: it would hold U+FFFE"),
+        "{e}"
+    );
+}
+
+/// A digest whose one tweet paragraph is `open` repeated `depth` times
+/// (then `close` as many times), on ten lines each way: a digest line is at
+/// most 1 MiB.
+fn nested_tweet_digest(day: &str, open: &str, close: &str, depth: usize) -> String {
+    let text = std::fs::read_to_string(fixture("valid/minimal.md")).unwrap();
+    let open = open.repeat(depth / 10);
+    let close = close.repeat(depth / 10);
+    let opens = [open.as_str(); 10].join("\n");
+    let closes = [close.as_str(); 10].join("\n");
+    text.replace("2021-03-01", day).replace(
+        "Our new paper! ",
+        &format!("Our new paper! {opens}deep{closes}"),
+    )
+}
+
+/// Audit finding 4: a tweet nested 9,000 `<span>` deep overflowed the stack
+/// of the parsing thread (SIGABRT, nothing written) once the archive had a
+/// second digest; 50,000 `<ul><li>` kept the HTML parser busy for minutes,
+/// 100,000 `[` in the front matter the YAML parser for 45 s. Each such file
+/// is now refused before it is parsed, named with its line, and left out;
+/// the good digests build and only `--strict` fails.
+#[test]
+fn deep_nesting_leaves_at_most_that_digest_out_never_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    for day in ["2021-03-01", "2021-03-02"] {
+        let name = format!("{day}.md");
+        std::fs::copy(fixture(&format!("archive/{name}")), dir.path().join(name)).unwrap();
+    }
+    let broken = [
+        (
+            "2021-03-05.md",
+            nested_tweet_digest("2021-03-05", "<span>", "</span>", 9_000),
+        ),
+        (
+            "2021-03-06.md",
+            nested_tweet_digest("2021-03-06", "<span>", "</span>", 100_000),
+        ),
+        (
+            "2021-03-07.md",
+            nested_tweet_digest("2021-03-07", "<ul><li>", "", 50_000),
+        ),
+        (
+            "2021-03-08.md",
+            std::fs::read_to_string(fixture("valid/minimal.md"))
+                .unwrap()
+                .replace("2021-03-01", "2021-03-08")
+                .replace(
+                    "socialImage:",
+                    &format!(
+                        "extra: {}{}\nsocialImage:",
+                        "[".repeat(100_000),
+                        "]".repeat(100_000)
+                    ),
+                ),
+        ),
+    ];
+    for (name, text) in &broken {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let build = |strict: bool| {
+        let mut cmd = hotpapers();
+        cmd.arg("--digests")
+            .arg(dir.path())
+            .args(["--site-url", SITE, "build", "--out"])
+            .arg(out.path());
+        if strict {
+            cmd.arg("--strict");
+        }
+        run(&mut cmd)
+    };
+    let started = std::time::Instant::now();
+    let (status, stdout, stderr) = build(false);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(status.status.code(), Some(0), "{stderr}");
+    for (name, line) in [
+        ("2021-03-05.md", 27),
+        ("2021-03-06.md", 27),
+        ("2021-03-07.md", 27),
+        ("2021-03-08.md", 11),
+    ] {
+        let at = format!("{}:{line}: ", dir.path().join(name).display());
+        assert!(stderr.contains(&at), "{at} in {stderr}");
+    }
+    assert!(stderr.contains("holds at most 1000"), "{stderr}");
+    assert!(
+        stdout.starts_with("2 digests read, 2 in the feeds, 4 failed;"),
+        "{stdout}"
+    );
+    let feed: Feed = std::fs::read_to_string(out.path().join("atom.xml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "tag:hotpapers.example.org,2021-03-02:/2021-03-02",
+            "tag:hotpapers.example.org,2021-03-01:/2021-03-01",
+        ],
+        "the good digests are in the feed"
+    );
+    assert_every_feed_parses(out.path());
+    let (status, _, _) = build(true);
+    assert_eq!(status.status.code(), Some(3), "--strict fails the build");
+}
