@@ -66,7 +66,7 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
     /// Takes one token for `key` at `now`; `Err(seconds)` says how long until
     /// the next one.
     pub(crate) fn check(&self, key: &K, now: DateTime<Utc>) -> Result<(), u64> {
-        let refused = self.refill_seconds as u64;
+        let refused = whole_seconds(self.refill_seconds);
         let Ok(mut state) = self.state.lock() else {
             // A poisoned lock only means another request panicked; refuse safely.
             return Err(refused);
@@ -100,7 +100,7 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
                 at: now,
             };
             let wait = ((1.0 - level) * self.refill_seconds).ceil();
-            Err(wait as u64)
+            Err(whole_seconds(wait))
         }
     }
 
@@ -135,6 +135,14 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
     fn len(&self) -> usize {
         self.state.lock().map_or(0, |s| s.buckets.len())
     }
+}
+
+/// Seconds to wait, rounded up, as the `Retry-After` header wants them.
+fn whole_seconds(s: f64) -> u64 {
+    // Non-negative and at most a few minutes by construction.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let whole = s.max(0.0).ceil().min(f64::from(u32::MAX)) as u64;
+    whole
 }
 
 impl Bucket {
@@ -275,13 +283,13 @@ mod tests {
     #[test]
     #[ignore = "a measurement, not a check"]
     fn per_request_cost_at_60000_buckets() {
+        use crate::clock::Clock as _;
         let limiter = RateLimiter::new(5, 120, 100_000);
         let t0 = t0();
         for i in 0..60_000u32 {
             let _ = limiter.check(&IpAddr::from(i.to_be_bytes()), t0);
         }
         let n = 200_000u32;
-        use crate::clock::Clock as _;
         let clock = crate::clock::SystemClock;
         let start = clock.instant();
         for i in 0..n {

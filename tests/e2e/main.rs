@@ -20,7 +20,11 @@
     clippy::format_push_string,
     clippy::format_collect,
     clippy::many_single_char_names,
-    clippy::case_sensitive_file_extension_comparisons
+    clippy::case_sensitive_file_extension_comparisons,
+    // Counts in tests are small.
+    clippy::cast_possible_truncation,
+    // A test names its constants where it uses them.
+    clippy::items_after_statements
 )]
 
 #[path = "../it/smtp_server.rs"]
