@@ -75,6 +75,9 @@ pub enum Command {
     Subscribers(SubscribersCommand),
     /// Serve the built site, subscribe/confirm and unsubscribe over HTTP.
     Serve(ServeArgs),
+    /// Read returned mail: bounces, complaints, auto-replies.
+    #[command(subcommand)]
+    Bounces(BouncesCommand),
 }
 
 /// Settings: each flag can also be set in the environment or in `.env`.
@@ -377,6 +380,21 @@ pub struct StatusArgs {
     /// The digest day, `YYYY-MM-DD`.
     #[arg(long, value_parser = parse_day)]
     pub date: NaiveDate,
+}
+
+/// `hotpapers bounces ...`.
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// Classify each message file (bounce, complaint, auto_reply,
+    /// delivery_report, unsubscribe, other) and name its failed recipients.
+    Classify {
+        /// Message files (RFC 5322, as in a Maildir or a `.eml`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per line: file, kind, recipients.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `hotpapers subscribers ...`.

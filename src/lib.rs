@@ -24,6 +24,7 @@
 )]
 
 pub mod atomic;
+pub mod bounces;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
