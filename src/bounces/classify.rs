@@ -210,10 +210,17 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
     }
 
     // (3) Auto-replies, unless the message says it is a bounce.
-    let sender_bounce = is_bounce_sender(&from, &return_path);
+    // RFC 3834 auto-replies go out with a null sender too: `<>` alone does
+    // not make an auto-reply a bounce; a daemon's name or a bounce subject does.
+    let daemon = is_bounce_sender(&from);
+    let null_sender = matches!(
+        return_path.trim().to_ascii_lowercase().as_str(),
+        "<>" | "<mailer-daemon>"
+    );
+    let sender_bounce = daemon || null_sender;
     let subject_bounce = is_bounce_subject(&subject);
     let auto = is_auto_reply(&message, &subject);
-    if auto && !sender_bounce && !subject_bounce {
+    if auto && !daemon && !subject_bounce {
         report.kind = Kind::AutoReply;
         return report;
     }
@@ -599,9 +606,9 @@ fn from_dsn(
                 context = human.to_owned();
             }
             let transcript = line.map_or(human, |l| l.block.as_str());
+            let transcript = format!("{diag}\n{transcript}");
             let hard = kind == Kind::Bounce
-                && reason::hard(why, status.as_deref(), reply_code, &context)
-                && !reason::refused_after_data(&transcript.to_ascii_lowercase());
+                && reason::hard(why, status.as_deref(), reply_code, &context, &transcript);
             Recipient {
                 address,
                 status,
@@ -797,9 +804,12 @@ fn recipient_from(
         why = reason::reason(status.as_deref(), reply_code, human);
         context = human;
     }
-    let hard = reason::hard(why, status.as_deref(), reply_code, context)
-        && !reason::refused_after_data(&block.to_ascii_lowercase())
-        && !(only && reason::refused_after_data(&human.to_ascii_lowercase()));
+    let transcript = if only {
+        format!("{diagnostic}\n{block}\n{human}")
+    } else {
+        format!("{diagnostic}\n{block}")
+    };
+    let hard = reason::hard(why, status.as_deref(), reply_code, context, &transcript);
     Recipient {
         address,
         status,
@@ -827,7 +837,7 @@ fn recipient_from_text(address: Option<String>, human: &str) -> Recipient {
     r
 }
 
-fn is_bounce_sender(from: &str, return_path: &str) -> bool {
+fn is_bounce_sender(from: &str) -> bool {
     const NAMES: &[&str] = &[
         "mailer-daemon",
         "mailer daemon",
@@ -846,10 +856,7 @@ fn is_bounce_sender(from: &str, return_path: &str) -> bool {
         "bounce@",
         "bounces@",
     ];
-    NAMES.iter().any(|n| from.contains(n)) || {
-        let rp = return_path.trim();
-        rp == "<>" || rp.eq_ignore_ascii_case("<mailer-daemon>")
-    }
+    NAMES.iter().any(|n| from.contains(n))
 }
 
 fn is_bounce_subject(subject: &str) -> bool {

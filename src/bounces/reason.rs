@@ -48,17 +48,36 @@ impl Reason {
     }
 }
 
-/// Whether a failure drops the reader: the reason says the address is dead,
-/// the failure is permanent (no 4xx reply code, no 4.x.x status), and, for an
-/// account that is refused rather than missing, the text does not say it is
-/// only disabled or suspended (accounts come back; a soft bounce called hard
-/// loses a reader, a hard one called soft costs one more bounce).
+/// Whether a failure drops the reader: the reason (read from `text`) says
+/// the address is dead; the failure is permanent (no 4xx reply code, no
+/// 4.x.x status); a specific status code or the SMTP `transcript` (the lines
+/// around the recipient) shows the address itself was refused, not the
+/// message after DATA; and, for an account that is refused rather than
+/// missing, the text does not say it is only disabled or suspended. When
+/// unsure, not hard: a soft bounce called hard loses a reader, a hard one
+/// called soft costs one more bounce.
 #[must_use]
-pub fn hard(reason: Reason, status: Option<&str>, reply_code: Option<u16>, text: &str) -> bool {
+pub fn hard(
+    reason: Reason,
+    status: Option<&str>,
+    reply_code: Option<u16>,
+    text: &str,
+    transcript: &str,
+) -> bool {
     if !reason.is_address_dead() {
         return false;
     }
     if status.is_some_and(|s| s.starts_with('4')) || reply_code.is_some_and(|c| c / 100 == 4) {
+        return false;
+    }
+    // The text alone is not enough: filters and gateways answer "user
+    // unknown" with a bare 550 for mail they refuse. A specific status code
+    // corroborates it, or a transcript showing the refusal answered RCPT TO.
+    let transcript = transcript.to_ascii_lowercase();
+    if refused_after_data(&transcript) {
+        return false;
+    }
+    if !status.is_some_and(is_specific_dead) && !refused_at_rcpt(&transcript) {
         return false;
     }
     let lower = text.to_ascii_lowercase();
@@ -67,20 +86,49 @@ pub fn hard(reason: Reason, status: Option<&str>, reply_code: Option<u16>, text:
     }
     // The server itself says the failure may pass (Postfix's "Host not
     // found, try again" is a DNS timeout, not a missing domain).
-    if lower.contains("try again") || lower.contains("temporar") {
+    if [
+        "try again later",
+        "try again in",
+        "found, try again",
+        "temporar",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+    {
         return false;
     }
     !refused_after_data(&lower)
 }
 
+/// The transcript shows the refusal answered `RCPT TO` (or is Postfix's
+/// RCPT-stage "Recipient address rejected").
+fn refused_at_rcpt(lower: &str) -> bool {
+    lower.contains("rcpt") || lower.contains("recipient address rejected")
+}
+
 /// The refusal answered the message (`DATA` or its end), not `RCPT TO`: the
 /// server had accepted the address, so whatever the text says, it is the
-/// message that was refused (a filter), not a dead address. A Sendmail
-/// transcript's `>>> DATA` counts only when the reply to it is a refusal of
-/// its own, not `503 Need RCPT` after the address was already refused.
+/// message that was refused (a filter), not a dead address. With
+/// pipelining, Sendmail files a refused RCPT under `>>> DATA`; the `503 Need
+/// RCPT` that follows then says the address was refused after all.
 #[must_use]
 pub(crate) fn refused_after_data(lower: &str) -> bool {
-    if [
+    let rcpt_refused = [
+        "need rcpt",
+        "valid rcpt",
+        "no valid recipients",
+        "rcpt commands were rejected",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+        || lower.lines().any(|l| {
+            let l = l.trim_start_matches(['<', ' ']);
+            l.starts_with("503 ") || l.starts_with("503-")
+        });
+    if rcpt_refused {
+        return false;
+    }
+    [
         "end of data",
         "after data",
         "in reply to data",
@@ -89,20 +137,23 @@ pub(crate) fn refused_after_data(lower: &str) -> bool {
     ]
     .iter()
     .any(|p| lower.contains(p))
-    {
-        return true;
-    }
-    let lines: Vec<&str> = lower
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.windows(2).any(|w| {
-        matches!(w[0], "data" | ">>> data")
-            && super::text::reply_code(w[1]).is_some_and(|c| c != 503 && c != 354)
-            && !w[1].contains("recipient")
-            && !w[1].contains("rcpt")
-    })
+        || lower
+            .lines()
+            .any(|l| matches!(l.trim(), "data" | ">>> data"))
+}
+
+/// A status whose subject and detail say the address is dead: x.1.1,
+/// x.1.2, x.1.3, x.1.6, x.1.10, x.2.1, x.3.2, x.7.27, x.4.4 (no route).
+fn is_specific_dead(status: &str) -> bool {
+    let mut parts = status.split('.').skip(1);
+    matches!(
+        (parts.next(), parts.next()),
+        (Some("1"), Some("1" | "2" | "3" | "6" | "10"))
+            | (Some("2"), Some("1"))
+            | (Some("3"), Some("2"))
+            | (Some("7"), Some("27"))
+            | (Some("4"), Some("4"))
+    )
 }
 
 fn is_suspension(lower: &str) -> bool {
@@ -129,6 +180,7 @@ fn is_suspension(lower: &str) -> bool {
 pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reason {
     let lower = text.to_ascii_lowercase();
     let from_text = from_text(&lower);
+    let strong_text = strong_from_text(&lower);
     let Some(status) = status else {
         return match from_text {
             Reason::Other => from_reply_code(reply_code, &lower),
@@ -140,7 +192,7 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
     let subject = parts.next().unwrap_or("");
     let detail = parts.next().unwrap_or("");
     let soft_text = matches!(
-        from_text,
+        strong_text,
         Reason::Policy
             | Reason::AuthFailure
             | Reason::RateLimited
@@ -148,7 +200,7 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
             | Reason::MessageTooBig
     );
     let specific = match (subject, detail) {
-        ("1", "1" | "10" | "3") => Some(Reason::UserUnknown),
+        ("1", "0" | "1" | "10" | "3") => Some(Reason::UserUnknown),
         ("1", "2") => Some(Reason::HostUnknown),
         ("1", "6") => Some(Reason::HasMoved),
         ("1", "7" | "8") => Some(Reason::Policy),
@@ -159,6 +211,7 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
         }),
         ("2", "2") => Some(Reason::MailboxFull),
         ("2", "3") | ("3", "4") => Some(Reason::MessageTooBig),
+        ("3", "2") => Some(Reason::NotAccepting),
         ("4", "7") => Some(Reason::Expired),
         ("4", "1" | "2" | "3" | "4" | "5" | "6") => Some(Reason::Network),
         ("7", "23" | "24" | "25" | "26") => Some(Reason::AuthFailure),
@@ -175,7 +228,7 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
     match specific {
         // A specific code that says the address is dead yields to a text that
         // says the refusal was about the message or the sender.
-        Some(r) if r.is_address_dead() && soft_text => from_text,
+        Some(r) if r.is_address_dead() && soft_text => strong_text,
         Some(Reason::Network) if from_text != Reason::Other => from_text,
         Some(r) => r,
         None => match from_text {
@@ -214,6 +267,16 @@ const RATE: &[&str] = &[
 /// "mailbox unavailable" that is really a blocklist is not called dead.
 #[must_use]
 pub(crate) fn from_text(lower: &str) -> Reason {
+    text_reason(lower, true)
+}
+
+/// As [`from_text`], without the weak words of policy (`rejected`,
+/// `denied`), which say nothing against a specific status code.
+fn strong_from_text(lower: &str) -> Reason {
+    text_reason(lower, false)
+}
+
+fn text_reason(lower: &str, weak: bool) -> Reason {
     const AUTH: &[&str] = &[
         "spf",
         "dkim",
@@ -377,6 +440,8 @@ pub(crate) fn from_text(lower: &str) -> Reason {
         "does not accept mail",
         "doesn't accept mail",
         "not accepting mail",
+        "not accepting network messages",
+        "no smtp service",
         "accepts no mail",
         "null mx",
         "mailbox disabled",
@@ -509,7 +574,7 @@ pub(crate) fn from_text(lower: &str) -> Reason {
         Reason::NotAccepting
     } else if any(lower, USER) {
         Reason::UserUnknown
-    } else if any(lower, WEAK_POLICY) {
+    } else if weak && any(lower, WEAK_POLICY) {
         Reason::Policy
     } else if any(lower, EXPIRED) {
         Reason::Expired
