@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use serde::Serialize;
 
 use super::reason::{self, Reason};
@@ -288,13 +288,13 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
 /// delivery report naming a recipient (a bounce forwarded, or wrapped in
 /// another MTA's report).
 fn nested(parts: &Parts<'_>, depth: usize) -> Option<Report> {
-    let Some(Original::Message(message)) = &parts.original else {
+    let Some(Original::Message(_, bytes)) = &parts.original else {
         return None;
     };
-    if depth >= MAX_DEPTH {
+    if depth >= MAX_DEPTH || bytes.is_empty() {
         return None;
     }
-    let inner = classify_at(message.raw_message(), depth + 1);
+    let inner = classify_at(bytes, depth + 1);
     (matches!(
         inner.kind,
         Kind::Bounce | Kind::Complaint | Kind::DeliveryReport
@@ -328,18 +328,49 @@ fn strip_mbox_line(raw: &[u8]) -> &[u8] {
     raw
 }
 
+/// The raw values of every `name` header (unfolded, trimmed), or, where the
+/// raw bytes are not at hand (a message nested in a decoded part), the
+/// parsed value as text.
 fn header_values(message: &Message<'_>, name: &str) -> Vec<String> {
     message
         .headers()
         .iter()
         .filter(|h| h.name().eq_ignore_ascii_case(name))
-        .filter_map(|h| {
-            let start = usize::try_from(h.offset_start()).ok()?;
-            let end = usize::try_from(h.offset_end()).ok()?;
-            let raw = message.raw_message().get(start..end)?;
-            Some(String::from_utf8_lossy(raw).trim().to_owned())
+        .map(|h| {
+            let raw = message.raw_message();
+            let field = usize::try_from(h.offset_field()).ok();
+            let start = usize::try_from(h.offset_start()).ok();
+            let end = usize::try_from(h.offset_end()).ok();
+            let exact = match (field, start, end) {
+                (Some(f), Some(s), Some(e)) => raw
+                    .get(f..s)
+                    .filter(|n| {
+                        n.len() > name.len()
+                            && n[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+                    })
+                    .and_then(|_| raw.get(s..e)),
+                _ => None,
+            };
+            match exact {
+                Some(bytes) => text::one_line(&String::from_utf8_lossy(bytes)),
+                None => parsed_text(h.value()),
+            }
         })
         .collect()
+}
+
+fn parsed_text(value: &HeaderValue<'_>) -> String {
+    match value {
+        HeaderValue::Text(t) => t.to_string(),
+        HeaderValue::TextList(list) => list.join(", "),
+        HeaderValue::Address(a) => a
+            .iter()
+            .filter_map(|addr| addr.address.as_deref())
+            .map(|addr| format!("<{addr}>"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    }
 }
 
 /// The parts of a message that matter here, decoded.
@@ -355,7 +386,8 @@ struct Parts<'a> {
 }
 
 enum Original<'a> {
-    Message(&'a Message<'a>),
+    /// An attached message, and its bytes.
+    Message(&'a Message<'a>, &'a [u8]),
     Headers(Vec<u8>),
 }
 
@@ -380,7 +412,18 @@ impl<'a> Parts<'a> {
             match (&part.body, ctype.as_str(), subtype.as_str()) {
                 (PartType::Message(nested), _, _) => {
                     if parts.original.is_none() {
-                        parts.original = Some(Original::Message(nested));
+                        // A message parsed in place shares the outer buffer
+                        // (its bytes are the part's body); one decoded from
+                        // base64 or quoted-printable has its own.
+                        let own = nested.raw_message();
+                        let bytes = if std::ptr::eq(own.as_ptr(), message.raw_message().as_ptr()) {
+                            let start = usize::try_from(part.raw_body_offset()).unwrap_or(0);
+                            let end = usize::try_from(part.raw_end_offset()).unwrap_or(0);
+                            own.get(start..end).unwrap_or_default()
+                        } else {
+                            own
+                        };
+                        parts.original = Some(Original::Message(nested, bytes));
                     }
                 }
                 (PartType::Multipart(_), _, _) => {}
@@ -452,7 +495,7 @@ fn strip_tags(html: &str) -> String {
 fn read_original(original: &Original<'_>, report: &mut Report) {
     let parsed;
     let message = match original {
-        Original::Message(m) => *m,
+        Original::Message(m, _) => *m,
         Original::Headers(bytes) => {
             match MessageParser::default().parse_headers(bytes.as_slice()) {
                 Some(m) => {

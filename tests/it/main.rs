@@ -14,6 +14,7 @@
     clippy::case_sensitive_file_extension_comparisons
 )]
 
+mod bounces;
 mod digest;
 mod email;
 mod feed;
