@@ -385,8 +385,8 @@ pub struct StatusArgs {
 /// `hotpapers bounces ...`.
 #[derive(Debug, Subcommand)]
 pub enum BouncesCommand {
-    /// Classify each message file (bounce, complaint, auto_reply,
-    /// delivery_report, unsubscribe, other) and name its failed recipients.
+    /// Classify each message file (a bounce, complaint, auto-reply, delivery
+    /// report, unsubscribe or other) and name its failed recipients.
     Classify {
         /// Message files (RFC 5322, as in a Maildir or a `.eml`).
         #[arg(required = true)]

@@ -410,23 +410,21 @@ impl<'a> Parts<'a> {
                         )
                     });
             match (&part.body, ctype.as_str(), subtype.as_str()) {
-                (PartType::Message(nested), _, _) => {
-                    if parts.original.is_none() {
-                        // A message parsed in place shares the outer buffer
-                        // (its bytes are the part's body); one decoded from
-                        // base64 or quoted-printable has its own.
-                        let own = nested.raw_message();
-                        let bytes = if std::ptr::eq(own.as_ptr(), message.raw_message().as_ptr()) {
-                            let start = usize::try_from(part.raw_body_offset()).unwrap_or(0);
-                            let end = usize::try_from(part.raw_end_offset()).unwrap_or(0);
-                            own.get(start..end).unwrap_or_default()
-                        } else {
-                            own
-                        };
-                        parts.original = Some(Original::Message(nested, bytes));
-                    }
+                (PartType::Message(nested), _, _) if parts.original.is_none() => {
+                    // A message parsed in place shares the outer buffer (its
+                    // bytes are the part's body); one decoded from base64 or
+                    // quoted-printable has its own.
+                    let own = nested.raw_message();
+                    let bytes = if std::ptr::eq(own.as_ptr(), message.raw_message().as_ptr()) {
+                        let start = usize::try_from(part.raw_body_offset()).unwrap_or(0);
+                        let end = usize::try_from(part.raw_end_offset()).unwrap_or(0);
+                        own.get(start..end).unwrap_or_default()
+                    } else {
+                        own
+                    };
+                    parts.original = Some(Original::Message(nested, bytes));
                 }
-                (PartType::Multipart(_), _, _) => {}
+                (PartType::Message(_) | PartType::Multipart(_), _, _) => {}
                 (_, "message", "delivery-status" | "global-delivery-status") => {
                     parts
                         .dsn
@@ -441,10 +439,8 @@ impl<'a> Parts<'a> {
                     _,
                     "message" | "text",
                     "rfc822" | "rfc822-headers" | "global" | "global-headers",
-                ) => {
-                    if parts.original.is_none() {
-                        parts.original = Some(Original::Headers(part.contents().to_vec()));
-                    }
+                ) if parts.original.is_none() => {
+                    parts.original = Some(Original::Headers(part.contents().to_vec()));
                 }
                 (PartType::Text(t), "text", _) => parts.human.push(t.to_string()),
                 (PartType::Html(h), _, _) => html.push(strip_tags(h)),
@@ -646,7 +642,7 @@ fn from_dsn(
             }
             if why == Reason::Other && kind == Kind::Bounce {
                 why = reason::reason(status.as_deref(), reply_code, human);
-                context = human.to_owned();
+                human.clone_into(&mut context);
             }
             let transcript = line.map_or(human, |l| l.block.as_str());
             let transcript = format!("{diag}\n{transcript}");
@@ -998,6 +994,26 @@ fn is_delay(subject: &str, lower: &str) -> bool {
 }
 
 fn is_auto_reply(message: &Message<'_>, subject: &str) -> bool {
+    const SUBJECTS: &[&str] = &[
+        "out of office",
+        "out of the office",
+        "automatic reply",
+        "auto reply",
+        "auto-reply",
+        "autoreply",
+        "auto response",
+        "auto-response",
+        "autoresponse",
+        "automatische antwort",
+        "abwesenheit",
+        "vacation",
+        "away from",
+        "on leave",
+        "absence",
+        "please confirm your message",
+        "verify your email",
+        "challenge",
+    ];
     let header = |name: &str| header_values(message, name).join(" ").to_ascii_lowercase();
     let auto_submitted = header("Auto-Submitted");
     if auto_submitted.starts_with("auto-replied") || auto_submitted.starts_with("auto-notified") {
@@ -1019,26 +1035,6 @@ fn is_auto_reply(message: &Message<'_>, subject: &str) -> bool {
     if precedence.contains("auto_reply") || precedence.contains("auto-reply") {
         return true;
     }
-    const SUBJECTS: &[&str] = &[
-        "out of office",
-        "out of the office",
-        "automatic reply",
-        "auto reply",
-        "auto-reply",
-        "autoreply",
-        "auto response",
-        "auto-response",
-        "autoresponse",
-        "automatische antwort",
-        "abwesenheit",
-        "vacation",
-        "away from",
-        "on leave",
-        "absence",
-        "please confirm your message",
-        "verify your email",
-        "challenge",
-    ];
     SUBJECTS.iter().any(|s| subject.contains(s))
 }
 

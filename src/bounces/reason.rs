@@ -211,11 +211,10 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
         }),
         ("2", "2") => Some(Reason::MailboxFull),
         ("2", "3") | ("3", "4") => Some(Reason::MessageTooBig),
-        ("3", "2") => Some(Reason::NotAccepting),
         ("4", "7") => Some(Reason::Expired),
         ("4", "1" | "2" | "3" | "4" | "5" | "6") => Some(Reason::Network),
         ("7", "23" | "24" | "25" | "26") => Some(Reason::AuthFailure),
-        ("7", "27") => Some(Reason::NotAccepting),
+        ("3", "2") | ("7", "27") => Some(Reason::NotAccepting),
         ("7", "28") => Some(Reason::RateLimited),
         ("7", _) => Some(match from_text {
             Reason::AuthFailure | Reason::RateLimited => from_text,
@@ -649,14 +648,35 @@ mod tests {
 
     #[test]
     fn temporary_and_suspended_are_never_hard() {
-        assert!(hard(Reason::UserUnknown, Some("5.1.1"), Some(550), ""));
-        assert!(!hard(Reason::UserUnknown, Some("4.1.1"), Some(450), ""));
+        let dead = Reason::UserUnknown;
+        assert!(hard(dead, Some("5.1.1"), Some(550), "", ""));
+        assert!(!hard(dead, Some("4.1.1"), Some(450), "", ""));
+        let text = "account suspended";
         assert!(!hard(
             Reason::NotAccepting,
             Some("5.2.1"),
             Some(550),
-            "account suspended"
+            text,
+            ""
         ));
-        assert!(!hard(Reason::Policy, Some("5.7.1"), Some(550), ""));
+        assert!(!hard(Reason::Policy, Some("5.7.1"), Some(550), "", ""));
+    }
+
+    #[test]
+    fn text_alone_is_hard_only_with_a_transcript_of_rcpt() {
+        let dead = Reason::UserUnknown;
+        assert!(!hard(
+            dead,
+            None,
+            Some(550),
+            "user unknown",
+            "550 user unknown"
+        ));
+        let rcpt = ">>> RCPT TO:<a@b.example>\n<<< 550 user unknown";
+        assert!(hard(dead, None, Some(550), "user unknown", rcpt));
+        let data = "(in reply to end of DATA command)";
+        assert!(!hard(dead, Some("5.1.1"), Some(550), "", data));
+        let pipelined = ">>> DATA\n<<< 550 5.1.1 user unknown\n<<< 503 5.0.0 Need RCPT";
+        assert!(hard(dead, Some("5.1.1"), Some(550), "", pipelined));
     }
 }

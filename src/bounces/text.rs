@@ -296,7 +296,7 @@ pub(crate) fn dsn_recipients(text: &str) -> Vec<DsnRecipient> {
                 current.final_recipient = address();
             }
             "x-actual-recipient" if current.final_recipient.is_none() => {
-                current.final_recipient = address()
+                current.final_recipient = address();
             }
             "original-recipient" => {
                 if current.original_recipient.is_some()

@@ -1,6 +1,7 @@
 //! `hotpapers bounces classify FILE… [--json]`: what each returned message
 //! is, and whom it is about, one line per file.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -28,7 +29,7 @@ struct Line<'a> {
 fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     std::fs::File::open(path)?
-        .take(bounces::MAX_INPUT as u64)
+        .take(u64::try_from(bounces::MAX_INPUT).unwrap_or(u64::MAX))
         .read_to_end(&mut raw)?;
     Ok(raw)
 }
@@ -79,12 +80,13 @@ fn human(file: &str, report: &Report) -> String {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        line.push_str(&format!(
+        let _ = write!(
+            line,
             " {} {reason} {} {}",
             printable(r.address.as_deref().unwrap_or("-")),
             r.status.as_deref().unwrap_or("-"),
             if r.hard { "hard" } else { "soft" },
-        ));
+        );
     }
     line
 }
