@@ -18,6 +18,8 @@ expectations stay outside the repository.
 Printed figures, over the messages whose expected reason is a bounce (not
 `feedback`, `vacation`, `delivered`):
   recipient found   the classifier said `bounce` and named a recipient address
+                    (also shown: how many it called a `delivery_report`, a delay
+                    notice, which the expectations count as soft bounces)
   hard/soft agree   the first recipient's verdict equals the expected one (a
                     message where nothing was found counts as soft)
   soft called hard  of the expected-soft messages, those called hard
@@ -66,7 +68,7 @@ def score(folder, expect_path, binary, show_misses):
     for line in out.splitlines():
         report = json.loads(line)
         got[os.path.basename(report["file"])] = report
-    bounces = found = agree = soft = soft_hard = others = others_wrong = 0
+    bounces = found = agree = soft = soft_hard = others = others_wrong = delays = 0
     misses = []
     for f in files:
         exp = expected[f]
@@ -78,6 +80,8 @@ def score(folder, expect_path, binary, show_misses):
                 misses.append((f, "not a bounce", exp[0], rep))
             continue
         bounces += 1
+        if rep["kind"] == "delivery_report":
+            delays += 1
         recipients = rep["recipients"] if rep["kind"] == "bounce" else []
         if any(r.get("address") for r in recipients):
             found += 1
@@ -95,6 +99,7 @@ def score(folder, expect_path, binary, show_misses):
     pct = lambda n, d: 100.0 * n / d if d else 0.0
     print("messages: %d (%d bounces, %d not bounces; %d named but absent)" % (len(files), bounces, others, missing))
     print("recipient found:  %5.1f%%  (%d/%d)" % (pct(found, bounces), found, bounces))
+    print("  of the %d that are not delay notices: %5.1f%%" % (bounces - delays, pct(found, bounces - delays)))
     print("hard/soft agree:  %5.1f%%  (%d/%d)" % (pct(agree, bounces), agree, bounces))
     print("soft called hard: %5.1f%%  (%d/%d)" % (pct(soft_hard, soft), soft_hard, soft))
     print("not-bounces called bounce: %d/%d" % (others_wrong, others))

@@ -209,6 +209,14 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
         return report;
     }
 
+    // (2b) Amazon SES notifications mailed through SNS: one JSON object.
+    if let Some((kind, recipients, original_id)) = super::ses::notification(&human) {
+        report.kind = kind;
+        report.recipients = recipients;
+        report.original_message_id = report.original_message_id.take().or(original_id);
+        return report;
+    }
+
     // (3) Auto-replies, unless the message says it is a bounce.
     // RFC 3834 auto-replies go out with a null sender too: `<>` alone does
     // not make an auto-reply a bounce; a daemon's name or a bounce subject does.
@@ -609,11 +617,15 @@ fn from_dsn(
     };
     let recipients = chosen
         .into_iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(n, r)| {
+            // A DSN field that holds no address (`rfc822; @mx.example.org`)
+            // gives way to the recipient at the same place in the text.
             let address = r
                 .final_recipient
                 .clone()
-                .or_else(|| r.original_recipient.clone());
+                .or_else(|| r.original_recipient.clone())
+                .or_else(|| lines.get(n).and_then(|l| l.recipient.address.clone()));
             // The same recipient in the human-readable text.
             let line = lines
                 .iter()
@@ -714,6 +726,22 @@ fn is_service_address(address: &str) -> bool {
 /// The failed recipients named in a bounce's text, each with the SMTP reply
 /// quoted nearest after it.
 fn text_recipients(human: &str, exclude: &HashSet<String>) -> Vec<TextRecipient> {
+    let found = text_recipients_excluding(human, exclude, true);
+    if found.is_empty() {
+        // The report's own addresses and role accounts are the failed
+        // recipient when nothing else is named (mail to postmaster@, a
+        // sender writing to itself).
+        text_recipients_excluding(human, &HashSet::new(), false)
+    } else {
+        found
+    }
+}
+
+fn text_recipients_excluding(
+    human: &str,
+    exclude: &HashSet<String>,
+    skip_roles: bool,
+) -> Vec<TextRecipient> {
     let lines: Vec<&str> = human.lines().collect();
     // (address, first line, strength)
     let mut candidates: Vec<(String, usize, u8)> = Vec::new();
@@ -723,7 +751,12 @@ fn text_recipients(human: &str, exclude: &HashSet<String>) -> Vec<TextRecipient>
             continue;
         }
         for found in text::addresses(line) {
-            if exclude.contains(&found.address) || is_service_address(&found.address) {
+            // Our own VERP return path (`bounces+TOKEN@…`) is never the
+            // failed recipient, whatever else is excluded.
+            if exclude.contains(&found.address)
+                || found.address.starts_with("bounces+")
+                || skip_roles && is_service_address(&found.address)
+            {
                 continue;
             }
             let before = lower[..found.start].trim_end_matches(['<', '"', '\'', ' ']);

@@ -5,6 +5,7 @@
 
 mod classify;
 mod reason;
+mod ses;
 mod text;
 
 pub use classify::{classify, Kind, OriginalHeaders, Recipient, Report, MAX_INPUT};

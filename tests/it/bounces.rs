@@ -160,6 +160,22 @@ fn mta_families_read_by_structure() {
 }
 
 #[test]
+fn ses_notifications_by_mail() {
+    // The JSON is wrapped mid-string, as mail transports do.
+    let r = report("ses-notification.eml");
+    assert_eq!(r.kind, Kind::Bounce);
+    let first = &r.recipients[0];
+    assert_eq!(first.address.as_deref(), Some("reader@example.org"));
+    assert_eq!(first.status.as_deref(), Some("5.1.1"));
+    assert_eq!(first.reply_code, Some(550));
+    assert_eq!((first.reason, first.hard), (Reason::UserUnknown, true));
+    assert_eq!(
+        r.original_message_id.as_deref(),
+        Some("20260424.6@hotpapers.example")
+    );
+}
+
+#[test]
 fn the_senders_problems_are_not_hard() {
     assert_bounce(
         "gmail-policy.eml",
