@@ -75,6 +75,9 @@ pub enum Command {
     Subscribers(SubscribersCommand),
     /// Serve the built site, subscribe/confirm and unsubscribe over HTTP.
     Serve(ServeArgs),
+    /// Read returned mail: bounces, complaints, auto-replies.
+    #[command(subcommand)]
+    Bounces(BouncesCommand),
 }
 
 /// Settings: each flag can also be set in the environment or in `.env`.
@@ -392,6 +395,40 @@ pub struct StatusArgs {
     /// The digest day, `YYYY-MM-DD`.
     #[arg(long, value_parser = parse_day)]
     pub date: NaiveDate,
+}
+
+/// `hotpapers bounces ...`.
+#[derive(Debug, Subcommand)]
+pub enum BouncesCommand {
+    /// Classify each message file (a bounce, complaint, auto-reply, delivery
+    /// report, unsubscribe or other) and name its failed recipients.
+    Classify {
+        /// Message files (RFC 5322, as in a Maildir or a `.eml`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per line: file, kind, recipients.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act on returned mail: mark hard-bounced readers bounced, score soft
+    /// bounces, unsubscribe on complaints and mailto unsubscribes; every event
+    /// goes to the ledger. Each message is processed once.
+    Process {
+        /// A Maildir: every message in `new/` and the unseen ones in `cur/`,
+        /// each moved to `cur/` flagged Seen once processed.
+        #[arg(long, value_name = "DIR", conflicts_with = "stdin")]
+        maildir: Option<PathBuf>,
+        /// `-`: one message on standard input (an MTA's pipe transport);
+        /// exit 75 on a temporary failure so the MTA tries again.
+        #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
+        stdin: Option<String>,
+    },
+    /// Bounce and complaint rates per receiving domain over the last days.
+    Report {
+        /// Days to look back (digest days), today included.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 /// `hotpapers subscribers ...`.

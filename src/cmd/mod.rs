@@ -1,6 +1,7 @@
 //! One file per subcommand, wiring the pipeline stages. This is the only layer
 //! that writes files, talks to the network or prints to stdout.
 
+mod bounces;
 mod build;
 mod check;
 mod parse;
@@ -183,5 +184,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Status(args) => status::run(&config, &args),
         Command::Subscribers(cmd) => subscribers::run(&config, &cmd),
         Command::Serve(args) => serve::run(&config, &args),
+        Command::Bounces(cmd) => bounces::run(&config, &cmd),
     }
 }

@@ -19,6 +19,7 @@
 )]
 
 mod bounce_loop;
+mod bounces;
 mod digest;
 mod email;
 mod feed;
