@@ -695,7 +695,10 @@ impl ConfigBuilder {
 /// A display name on one line: runs of whitespace and control characters
 /// become one space (so no setting can add a header line).
 fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control())
+    crate::text::without(s, |c| {
+        crate::text::is_unsafe_in_display(c) && !c.is_whitespace() && !c.is_control()
+    })
+    .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")

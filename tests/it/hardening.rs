@@ -297,3 +297,27 @@ fn addresses_the_envelope_refuses_are_refused_at_the_door() {
         assert_eq!(out.status.code(), Some(1), "{bad}: {stderr}");
     }
 }
+
+/// Audit finding 11, in the mail: a bidi override in a reader's name flipped
+/// what the To: display shows.
+#[test]
+fn bidi_overrides_never_reach_the_to_display() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("subscribers.yaml"),
+        "- email: ada@example.org\n  name: \"Ada \\u202Egpj.exe\"\n",
+    )
+    .unwrap();
+    let server = SmtpServer::start(Behaviour::default());
+    let (out, stdout, stderr) = run(send_cmd(dir.path(), Some(STRONG))
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-19"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let received = server.received();
+    let m = mail_parser::MessageParser::default()
+        .parse(received[0].data.as_bytes())
+        .unwrap();
+    let to = m.to().unwrap().first().unwrap().name().unwrap().to_owned();
+    assert_eq!(to, "Ada gpj.exe");
+    assert!(!received[0].data.contains('\u{202E}'));
+}
