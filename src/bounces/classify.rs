@@ -129,6 +129,17 @@ pub fn classify(raw: &[u8]) -> Report {
 
 fn classify_at(raw: &[u8], depth: usize) -> Report {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
+    // Old Mac line ends (CR alone) read as one line to the MIME parser.
+    let unix;
+    let raw = if raw.contains(&b'\r') && !raw.contains(&b'\n') {
+        unix = raw
+            .iter()
+            .map(|&b| if b == b'\r' { b'\n' } else { b })
+            .collect::<Vec<u8>>();
+        unix.as_slice()
+    } else {
+        raw
+    };
     let raw = strip_mbox_line(raw);
     let mut report = Report::other();
     let Some(message) = MessageParser::default().parse(raw) else {

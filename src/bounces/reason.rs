@@ -77,7 +77,10 @@ pub fn hard(
     if refused_after_data(&transcript) {
         return false;
     }
-    if !status.is_some_and(is_specific_dead) && !refused_at_rcpt(&transcript) {
+    // A missing domain is found before any SMTP, and a move is announced in
+    // the reply itself (551): neither needs the RCPT transcript.
+    let self_evident = matches!(reason, Reason::HostUnknown | Reason::HasMoved);
+    if !self_evident && !status.is_some_and(is_specific_dead) && !refused_at_rcpt(&transcript) {
         return false;
     }
     let lower = text.to_ascii_lowercase();
@@ -408,7 +411,6 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "domain doesn't exist",
         "no such domain",
         "unknown domain",
-        "invalid domain",
         "domain name not found",
         "host or domain name not found",
         "unrouteable mail domain",
@@ -423,6 +425,7 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "domain is not",
         "no valid host",
         "mail exchanger",
+        "dns lookup failure",
         "couldn't find any host",
         "could not find any host",
     ];

@@ -233,6 +233,28 @@ fn mail_to_the_unsubscribe_address_and_other_mail() {
     assert_eq!(report("plain.eml").kind, Kind::Other);
 }
 
+#[test]
+fn line_ends_crlf_and_cr_alone_read_the_same() {
+    let raw = std::fs::read(fixture("bounces/qmail.eml")).unwrap();
+    let lf = classify(&raw);
+    let crlf: Vec<u8> = raw
+        .iter()
+        .flat_map(|&b| {
+            if b == b'\n' {
+                vec![b'\r', b'\n']
+            } else {
+                vec![b]
+            }
+        })
+        .collect();
+    let cr: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'\n' { b'\r' } else { b })
+        .collect();
+    assert_eq!(classify(&crlf).recipients, lf.recipients);
+    assert_eq!(classify(&cr).recipients, lf.recipients);
+}
+
 #[track_caller]
 fn quickly_other(raw: &[u8]) {
     let start = Instant::now();
