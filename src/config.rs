@@ -699,9 +699,9 @@ fn one_line(s: &str) -> String {
         crate::text::is_unsafe_in_display(c) && !c.is_whitespace() && !c.is_control()
     })
     .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    .filter(|w| !w.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 fn invalid(name: &'static str, value: &str, reason: impl std::fmt::Display) -> ConfigError {

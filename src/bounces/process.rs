@@ -414,7 +414,8 @@ impl<'a> Processor<'a> {
                 return Ok(Some(s.email.trim().to_lowercase()));
             }
         }
-        if let (Some(id), Some(day)) = (&report.original_message_id, Self::day_of_original(report)) {
+        if let (Some(id), Some(day)) = (&report.original_message_id, Self::day_of_original(report))
+        {
             let wanted = format!("<{}>", id.trim().trim_matches(['<', '>']));
             for d in self.ledger.day(day)? {
                 if self.mailer.message_id(day, &d.email) == wanted {
