@@ -358,15 +358,6 @@ impl Templates {
     }
 }
 
-/// The email template files, as paths relative to the templates folder.
-pub(crate) fn email_files() -> Vec<PathBuf> {
-    SPECS
-        .iter()
-        .filter(|s| s.set == Set::Email)
-        .map(|s| PathBuf::from(s.file))
-        .collect()
-}
-
 /// The helpers every template can call (a private module: the macro makes
 /// public items).
 mod helpers {

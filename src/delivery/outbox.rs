@@ -4,7 +4,7 @@
 //! written atomically and private (0600), since every message carries its
 //! reader's unsubscribe token.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::transport::{BoxFuture, DeliverError, Outgoing, Reply, Step, Transport};
 use crate::atomic::{self, NewFileMode};
@@ -25,12 +25,6 @@ impl Outbox {
             dir,
             naming: std::sync::Arc::default(),
         }
-    }
-
-    /// The folder.
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// `<2021-02-12.ab12…@example.org>` → `2021-02-12.ab12….eml`: the id's

@@ -87,13 +87,6 @@ impl From<TemplateError> for EmailError {
     }
 }
 
-/// The email template files, as paths relative to the templates folder (for
-/// docs and tests).
-#[must_use]
-pub fn template_files() -> Vec<PathBuf> {
-    templates::email_files()
-}
-
 fn position(file: &str, line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!("{file}:{l}:{c}"),

@@ -410,11 +410,6 @@ impl SubscriberList {
         &self.warnings
     }
 
-    /// The files read (or to be written), in order.
-    pub fn paths(&self) -> impl Iterator<Item = &Path> + '_ {
-        self.files.iter().map(|f| f.path.as_path())
-    }
-
     /// Checks every record and rebuilds the index.
     fn validate(&mut self, problems: &mut Vec<Problem>) {
         self.index.clear();
