@@ -141,7 +141,7 @@ impl Sender {
             (Some(open), true) => {
                 let name = raw[..open].trim().trim_matches('"').trim();
                 (
-                    (!name.is_empty()).then(|| one_line(name)),
+                    (!name.is_empty()).then(|| crate::text::one_line(name)),
                     &raw[open + 1..raw.len() - 1],
                 )
             }
@@ -690,18 +690,6 @@ impl ConfigBuilder {
             secret: TokenKey::new(self.secret.as_deref().filter(|x| !x.trim().is_empty())),
         })
     }
-}
-
-/// A display name on one line: runs of whitespace and control characters
-/// become one space (so no setting can add a header line).
-fn one_line(s: &str) -> String {
-    crate::text::without(s, |c| {
-        crate::text::is_unsafe_in_display(c) && !c.is_whitespace() && !c.is_control()
-    })
-    .split(|c: char| c.is_whitespace() || c.is_control())
-    .filter(|w| !w.is_empty())
-    .collect::<Vec<_>>()
-    .join(" ")
 }
 
 fn invalid(name: &'static str, value: &str, reason: impl std::fmt::Display) -> ConfigError {

@@ -62,6 +62,22 @@ pub fn without_forbidden(text: &str) -> Cow<'_, str> {
     without(text, is_forbidden)
 }
 
+/// `text` on one line, for a subject or a display name: every run of
+/// whitespace and control characters (CR, LF, TAB, NUL…) becomes one space,
+/// the other characters display text may not carry (noncharacters, bidi
+/// controls) are dropped, and the ends are trimmed. No header line can be
+/// added and no display reordered through it.
+#[must_use]
+pub fn one_line(text: &str) -> String {
+    let kept = without(text, |c| {
+        is_unsafe_in_display(c) && !c.is_whitespace() && !c.is_control()
+    });
+    kept.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `text` as display text: without forbidden characters and bidirectional
 /// controls ([`is_unsafe_in_display`]).
 #[must_use]

@@ -100,43 +100,17 @@ impl std::fmt::Debug for Processor<'_> {
     }
 }
 
-/// The classifier's name of a kind, as the ledger keeps it.
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Bounce => "bounce",
-        Kind::Complaint => "complaint",
-        Kind::AutoReply => "auto_reply",
-        Kind::DeliveryReport => "delivery_report",
-        Kind::Unsubscribe => "unsubscribe",
-        Kind::Other => "other",
+/// The name serde gives a kind or a reason (`bounce`, `user_unknown`): the
+/// one `bounces classify --json` prints, kept in the ledger.
+fn name_of(value: impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "other".to_owned(),
     }
 }
 
-const REASONS: [(Reason, &str); 12] = [
-    (Reason::UserUnknown, "user_unknown"),
-    (Reason::HostUnknown, "host_unknown"),
-    (Reason::HasMoved, "has_moved"),
-    (Reason::NotAccepting, "not_accepting"),
-    (Reason::MailboxFull, "mailbox_full"),
-    (Reason::MessageTooBig, "message_too_big"),
-    (Reason::Policy, "policy"),
-    (Reason::AuthFailure, "auth_failure"),
-    (Reason::RateLimited, "rate_limited"),
-    (Reason::Expired, "expired"),
-    (Reason::Network, "network"),
-    (Reason::Other, "other"),
-];
-
-/// The name of a reason, as `bounces classify --json` and the ledger write it.
-fn reason_name(reason: Reason) -> &'static str {
-    REASONS
-        .iter()
-        .find(|(r, _)| *r == reason)
-        .map_or("other", |(_, n)| n)
-}
-
 fn parse_reason(name: &str) -> Option<Reason> {
-    REASONS.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
 }
 
 /// A failure the sender or the message caused (spam policy, SPF/DKIM/DMARC,
@@ -230,8 +204,8 @@ impl<'a> Processor<'a> {
                 recipient: named.clone().or_else(|| email.clone()).unwrap_or_default(),
                 email: email.clone(),
                 day,
-                kind: kind_name(report.kind).to_owned(),
-                reason: reason.map(|r| reason_name(r).to_owned()),
+                kind: name_of(report.kind),
+                reason: reason.map(name_of),
                 status: r.and_then(|r| r.status.clone()),
                 reply_code: r.and_then(|r| r.reply_code),
                 hard,

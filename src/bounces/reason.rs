@@ -2,10 +2,10 @@
 //! registry) first where it is specific, the reply text where the code is
 //! generic or missing. Pure functions of their arguments.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a delivery failed, from a fixed set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The mailbox does not exist (5.1.1).

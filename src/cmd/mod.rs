@@ -103,7 +103,7 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Controls, and the bidi overrides and isolates that reorder what follows.
 fn is_unprintable(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    c.is_control() || crate::text::is_bidi_control(c)
 }
 
 /// The settings of the command line (flag > environment > `.env` > default,

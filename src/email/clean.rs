@@ -20,24 +20,4 @@ pub(super) fn clean_subject(subject: &str) -> String {
     super::view::shorten_at_word(&one_line(subject), SUBJECT_LIMIT)
 }
 
-/// Collapses every run of whitespace and control characters (CR, LF, TAB,
-/// NUL, DEL...) into one space, drops the characters no display text may
-/// carry (noncharacters; bidi overrides, which would flip what a reader sees
-/// in the To: or From: display), and trims.
-#[must_use]
-pub fn one_line(s: &str) -> String {
-    let s = crate::text::without(s, |c| {
-        crate::text::is_unsafe_in_display(c) && !c.is_whitespace() && !c.is_control()
-    });
-    let mut out = String::with_capacity(s.len());
-    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
-        if word.is_empty() {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
-}
+pub use crate::text::one_line;
