@@ -413,11 +413,33 @@ pub enum BouncesCommand {
     /// Act on returned mail: mark hard-bounced readers bounced, score soft
     /// bounces, unsubscribe on complaints and mailto unsubscribes; every event
     /// goes to the ledger. Each message is processed once.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["maildir", "imap", "stdin"])))]
     Process {
         /// A Maildir: every message in `new/` and the unseen ones in `cur/`,
         /// each moved to `cur/` flagged Seen once processed.
-        #[arg(long, value_name = "DIR", conflicts_with = "stdin")]
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["stdin", "imap"])]
         maildir: Option<PathBuf>,
+        /// An IMAPS mailbox, `imaps://host[:port]/MAILBOX` (INBOX by default):
+        /// every message in it, each moved to `--imap-processed` once processed.
+        #[arg(long, value_name = "URL", conflicts_with = "stdin")]
+        imap: Option<String>,
+        /// IMAP user name.
+        #[arg(long, env = "HOTPAPERS_IMAP_USER", hide_env_values = true)]
+        imap_user: Option<String>,
+        /// IMAP password (environment or .env only; never logged).
+        #[arg(long, env = "HOTPAPERS_IMAP_PASSWORD", hide_env_values = true)]
+        imap_password: Option<String>,
+        /// PEM file of CA certificates to trust for the IMAP server, besides the system's.
+        #[arg(long, env = "HOTPAPERS_IMAP_CA")]
+        imap_ca: Option<PathBuf>,
+        /// The folder processed mail is moved to (made when missing).
+        #[arg(
+            long,
+            value_name = "FOLDER",
+            env = "HOTPAPERS_IMAP_PROCESSED",
+            default_value = "Processed"
+        )]
+        imap_processed: String,
         /// `-`: one message on standard input (an MTA's pipe transport);
         /// exit 75 on a temporary failure so the MTA tries again.
         #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]

@@ -6,6 +6,7 @@
 //! file, no store and no clock; [`process`] acts; [`maildir`] reads.
 
 mod classify;
+pub mod imap;
 pub mod maildir;
 pub mod process;
 mod reason;

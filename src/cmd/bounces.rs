@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::{printable, Outcome};
+use crate::bounces::imap::{ImapLogin, ImapUrl, Mailbox};
 use crate::bounces::maildir::Maildir;
 use crate::bounces::process::{Action, Limits, Processed, Processor};
 use crate::bounces::{self, Kind, Report};
@@ -16,14 +17,37 @@ use crate::cli::BouncesCommand;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::ledger::Ledger;
+use crate::secret::Password;
 use crate::subscribers::SubscriberStore;
 
 /// Runs a `bounces` subcommand.
 pub(super) fn run(config: &Config, cmd: &BouncesCommand) -> Result<Outcome> {
     match cmd {
         BouncesCommand::Classify { files, json } => classify(files, *json),
-        BouncesCommand::Process { maildir, stdin } => {
-            process(config, maildir.as_deref(), stdin.is_some())
+        BouncesCommand::Process {
+            maildir,
+            imap,
+            imap_user,
+            imap_password,
+            imap_ca,
+            imap_processed,
+            stdin,
+        } => {
+            let source = match (maildir, imap) {
+                (Some(dir), _) => Source::Maildir(dir),
+                (None, Some(url)) => Source::Imap(imap_login(
+                    url,
+                    imap_user.as_deref(),
+                    imap_password.as_deref(),
+                    imap_ca.as_deref(),
+                    imap_processed,
+                )?),
+                (None, None) if stdin.is_some() => Source::Stdin,
+                (None, None) => anyhow::bail!(
+                    "give --maildir DIR, --imap URL, or - for one message on standard input"
+                ),
+            };
+            process(config, &source)
         }
         BouncesCommand::Report { days } => report(config, *days),
     }
@@ -95,8 +119,53 @@ impl Tally {
     }
 }
 
-/// `bounces process --maildir DIR | -`.
-fn process(config: &Config, maildir: Option<&Path>, stdin: bool) -> Result<Outcome> {
+/// Where `bounces process` reads.
+enum Source<'a> {
+    Maildir(&'a Path),
+    Imap(ImapLogin),
+    Stdin,
+}
+
+/// The IMAP settings, checked before anything is opened.
+fn imap_login(
+    url: &str,
+    user: Option<&str>,
+    password: Option<&str>,
+    ca_file: Option<&Path>,
+    processed: &str,
+) -> Result<ImapLogin> {
+    let url = ImapUrl::parse(url)?;
+    let user = user
+        .filter(|u| !u.trim().is_empty())
+        .context("--imap needs HOTPAPERS_IMAP_USER (and HOTPAPERS_IMAP_PASSWORD)")?;
+    let password = password
+        .filter(|p| !p.is_empty())
+        .context("--imap needs HOTPAPERS_IMAP_PASSWORD")?;
+    if processed.trim().is_empty() || !crate::bounces::imap::is_plain_name(processed) {
+        anyhow::bail!(
+            "HOTPAPERS_IMAP_PROCESSED / --imap-processed `{}`: {}",
+            printable(processed),
+            crate::bounces::imap::NAME_RULE
+        );
+    }
+    if processed == url.mailbox {
+        anyhow::bail!(
+            "--imap-processed `{}` is the mailbox being read: processed mail must go elsewhere",
+            printable(processed)
+        );
+    }
+    Ok(ImapLogin {
+        url,
+        user: user.to_owned(),
+        password: Password::new(password.to_owned()),
+        ca_file: ca_file.map(Path::to_path_buf),
+        processed: processed.to_owned(),
+    })
+}
+
+/// `bounces process --maildir DIR | --imap URL | -`.
+fn process(config: &Config, source: &Source<'_>) -> Result<Outcome> {
+    let stdin = matches!(source, Source::Stdin);
     let opened = (|| -> Result<_> {
         let ledger = Ledger::open(&config.state)
             .with_context(|| format!("could not open the ledger `{}`", config.state.display()))?;
@@ -126,29 +195,42 @@ fn process(config: &Config, maildir: Option<&Path>, stdin: bool) -> Result<Outco
         },
     );
     let mut tally = Tally::default();
-    let mut out = std::io::stdout().lock();
-    let cap = u64::try_from(bounces::MAX_INPUT).unwrap_or(u64::MAX);
-    if stdin {
-        let mut raw = Vec::new();
-        if let Err(e) = std::io::stdin().take(cap).read_to_end(&mut raw) {
-            eprintln!("error: could not read the message on standard input: {e}");
-            return Ok(Outcome::TempFail);
+    let unreadable = match source {
+        Source::Stdin => {
+            let cap = u64::try_from(bounces::MAX_INPUT).unwrap_or(u64::MAX);
+            let mut raw = Vec::new();
+            if let Err(e) = std::io::stdin().take(cap).read_to_end(&mut raw) {
+                eprintln!("error: could not read the message on standard input: {e}");
+                return Ok(Outcome::TempFail);
+            }
+            match processor.process(&raw, SystemClock.now()) {
+                Ok(p) => tally.add(&p),
+                Err(e) => {
+                    eprintln!("error: {}", printable(&e.to_string()));
+                    return Ok(Outcome::TempFail);
+                }
+            }
+            0
         }
-        return match processor.process(&raw, SystemClock.now()) {
-            Ok(p) => {
-                tally.add(&p);
-                tally.print(&mut out)?;
-                Ok(Outcome::Done)
-            }
-            Err(e) => {
-                eprintln!("error: {}", printable(&e.to_string()));
-                Ok(Outcome::TempFail)
-            }
-        };
-    }
-    let Some(dir) = maildir else {
-        anyhow::bail!("give --maildir DIR, or - for one message on standard input");
+        Source::Maildir(dir) => process_maildir(&processor, dir, &mut tally)?,
+        Source::Imap(login) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("could not start the async runtime")?;
+            runtime.block_on(process_imap(&processor, login, &mut tally))?
+        }
     };
+    tally.print(&mut std::io::stdout().lock())?;
+    Ok(if unreadable > 0 {
+        Outcome::SomeFailed
+    } else {
+        Outcome::Done
+    })
+}
+
+/// Every pending message of the Maildir; returns how many were left in place.
+fn process_maildir(processor: &Processor<'_>, dir: &Path, tally: &mut Tally) -> Result<usize> {
     let maildir = Maildir::open(dir)?;
     let mut unreadable = 0usize;
     for pending in maildir.pending()? {
@@ -168,12 +250,40 @@ fn process(config: &Config, maildir: Option<&Path>, stdin: bool) -> Result<Outco
             .mark_processed(&pending)
             .with_context(|| format!("could not move `{}` to cur/", pending.path.display()))?;
     }
-    tally.print(&mut out)?;
-    Ok(if unreadable > 0 {
-        Outcome::SomeFailed
-    } else {
-        Outcome::Done
-    })
+    Ok(unreadable)
+}
+
+/// Every message of the IMAP mailbox, each moved once acted on; returns
+/// how many were left in place.
+async fn process_imap(
+    processor: &Processor<'_>,
+    login: &ImapLogin,
+    tally: &mut Tally,
+) -> Result<usize> {
+    let mut mailbox = Mailbox::open(login).await?;
+    let mut unreadable = 0usize;
+    let where_ = format!(
+        "{}:{}/{}",
+        login.url.host, login.url.port, login.url.mailbox
+    );
+    for uid in mailbox.pending().await? {
+        let fetched = mailbox.fetch(uid).await?;
+        let Some(raw) = fetched.raw else {
+            unreadable += 1;
+            eprintln!(
+                "left in place: UID {uid} in {}: the server sent no message body",
+                printable(&where_)
+            );
+            continue;
+        };
+        let p = processor
+            .process(&raw, SystemClock.now())
+            .with_context(|| format!("could not process UID {uid} in {}", printable(&where_)))?;
+        tally.add(&p);
+        mailbox.mark_processed(uid).await?;
+    }
+    mailbox.close().await;
+    Ok(unreadable)
 }
 
 /// `bounces report [--days N]`: rates per receiving domain, with warnings

@@ -12,9 +12,9 @@ use crate::postfix::Relay;
 use crate::smtp_server::{Behaviour, SmtpServer};
 use crate::support::{fixture, hotpapers, run};
 
-const SECRET: &str = "0b7e3c9a5d1f8e2b4a6c0d9e7f1a3b5c8d2e4f6a9b1c3d5e7f0a2b4c6d8e1f3a";
+pub(crate) const SECRET: &str = "0b7e3c9a5d1f8e2b4a6c0d9e7f1a3b5c8d2e4f6a9b1c3d5e7f0a2b4c6d8e1f3a";
 
-fn cmd(work: &Path) -> Command {
+pub(crate) fn cmd(work: &Path) -> Command {
     let mut c = hotpapers();
     c.current_dir(work)
         .env("HOTPAPERS_DIGESTS", fixture("corpus"))
@@ -139,7 +139,7 @@ fn pipe(work: &Path, message: &str) -> (Option<i32>, String, String) {
     )
 }
 
-fn status_of(work: &Path, email: &str) -> String {
+pub(crate) fn status_of(work: &Path, email: &str) -> String {
     let (_, list, _) = run(cmd(work).args(["subscribers", "list"]));
     list.lines()
         .find(|l| l.starts_with(&format!("{email}\t")))
@@ -206,7 +206,7 @@ Subject: Hot Papers 2021-02-19\r\nMessage-ID: <2021-02-19.x@hotpapers.example.or
 }
 
 /// A DSN to `bounces+TOKEN@` for `email` on 2021-02-19, in RFC 3464 form.
-fn dsn(n: usize, email: &str, token: &str) -> String {
+pub(crate) fn dsn(n: usize, email: &str, token: &str) -> String {
     format!(
         "Return-Path: <>\r\nTo: bounces+{token}@bounce.example.test\r\n\
 From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n\

@@ -21,9 +21,11 @@
 mod bounce_loop;
 mod bounces;
 mod digest;
+mod dovecot;
 mod email;
 mod feed;
 mod hardening;
+mod imap;
 mod postfix;
 mod send;
 mod send_cli;
