@@ -249,6 +249,34 @@ pub struct Settings {
     )]
     pub smtp_password: Option<String>,
 
+    /// SNS topic ARNs whose SES notifications `serve` accepts at
+    /// `POST /webhooks/ses`, comma-separated (unset: the route is off).
+    #[arg(long, global = true, env = "HOTPAPERS_SNS_TOPICS")]
+    pub sns_topics: Option<String>,
+
+    /// PEM signing certificate for SNS messages, used instead of fetching
+    /// their `SigningCertURL` (tests, or a host that cannot reach AWS).
+    #[arg(long, global = true, env = "HOTPAPERS_SNS_CERT")]
+    pub sns_cert: Option<PathBuf>,
+
+    /// Basic-auth user of `POST /webhooks/postmark` (with the password; unset: the route is off).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_POSTMARK_USER",
+        hide_env_values = true
+    )]
+    pub postmark_user: Option<String>,
+
+    /// Basic-auth password of `POST /webhooks/postmark` (environment or .env only).
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_POSTMARK_PASSWORD",
+        hide_env_values = true
+    )]
+    pub postmark_password: Option<String>,
+
     /// PEM file of CA certificates to trust for the SMTP server, besides the system's
     /// (for a relay whose certificate comes from a private CA).
     #[arg(long, global = true, env = "HOTPAPERS_SMTP_CA")]

@@ -360,6 +360,21 @@ pub struct DeliverySettings {
     pub unknown_policy: UnknownPolicy,
 }
 
+/// The bounce webhooks of `serve` (each off until configured).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// `HOTPAPERS_SNS_TOPICS`: the SNS topic ARNs whose SES notifications
+    /// `POST /webhooks/ses` accepts; empty: the route is off. The signature
+    /// proves only that SNS sent a message, not whose topic it is.
+    pub sns_topics: Vec<String>,
+    /// `HOTPAPERS_SNS_CERT`: a PEM signing certificate used instead of
+    /// fetching `SigningCertURL` (tests; hosts that cannot reach AWS).
+    pub sns_cert: Option<PathBuf>,
+    /// `HOTPAPERS_POSTMARK_USER` and `HOTPAPERS_POSTMARK_PASSWORD`: the basic
+    /// auth `POST /webhooks/postmark` requires; `None`: the route is off.
+    pub postmark: Option<(String, Password)>,
+}
+
 /// Every setting, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -381,6 +396,8 @@ pub struct Config {
     pub mail: MailSettings,
     /// Sending.
     pub delivery: DeliverySettings,
+    /// The providers' bounce webhooks `serve` answers.
+    pub webhooks: WebhookSettings,
     /// HMAC key for tokens (the built-in development key when none is set).
     pub secret: TokenKey,
 }
@@ -440,6 +457,10 @@ pub struct ConfigBuilder {
     bounce_limit: u32,
     soft_bounce_limit: f64,
     unknown_policy: String,
+    sns_topics: Option<String>,
+    sns_cert: Option<PathBuf>,
+    postmark_user: Option<String>,
+    postmark_password: Option<String>,
 }
 
 impl Default for ConfigBuilder {
@@ -478,6 +499,10 @@ impl Default for ConfigBuilder {
             bounce_limit: d::BOUNCE_LIMIT,
             soft_bounce_limit: d::SOFT_BOUNCE_LIMIT,
             unknown_policy: d::UNKNOWN_POLICY.into(),
+            sns_topics: None,
+            sns_cert: None,
+            postmark_user: None,
+            postmark_password: None,
         }
     }
 }
@@ -521,7 +546,8 @@ impl ConfigBuilder {
         reply_to: String, subject: String, unsubscribe_mailto: String, bounce_address: String,
         secret: String,
         dkim_key: PathBuf, smtp_url: String, smtp_user: String, smtp_password: String,
-        smtp_ca: PathBuf,
+        smtp_ca: PathBuf, sns_topics: String, sns_cert: PathBuf, postmark_user: String,
+        postmark_password: String,
     }
 
     /// Validates every setting.
@@ -529,6 +555,7 @@ impl ConfigBuilder {
     /// # Errors
     /// On the first invalid setting, naming it.
     pub fn build(self) -> Result<Config, ConfigError> {
+        let webhooks = self.webhooks()?;
         let mut site = self.site_url.trim().to_owned();
         if !site.ends_with('/') {
             site.push('/');
@@ -687,7 +714,83 @@ impl ConfigBuilder {
                 soft_bounce_limit: self.soft_bounce_limit,
                 unknown_policy,
             },
+            webhooks,
             secret: TokenKey::new(self.secret.as_deref().filter(|x| !x.trim().is_empty())),
+        })
+    }
+
+    fn webhooks(&self) -> Result<WebhookSettings, ConfigError> {
+        let mut sns_topics = Vec::new();
+        for arn in self
+            .sns_topics
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            let parts: Vec<&str> = arn.split(':').collect();
+            let valid = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[1].starts_with("aws")
+                && parts[2] == "sns"
+                && parts[3..].iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                });
+            if !valid {
+                return Err(invalid(
+                    "HOTPAPERS_SNS_TOPICS",
+                    arn,
+                    "expected topic ARNs `arn:aws:sns:REGION:ACCOUNT:NAME`, comma-separated",
+                ));
+            }
+            sns_topics.push(arn.to_owned());
+        }
+        let user = self
+            .postmark_user
+            .as_deref()
+            .filter(|u| !u.trim().is_empty());
+        let password = self.postmark_password.as_deref().filter(|p| !p.is_empty());
+        let postmark = match (user, password) {
+            (None, None) => None,
+            (Some(user), Some(password)) => {
+                if user.contains(':') {
+                    return Err(invalid(
+                        "HOTPAPERS_POSTMARK_USER",
+                        user,
+                        "a basic-auth user name cannot hold `:`",
+                    ));
+                }
+                if password.chars().count() < 16 {
+                    return Err(invalid(
+                        "HOTPAPERS_POSTMARK_PASSWORD",
+                        "(hidden)",
+                        "use at least 16 random characters: whoever guesses it can unsubscribe readers",
+                    ));
+                }
+                Some((user.to_owned(), Password::new(password.to_owned())))
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "HOTPAPERS_POSTMARK_PASSWORD",
+                    "",
+                    "HOTPAPERS_POSTMARK_USER is set: the webhook needs both",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "HOTPAPERS_POSTMARK_USER",
+                    "",
+                    "HOTPAPERS_POSTMARK_PASSWORD is set: the webhook needs both",
+                ))
+            }
+        };
+        Ok(WebhookSettings {
+            sns_topics,
+            sns_cert: self.sns_cert.clone(),
+            postmark,
         })
     }
 }

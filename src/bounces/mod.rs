@@ -11,7 +11,9 @@ pub mod maildir;
 pub mod process;
 mod reason;
 mod ses;
+pub mod sns;
 mod text;
+pub mod webhook;
 
 pub use classify::{classify, Kind, OriginalHeaders, Recipient, Report, MAX_INPUT};
 pub use reason::{hard, reason, Reason};

@@ -181,6 +181,22 @@ impl<'a> Processor<'a> {
             .clone()
             .filter(|m| !m.trim().is_empty())
             .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(raw))));
+        self.process_report(report, &source, now)
+    }
+
+    /// Acts on a report that did not come as a message (a provider's
+    /// webhook), keyed by `source` (the provider's id of the notification),
+    /// so that a notification delivered twice records nothing new.
+    ///
+    /// # Errors
+    /// As [`Processor::process`].
+    pub fn process_report(
+        &self,
+        report: Report,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Processed, ProcessError> {
+        let source = source.to_owned();
         let received_at = report.received_at.unwrap_or(now);
         let (token_day, token_email) = self.attribute_by_token(&report)?;
         let mut actions = Vec::new();

@@ -18,6 +18,7 @@ mod limit;
 mod mail;
 mod path;
 mod subscribe;
+mod webhook;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -99,6 +100,7 @@ pub struct Site {
     clock: Arc<dyn Clock>,
     per_client: RateLimiter<IpAddr>,
     per_mailbox: RateLimiter<String>,
+    intake: webhook::Intake,
 }
 
 impl std::fmt::Debug for Site {
@@ -148,6 +150,11 @@ impl Site {
             clock,
             per_client: RateLimiter::new(CLIENT_BURST, CLIENT_REFILL_SECONDS, MAX_BUCKETS),
             per_mailbox: RateLimiter::new(MAILBOX_BURST, MAILBOX_REFILL_SECONDS, MAX_BUCKETS),
+            intake: webhook::Intake::new(Mailer::new(
+                &config.site.title,
+                &config.mail,
+                &config.secret,
+            )?),
         })
     }
 }
@@ -175,6 +182,8 @@ pub fn router(site: Arc<Site>) -> App {
             "/unsubscribe",
             get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
         )
+        .route("/webhooks/ses", post(webhook::ses))
+        .route("/webhooks/postmark", post(webhook::postmark))
         .fallback(static_file)
         .with_state(Arc::clone(&site))
         .layer(TimeoutLayer::with_status_code(

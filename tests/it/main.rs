@@ -36,3 +36,4 @@ mod smtp_server;
 mod subscribers;
 mod support;
 mod tls;
+mod webhooks;
