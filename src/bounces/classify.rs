@@ -188,6 +188,13 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
     let human: String = {
         let joined = unquote(&parts.human.join("\n"));
         let part = text::human_part(&joined);
+        // Bounces in plain text (qmail, Yahoo, older Sendmail) quote the
+        // returned message after their own text rather than attach it.
+        if parts.original.is_none() {
+            if let Some(headers) = quoted_headers(&joined[part.len()..]) {
+                read_original(&Original::Headers(headers.as_bytes().to_vec()), &mut report);
+            }
+        }
         part.lines().take(MAX_LINES).collect::<Vec<_>>().join("\n")
     };
     // The report's own addresses are never the failed recipient (To is the
@@ -336,6 +343,22 @@ fn unquote(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The header block of a message quoted after a bounce's text: from its
+/// first header line, past the marker line (`--- Below this line is a copy
+/// of the message.`) and blank lines, to the first blank line.
+fn quoted_headers(rest: &str) -> Option<&str> {
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n').take(5) {
+        if text::header_name(line).is_some() {
+            let block = &rest[offset..];
+            let end = block.find("\n\n").map_or(block.len(), |e| e + 1);
+            return Some(&block[..end]);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn strip_mbox_line(raw: &[u8]) -> &[u8] {

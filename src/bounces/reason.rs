@@ -231,7 +231,9 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
         // A specific code that says the address is dead yields to a text that
         // says the refusal was about the message or the sender.
         Some(r) if r.is_address_dead() && soft_text => strong_text,
-        Some(Reason::Network) if from_text != Reason::Other => from_text,
+        // A routing status (4.4.x) names its cause in the text, but not by
+        // the weak words of policy: "Connection refused" is the network.
+        Some(Reason::Network) if strong_text != Reason::Other => strong_text,
         Some(r) => r,
         None => match from_text {
             Reason::Other => from_reply_code(reply_code, &lower),
