@@ -649,6 +649,7 @@ fn from_dsn(
     } else {
         (Kind::Bounce, failed)
     };
+    let only = chosen.len() == 1;
     let recipients = chosen
         .into_iter()
         .enumerate()
@@ -692,7 +693,18 @@ fn from_dsn(
             }
             let transcript = line.map_or(human, |l| l.block.as_str());
             let transcript = format!("{diag}\n{transcript}");
+            // A report about one recipient that calls the account disabled,
+            // or the mailbox full, anywhere says so about that recipient:
+            // its own words and its DSN disagree, and a doubt is soft.
+            let lower = human.to_ascii_lowercase();
+            let suspended = only
+                && (reason::is_suspended(&lower)
+                    || matches!(
+                        reason::from_text(&lower),
+                        Reason::MailboxFull | Reason::MessageTooBig
+                    ));
             let hard = kind == Kind::Bounce
+                && !suspended
                 && reason::hard(why, status.as_deref(), reply_code, &context, &transcript);
             Recipient {
                 address,
@@ -778,7 +790,8 @@ fn text_recipients_excluding(
 ) -> Vec<TextRecipient> {
     let lines: Vec<&str> = human.lines().collect();
     // (address, first line, strength)
-    let mut candidates: Vec<(String, usize, u8)> = Vec::new();
+    // (address, first line, strength, that line is the address's own reply)
+    let mut candidates: Vec<(String, usize, u8, bool)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let lower = line.to_ascii_lowercase();
         if is_sender_line(&lower) {
@@ -794,7 +807,12 @@ fn text_recipients_excluding(
                 continue;
             }
             let before = lower[..found.start].trim_end_matches(['<', '"', '\'', ' ']);
-            let first = before.trim().is_empty();
+            let after = &lower[(found.start + found.address.len()).min(lower.len())..];
+            // Sendmail's own per-recipient line: `554 <addr>... reason`.
+            let sendmail = after.trim_start_matches('>').starts_with("...")
+                && text::reply_code(before).is_some()
+                && before.len() <= "550 5.1.10".len();
+            let first = before.trim().is_empty() || sendmail;
             let strength =
                 if first || before.ends_with("rcpt to:") || before.ends_with("recipient:") {
                     3
@@ -818,7 +836,7 @@ fn text_recipients_excluding(
                 };
             match candidates.iter_mut().find(|c| c.0 == found.address) {
                 Some(c) => c.2 = c.2.max(strength),
-                None => candidates.push((found.address, i, strength)),
+                None => candidates.push((found.address, i, strength, sendmail)),
             }
         }
     }
@@ -831,7 +849,7 @@ fn text_recipients_excluding(
     }
     let global_reply = lines.iter().position(|l| reply_line(l));
     let mut out = Vec::new();
-    for (n, (address, start, _)) in candidates.iter().enumerate() {
+    for (n, (address, start, _, own)) in candidates.iter().enumerate() {
         let end = candidates
             .get(n + 1)
             .map_or(lines.len(), |c| c.1.max(start + 1))
@@ -849,12 +867,21 @@ fn text_recipients_excluding(
                 (next.unwrap_or_default(), block.join("\n"))
             }
         };
+        // A line that is the address's own reply (`554 <addr>... Remote
+        // protocol error`) says all there is about it: the lines after it
+        // are about other recipients and hosts.
+        let (block_text, context) = if *own {
+            let line = lines[*start].to_owned();
+            (line.clone(), line)
+        } else {
+            (block_text, human.to_owned())
+        };
         let mut recipient = recipient_from(
             Some(address.clone()),
             &diagnostic,
             &block_text,
-            human,
-            candidates.len() == 1,
+            &context,
+            candidates.len() == 1 && !own,
         );
         recipient.diagnostic = Some(diagnostic).filter(|d| !d.is_empty());
         out.push(TextRecipient {
@@ -871,21 +898,39 @@ fn reply_line(line: &str) -> bool {
 }
 
 /// The reply at line `at` and its continuation lines, on one line.
+/// A reply that ends on its first line (`550 …`, not `550-…`) ends there: a
+/// line that starts with a code after it is another reply (Sendmail lists
+/// one `554 <addr>... reason` line per recipient).
 fn paragraph(lines: &[&str], at: usize) -> String {
     let mut text = String::from(lines[at]);
+    let mut previous = lines[at];
     for line in lines.iter().skip(at + 1).take(3) {
         let trimmed = line.trim();
         if trimmed.is_empty()
             || text::addresses(trimmed)
                 .first()
                 .is_some_and(|f| f.start == 0 || trimmed.starts_with('<'))
+            || reply_start(previous) == Some(b' ') && reply_start(line).is_some()
         {
             break;
         }
         text.push(' ');
         text.push_str(trimmed);
+        previous = line;
     }
     text::one_line(&text)
+}
+
+/// The separator after a reply code that starts `line` (`b' '` on a last
+/// line, `b'-'` on a line that a continuation follows).
+fn reply_start(line: &str) -> Option<u8> {
+    let b = line.trim_start().as_bytes();
+    (b.len() > 4
+        && matches!(b[0], b'4' | b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && matches!(b[3], b' ' | b'-'))
+    .then(|| b[3])
 }
 
 /// `only`: the one recipient of the report, so the whole text is about it.

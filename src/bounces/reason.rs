@@ -80,11 +80,27 @@ pub fn hard(
     // A missing domain is found before any SMTP, and a move is announced in
     // the reply itself (551): neither needs the RCPT transcript.
     let self_evident = matches!(reason, Reason::HostUnknown | Reason::HasMoved);
-    if !self_evident && !status.is_some_and(is_specific_dead) && !refused_at_rcpt(&transcript) {
+    if !self_evident
+        && !status.is_some_and(|s| names_dead(reason, s))
+        && !refused_at_rcpt(&transcript)
+    {
         return false;
     }
     let lower = text.to_ascii_lowercase();
     if reason == Reason::NotAccepting && is_suspension(&lower) {
+        return false;
+    }
+    // An account the report calls disabled or suspended may come back,
+    // whatever code the refusal carried.
+    if is_suspended(&transcript) {
+        return false;
+    }
+    // A local delivery program's exit status (Postfix's "Command output:",
+    // procmail, a pipe) is how a program ended, not proof of a dead address.
+    if any(
+        &transcript,
+        &["command output:", "command died", "mailbox command"],
+    ) {
         return false;
     }
     // The server itself says the failure may pass (Postfix's "Host not
@@ -106,7 +122,16 @@ pub fn hard(
 /// The transcript shows the refusal answered `RCPT TO` (or is Postfix's
 /// RCPT-stage "Recipient address rejected").
 fn refused_at_rcpt(lower: &str) -> bool {
-    lower.contains("rcpt") || lower.contains("recipient address rejected")
+    // qmail-remote says "does not like recipient" for a refused RCPT (and
+    // "does not like sender", "failed on DATA command" otherwise).
+    any(
+        lower,
+        &[
+            "rcpt",
+            "recipient address rejected",
+            "does not like recipient",
+        ],
+    )
 }
 
 /// The refusal answered the message (`DATA` or its end), not `RCPT TO`: the
@@ -145,17 +170,29 @@ pub(crate) fn refused_after_data(lower: &str) -> bool {
             .any(|l| matches!(l.trim(), "data" | ">>> data"))
 }
 
-/// A status whose subject and detail say the address is dead: x.1.1,
-/// x.1.2, x.1.3, x.1.6, x.1.10, x.2.1, x.3.2, x.7.27, x.4.4 (no route).
-fn is_specific_dead(status: &str) -> bool {
+/// A status whose subject and detail say the address is dead in the way
+/// `reason` says: a missing mailbox is x.1.1, x.1.3 or x.1.10; a mailbox
+/// that takes no mail x.2.1, x.3.2 or x.7.27 (and x.1.10, null MX); a
+/// missing host x.1.2 or x.4.4; a move x.1.6. A status that names another
+/// cause corroborates nothing: `550 5.2.1 … User Unknown` (disabled, says
+/// the code; missing, says the text) needs the transcript to be believed.
+fn names_dead(reason: Reason, status: &str) -> bool {
     let mut parts = status.split('.').skip(1);
-    matches!(
-        (parts.next(), parts.next()),
-        (Some("1"), Some("1" | "2" | "3" | "6" | "10"))
-            | (Some("2"), Some("1"))
-            | (Some("3"), Some("2"))
-            | (Some("7"), Some("27"))
-            | (Some("4"), Some("4"))
+    let code = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    match reason {
+        Reason::UserUnknown => matches!(code, ("1", "1" | "3" | "10")),
+        Reason::NotAccepting => matches!(code, ("2", "1") | ("3", "2") | ("7", "27") | ("1", "10")),
+        Reason::HostUnknown => matches!(code, ("1", "2") | ("4", "4")),
+        Reason::HasMoved => code == ("1", "6"),
+        _ => false,
+    }
+}
+
+/// The (lowercase) text says an account exists but is switched off for now.
+pub(crate) fn is_suspended(lower: &str) -> bool {
+    any(
+        lower,
+        &["disabled", "suspended", "deactivated", "on hold", "frozen"],
     )
 }
 
@@ -348,6 +385,8 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "graylist",
         "banned",
         "abuse",
+        // The recipient's own filter: "refused due to recipient preferences".
+        "preferences",
     ];
     // Words that blame the sender only when nothing says the address is dead.
     const WEAK_POLICY: &[&str] = &[
@@ -392,6 +431,7 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "disk full",
         "too much mail",
         "mailbox size limit",
+        "disk space",
     ];
     const TOO_BIG: &[&str] = &[
         "too big",
