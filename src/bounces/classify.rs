@@ -164,7 +164,20 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
             }
         }
     }
-    let parts = Parts::of(&message);
+    let mut parts = Parts::of(&message);
+    if parts.human.is_empty() && parts.dsn.is_empty() && parts.feedback.is_empty() {
+        // Broken MIME (a boundary the body never uses, a multipart/report
+        // with no boundary lines): read the body as the text it is.
+        let body = message
+            .parts
+            .first()
+            .and_then(|p| usize::try_from(p.raw_body_offset()).ok())
+            .and_then(|start| message.raw_message().get(start..))
+            .unwrap_or_default();
+        if !body.is_empty() {
+            parts.human.push(String::from_utf8_lossy(body).into_owned());
+        }
+    }
     if let Some(original) = &parts.original {
         read_original(original, &mut report);
     }
@@ -665,10 +678,14 @@ fn from_dsn(
             let line = lines
                 .iter()
                 .find(|l| l.recipient.address.is_some() && l.recipient.address == address);
+            // The Diagnostic-Code, else the comment of the Status field
+            // (`Status: 5.4.4 (Illegal host/domain name found)`), else the
+            // reply quoted beside the recipient in the text.
             let diagnostic = r
                 .diagnostic
                 .clone()
                 .filter(|d| !d.is_empty())
+                .or_else(|| r.status_comment.clone())
                 .or_else(|| line.and_then(|l| l.recipient.diagnostic.clone()));
             let diag = diagnostic.as_deref().unwrap_or("");
             let mut status = r.status.clone();

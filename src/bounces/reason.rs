@@ -74,12 +74,15 @@ pub fn hard(
     // unknown" with a bare 550 for mail they refuse. A specific status code
     // corroborates it, or a transcript showing the refusal answered RCPT TO.
     let transcript = transcript.to_ascii_lowercase();
-    if refused_after_data(&transcript) {
+    if refused_after_data(&transcript) || refused_before_rcpt(&transcript) {
         return false;
     }
     // A missing domain is found before any SMTP, and a move is announced in
     // the reply itself (551): neither needs the RCPT transcript.
-    let self_evident = matches!(reason, Reason::HostUnknown | Reason::HasMoved);
+    // Nor does a null MX (RFC 7505): the domain says in DNS that it takes
+    // no mail.
+    let self_evident = matches!(reason, Reason::HostUnknown | Reason::HasMoved)
+        || reason == Reason::NotAccepting && any(&transcript, &["null mx", "no smtp service"]);
     if !self_evident
         && !status.is_some_and(|s| names_dead(reason, s))
         && !refused_at_rcpt(&transcript)
@@ -130,6 +133,25 @@ fn refused_at_rcpt(lower: &str) -> bool {
             "rcpt",
             "recipient address rejected",
             "does not like recipient",
+        ],
+    )
+}
+
+/// The refusal answered the greeting or the envelope sender (`HELO`,
+/// `MAIL FROM`), before any recipient was tried: whatever the text says
+/// about a domain or a user, it is about the sender.
+fn refused_before_rcpt(lower: &str) -> bool {
+    any(
+        lower,
+        &[
+            "my name was rejected",
+            "does not like sender",
+            "in reply to mail from",
+            "in reply to helo",
+            "in reply to ehlo",
+            "after mail from",
+            "after helo",
+            "after ehlo",
         ],
     )
 }
@@ -379,6 +401,9 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "rfc 2822",
         "helo",
         "ehlo",
+        // qmail-remote: the HELO name or the envelope sender was refused.
+        "my name was rejected",
+        "does not like sender",
         "your ip",
         "client host",
         "greylist",
@@ -470,6 +495,8 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "dns lookup failure",
         "couldn't find any host",
         "could not find any host",
+        "invalid domain",
+        "illegal host",
     ];
     const MOVED: &[&str] = &[
         "has moved",
