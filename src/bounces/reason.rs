@@ -675,6 +675,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_routing_status_reads_its_cause_without_weak_words() {
+        assert_eq!(
+            reason(
+                Some("4.4.1"),
+                None,
+                "connect to x[192.0.2.1]:25: Connection refused"
+            ),
+            Reason::Network
+        );
+        assert_eq!(
+            reason(Some("5.4.4"), Some(550), "550 5.4.4 Invalid domain"),
+            Reason::HostUnknown
+        );
+    }
+
+    #[test]
     fn specific_codes_win_over_vague_text() {
         assert_eq!(
             reason(Some("5.1.1"), Some(550), "User Unknown"),
@@ -732,6 +748,29 @@ mod tests {
             ""
         ));
         assert!(!hard(Reason::Policy, Some("5.7.1"), Some(550), "", ""));
+    }
+
+    #[test]
+    fn a_status_corroborates_only_the_death_it_names() {
+        let dead = Reason::UserUnknown;
+        let said = "550 5.2.1 <a@b.example>... User Unknown";
+        assert!(!hard(dead, Some("5.2.1"), Some(550), said, said));
+        let rcpt = format!("{said} (in reply to RCPT TO command)");
+        assert!(hard(dead, Some("5.2.1"), Some(550), said, &rcpt));
+        assert!(hard(Reason::NotAccepting, Some("5.2.1"), Some(550), "", ""));
+    }
+
+    #[test]
+    fn disabled_accounts_programs_and_sender_refusals_are_never_hard() {
+        let dead = Reason::UserUnknown;
+        let disabled = "The user(s) account is disabled.\n550 user unknown";
+        assert!(!hard(dead, Some("5.1.1"), Some(550), "", disabled));
+        let program = "user unknown. Command output: procmail: No such user";
+        assert!(!hard(dead, Some("5.1.1"), None, program, program));
+        let helo = "Connected to 192.0.2.1 but my name was rejected.";
+        assert!(!hard(Reason::HostUnknown, None, Some(501), "", helo));
+        let null_mx = "an MX or SRV record indicated no SMTP service";
+        assert!(hard(Reason::NotAccepting, None, None, null_mx, null_mx));
     }
 
     #[test]

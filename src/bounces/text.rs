@@ -387,5 +387,9 @@ mod tests {
         assert_eq!(r[0].final_recipient.as_deref(), Some("a@b.example"));
         assert_eq!(r[0].diagnostic.as_deref(), Some("550 5.1.1 no such user"));
         assert_eq!(r[1].action.as_deref(), Some("delayed"));
+        let r =
+            dsn_recipients("Final-Recipient: rfc822;a@b.example\nStatus: 5.4.4 (Illegal host)\n");
+        assert_eq!(r[0].status.as_deref(), Some("5.4.4"));
+        assert_eq!(r[0].status_comment.as_deref(), Some("Illegal host"));
     }
 }
