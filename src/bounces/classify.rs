@@ -164,7 +164,20 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
             }
         }
     }
-    let parts = Parts::of(&message);
+    let mut parts = Parts::of(&message);
+    if parts.human.is_empty() && parts.dsn.is_empty() && parts.feedback.is_empty() {
+        // Broken MIME (a boundary the body never uses, a multipart/report
+        // with no boundary lines): read the body as the text it is.
+        let body = message
+            .parts
+            .first()
+            .and_then(|p| usize::try_from(p.raw_body_offset()).ok())
+            .and_then(|start| message.raw_message().get(start..))
+            .unwrap_or_default();
+        if !body.is_empty() {
+            parts.human.push(String::from_utf8_lossy(body).into_owned());
+        }
+    }
     if let Some(original) = &parts.original {
         read_original(original, &mut report);
     }
@@ -188,6 +201,13 @@ fn classify_at(raw: &[u8], depth: usize) -> Report {
     let human: String = {
         let joined = unquote(&parts.human.join("\n"));
         let part = text::human_part(&joined);
+        // Bounces in plain text (qmail, Yahoo, older Sendmail) quote the
+        // returned message after their own text rather than attach it.
+        if parts.original.is_none() {
+            if let Some(headers) = quoted_headers(&joined[part.len()..]) {
+                read_original(&Original::Headers(headers.as_bytes().to_vec()), &mut report);
+            }
+        }
         part.lines().take(MAX_LINES).collect::<Vec<_>>().join("\n")
     };
     // The report's own addresses are never the failed recipient (To is the
@@ -336,6 +356,22 @@ fn unquote(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The header block of a message quoted after a bounce's text: from its
+/// first header line, past the marker line (`--- Below this line is a copy
+/// of the message.`) and blank lines, to the first blank line.
+fn quoted_headers(rest: &str) -> Option<&str> {
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n').take(5) {
+        if text::header_name(line).is_some() {
+            let block = &rest[offset..];
+            let end = block.find("\n\n").map_or(block.len(), |e| e + 1);
+            return Some(&block[..end]);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn strip_mbox_line(raw: &[u8]) -> &[u8] {
@@ -626,6 +662,7 @@ fn from_dsn(
     } else {
         (Kind::Bounce, failed)
     };
+    let only = chosen.len() == 1;
     let recipients = chosen
         .into_iter()
         .enumerate()
@@ -641,10 +678,14 @@ fn from_dsn(
             let line = lines
                 .iter()
                 .find(|l| l.recipient.address.is_some() && l.recipient.address == address);
+            // The Diagnostic-Code, else the comment of the Status field
+            // (`Status: 5.4.4 (Illegal host/domain name found)`), else the
+            // reply quoted beside the recipient in the text.
             let diagnostic = r
                 .diagnostic
                 .clone()
                 .filter(|d| !d.is_empty())
+                .or_else(|| r.status_comment.clone())
                 .or_else(|| line.and_then(|l| l.recipient.diagnostic.clone()));
             let diag = diagnostic.as_deref().unwrap_or("");
             let mut status = r.status.clone();
@@ -669,7 +710,18 @@ fn from_dsn(
             }
             let transcript = line.map_or(human, |l| l.block.as_str());
             let transcript = format!("{diag}\n{transcript}");
+            // A report about one recipient that calls the account disabled,
+            // or the mailbox full, anywhere says so about that recipient:
+            // its own words and its DSN disagree, and a doubt is soft.
+            let lower = human.to_ascii_lowercase();
+            let suspended = only
+                && (reason::is_suspended(&lower)
+                    || matches!(
+                        reason::from_text(&lower),
+                        Reason::MailboxFull | Reason::MessageTooBig
+                    ));
             let hard = kind == Kind::Bounce
+                && !suspended
                 && reason::hard(why, status.as_deref(), reply_code, &context, &transcript);
             Recipient {
                 address,
@@ -755,7 +807,8 @@ fn text_recipients_excluding(
 ) -> Vec<TextRecipient> {
     let lines: Vec<&str> = human.lines().collect();
     // (address, first line, strength)
-    let mut candidates: Vec<(String, usize, u8)> = Vec::new();
+    // (address, first line, strength, that line is the address's own reply)
+    let mut candidates: Vec<(String, usize, u8, bool)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let lower = line.to_ascii_lowercase();
         if is_sender_line(&lower) {
@@ -771,7 +824,12 @@ fn text_recipients_excluding(
                 continue;
             }
             let before = lower[..found.start].trim_end_matches(['<', '"', '\'', ' ']);
-            let first = before.trim().is_empty();
+            let after = &lower[(found.start + found.address.len()).min(lower.len())..];
+            // Sendmail's own per-recipient line: `554 <addr>... reason`.
+            let sendmail = after.trim_start_matches('>').starts_with("...")
+                && text::reply_code(before).is_some()
+                && before.len() <= "550 5.1.10".len();
+            let first = before.trim().is_empty() || sendmail;
             let strength =
                 if first || before.ends_with("rcpt to:") || before.ends_with("recipient:") {
                     3
@@ -795,7 +853,7 @@ fn text_recipients_excluding(
                 };
             match candidates.iter_mut().find(|c| c.0 == found.address) {
                 Some(c) => c.2 = c.2.max(strength),
-                None => candidates.push((found.address, i, strength)),
+                None => candidates.push((found.address, i, strength, sendmail)),
             }
         }
     }
@@ -808,7 +866,7 @@ fn text_recipients_excluding(
     }
     let global_reply = lines.iter().position(|l| reply_line(l));
     let mut out = Vec::new();
-    for (n, (address, start, _)) in candidates.iter().enumerate() {
+    for (n, (address, start, _, own)) in candidates.iter().enumerate() {
         let end = candidates
             .get(n + 1)
             .map_or(lines.len(), |c| c.1.max(start + 1))
@@ -826,12 +884,21 @@ fn text_recipients_excluding(
                 (next.unwrap_or_default(), block.join("\n"))
             }
         };
+        // A line that is the address's own reply (`554 <addr>... Remote
+        // protocol error`) says all there is about it: the lines after it
+        // are about other recipients and hosts.
+        let (block_text, context) = if *own {
+            let line = lines[*start].to_owned();
+            (line.clone(), line)
+        } else {
+            (block_text, human.to_owned())
+        };
         let mut recipient = recipient_from(
             Some(address.clone()),
             &diagnostic,
             &block_text,
-            human,
-            candidates.len() == 1,
+            &context,
+            candidates.len() == 1 && !own,
         );
         recipient.diagnostic = Some(diagnostic).filter(|d| !d.is_empty());
         out.push(TextRecipient {
@@ -848,21 +915,39 @@ fn reply_line(line: &str) -> bool {
 }
 
 /// The reply at line `at` and its continuation lines, on one line.
+/// A reply that ends on its first line (`550 …`, not `550-…`) ends there: a
+/// line that starts with a code after it is another reply (Sendmail lists
+/// one `554 <addr>... reason` line per recipient).
 fn paragraph(lines: &[&str], at: usize) -> String {
     let mut text = String::from(lines[at]);
+    let mut previous = lines[at];
     for line in lines.iter().skip(at + 1).take(3) {
         let trimmed = line.trim();
         if trimmed.is_empty()
             || text::addresses(trimmed)
                 .first()
                 .is_some_and(|f| f.start == 0 || trimmed.starts_with('<'))
+            || reply_start(previous) == Some(b' ') && reply_start(line).is_some()
         {
             break;
         }
         text.push(' ');
         text.push_str(trimmed);
+        previous = line;
     }
     text::one_line(&text)
+}
+
+/// The separator after a reply code that starts `line` (`b' '` on a last
+/// line, `b'-'` on a line that a continuation follows).
+fn reply_start(line: &str) -> Option<u8> {
+    let b = line.trim_start().as_bytes();
+    (b.len() > 4
+        && matches!(b[0], b'4' | b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && matches!(b[3], b' ' | b'-'))
+    .then(|| b[3])
 }
 
 /// `only`: the one recipient of the report, so the whole text is about it.

@@ -74,17 +74,36 @@ pub fn hard(
     // unknown" with a bare 550 for mail they refuse. A specific status code
     // corroborates it, or a transcript showing the refusal answered RCPT TO.
     let transcript = transcript.to_ascii_lowercase();
-    if refused_after_data(&transcript) {
+    if refused_after_data(&transcript) || refused_before_rcpt(&transcript) {
         return false;
     }
     // A missing domain is found before any SMTP, and a move is announced in
     // the reply itself (551): neither needs the RCPT transcript.
-    let self_evident = matches!(reason, Reason::HostUnknown | Reason::HasMoved);
-    if !self_evident && !status.is_some_and(is_specific_dead) && !refused_at_rcpt(&transcript) {
+    // Nor does a null MX (RFC 7505): the domain says in DNS that it takes
+    // no mail.
+    let self_evident = matches!(reason, Reason::HostUnknown | Reason::HasMoved)
+        || reason == Reason::NotAccepting && any(&transcript, &["null mx", "no smtp service"]);
+    if !self_evident
+        && !status.is_some_and(|s| names_dead(reason, s))
+        && !refused_at_rcpt(&transcript)
+    {
         return false;
     }
     let lower = text.to_ascii_lowercase();
     if reason == Reason::NotAccepting && is_suspension(&lower) {
+        return false;
+    }
+    // An account the report calls disabled or suspended may come back,
+    // whatever code the refusal carried.
+    if is_suspended(&transcript) {
+        return false;
+    }
+    // A local delivery program's exit status (Postfix's "Command output:",
+    // procmail, a pipe) is how a program ended, not proof of a dead address.
+    if any(
+        &transcript,
+        &["command output:", "command died", "mailbox command"],
+    ) {
         return false;
     }
     // The server itself says the failure may pass (Postfix's "Host not
@@ -106,7 +125,35 @@ pub fn hard(
 /// The transcript shows the refusal answered `RCPT TO` (or is Postfix's
 /// RCPT-stage "Recipient address rejected").
 fn refused_at_rcpt(lower: &str) -> bool {
-    lower.contains("rcpt") || lower.contains("recipient address rejected")
+    // qmail-remote says "does not like recipient" for a refused RCPT (and
+    // "does not like sender", "failed on DATA command" otherwise).
+    any(
+        lower,
+        &[
+            "rcpt",
+            "recipient address rejected",
+            "does not like recipient",
+        ],
+    )
+}
+
+/// The refusal answered the greeting or the envelope sender (`HELO`,
+/// `MAIL FROM`), before any recipient was tried: whatever the text says
+/// about a domain or a user, it is about the sender.
+fn refused_before_rcpt(lower: &str) -> bool {
+    any(
+        lower,
+        &[
+            "my name was rejected",
+            "does not like sender",
+            "in reply to mail from",
+            "in reply to helo",
+            "in reply to ehlo",
+            "after mail from",
+            "after helo",
+            "after ehlo",
+        ],
+    )
 }
 
 /// The refusal answered the message (`DATA` or its end), not `RCPT TO`: the
@@ -145,17 +192,29 @@ pub(crate) fn refused_after_data(lower: &str) -> bool {
             .any(|l| matches!(l.trim(), "data" | ">>> data"))
 }
 
-/// A status whose subject and detail say the address is dead: x.1.1,
-/// x.1.2, x.1.3, x.1.6, x.1.10, x.2.1, x.3.2, x.7.27, x.4.4 (no route).
-fn is_specific_dead(status: &str) -> bool {
+/// A status whose subject and detail say the address is dead in the way
+/// `reason` says: a missing mailbox is x.1.1, x.1.3 or x.1.10; a mailbox
+/// that takes no mail x.2.1, x.3.2 or x.7.27 (and x.1.10, null MX); a
+/// missing host x.1.2 or x.4.4; a move x.1.6. A status that names another
+/// cause corroborates nothing: `550 5.2.1 … User Unknown` (disabled, says
+/// the code; missing, says the text) needs the transcript to be believed.
+fn names_dead(reason: Reason, status: &str) -> bool {
     let mut parts = status.split('.').skip(1);
-    matches!(
-        (parts.next(), parts.next()),
-        (Some("1"), Some("1" | "2" | "3" | "6" | "10"))
-            | (Some("2"), Some("1"))
-            | (Some("3"), Some("2"))
-            | (Some("7"), Some("27"))
-            | (Some("4"), Some("4"))
+    let code = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    match reason {
+        Reason::UserUnknown => matches!(code, ("1", "1" | "3" | "10")),
+        Reason::NotAccepting => matches!(code, ("2", "1") | ("3", "2") | ("7", "27") | ("1", "10")),
+        Reason::HostUnknown => matches!(code, ("1", "2") | ("4", "4")),
+        Reason::HasMoved => code == ("1", "6"),
+        _ => false,
+    }
+}
+
+/// The (lowercase) text says an account exists but is switched off for now.
+pub(crate) fn is_suspended(lower: &str) -> bool {
+    any(
+        lower,
+        &["disabled", "suspended", "deactivated", "on hold", "frozen"],
     )
 }
 
@@ -231,7 +290,9 @@ pub fn reason(status: Option<&str>, reply_code: Option<u16>, text: &str) -> Reas
         // A specific code that says the address is dead yields to a text that
         // says the refusal was about the message or the sender.
         Some(r) if r.is_address_dead() && soft_text => strong_text,
-        Some(Reason::Network) if from_text != Reason::Other => from_text,
+        // A routing status (4.4.x) names its cause in the text, but not by
+        // the weak words of policy: "Connection refused" is the network.
+        Some(Reason::Network) if strong_text != Reason::Other => strong_text,
         Some(r) => r,
         None => match from_text {
             Reason::Other => from_reply_code(reply_code, &lower),
@@ -340,12 +401,17 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "rfc 2822",
         "helo",
         "ehlo",
+        // qmail-remote: the HELO name or the envelope sender was refused.
+        "my name was rejected",
+        "does not like sender",
         "your ip",
         "client host",
         "greylist",
         "graylist",
         "banned",
         "abuse",
+        // The recipient's own filter: "refused due to recipient preferences".
+        "preferences",
     ];
     // Words that blame the sender only when nothing says the address is dead.
     const WEAK_POLICY: &[&str] = &[
@@ -390,6 +456,7 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "disk full",
         "too much mail",
         "mailbox size limit",
+        "disk space",
     ];
     const TOO_BIG: &[&str] = &[
         "too big",
@@ -428,6 +495,8 @@ fn text_reason(lower: &str, weak: bool) -> Reason {
         "dns lookup failure",
         "couldn't find any host",
         "could not find any host",
+        "invalid domain",
+        "illegal host",
     ];
     const MOVED: &[&str] = &[
         "has moved",
@@ -606,6 +675,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_routing_status_reads_its_cause_without_weak_words() {
+        assert_eq!(
+            reason(
+                Some("4.4.1"),
+                None,
+                "connect to x[192.0.2.1]:25: Connection refused"
+            ),
+            Reason::Network
+        );
+        assert_eq!(
+            reason(Some("5.4.4"), Some(550), "550 5.4.4 Invalid domain"),
+            Reason::HostUnknown
+        );
+    }
+
+    #[test]
     fn specific_codes_win_over_vague_text() {
         assert_eq!(
             reason(Some("5.1.1"), Some(550), "User Unknown"),
@@ -663,6 +748,29 @@ mod tests {
             ""
         ));
         assert!(!hard(Reason::Policy, Some("5.7.1"), Some(550), "", ""));
+    }
+
+    #[test]
+    fn a_status_corroborates_only_the_death_it_names() {
+        let dead = Reason::UserUnknown;
+        let said = "550 5.2.1 <a@b.example>... User Unknown";
+        assert!(!hard(dead, Some("5.2.1"), Some(550), said, said));
+        let rcpt = format!("{said} (in reply to RCPT TO command)");
+        assert!(hard(dead, Some("5.2.1"), Some(550), said, &rcpt));
+        assert!(hard(Reason::NotAccepting, Some("5.2.1"), Some(550), "", ""));
+    }
+
+    #[test]
+    fn disabled_accounts_programs_and_sender_refusals_are_never_hard() {
+        let dead = Reason::UserUnknown;
+        let disabled = "The user(s) account is disabled.\n550 user unknown";
+        assert!(!hard(dead, Some("5.1.1"), Some(550), "", disabled));
+        let program = "user unknown. Command output: procmail: No such user";
+        assert!(!hard(dead, Some("5.1.1"), None, program, program));
+        let helo = "Connected to 192.0.2.1 but my name was rejected.";
+        assert!(!hard(Reason::HostUnknown, None, Some(501), "", helo));
+        let null_mx = "an MX or SRV record indicated no SMTP service";
+        assert!(hard(Reason::NotAccepting, None, None, null_mx, null_mx));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Amazon SES notifications delivered by mail (SNS to an email endpoint):
 //! the body is one JSON object, `{"notificationType": "Bounce" | "Complaint"
-//! | "Delivery", …}`. Read by its documented fields only.
+//! | "Delivery", …}`, or SNS's envelope holding it as a string in
+//! `Message`. Read by its documented fields only.
 
 use serde_json::Value;
 
@@ -11,7 +12,9 @@ use super::text;
 /// The kind and recipients of an SES notification in `body`, if it is one.
 pub(crate) fn notification(body: &str) -> Option<(Kind, Vec<Recipient>, Option<String>)> {
     let start = body.find('{')?;
-    if !body[..start].trim().is_empty() || !body.contains("\"notificationType\"") {
+    // `notificationType` is quoted as `\"notificationType\"` when SNS wraps
+    // the notification in its own envelope.
+    if !body[..start].trim().is_empty() || !body.contains("notificationType") {
         return None;
     }
     // Mail transports wrap long lines, inside strings too, where a line
@@ -21,6 +24,14 @@ pub(crate) fn notification(body: &str) -> Option<(Kind, Vec<Recipient>, Option<S
         .into_iter::<Value>()
         .next()?
         .ok()?;
+    // Without raw message delivery, SNS sends its envelope (`{"Type":
+    // "Notification", "Message": "<the notification as a JSON string>"}`).
+    let value = match value.get("Message").and_then(Value::as_str) {
+        Some(inner) if value.get("notificationType").is_none() => {
+            serde_json::from_str::<Value>(inner).ok()?
+        }
+        _ => value,
+    };
     let message_id = value
         .pointer("/mail/commonHeaders/messageId")
         .and_then(Value::as_str)

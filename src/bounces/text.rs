@@ -224,6 +224,8 @@ pub(crate) struct DsnRecipient {
     pub(crate) original_recipient: Option<String>,
     pub(crate) action: Option<String>,
     pub(crate) status: Option<String>,
+    /// The comment after the code in `Status: 5.4.4 (…)`, without parentheses.
+    pub(crate) status_comment: Option<String>,
     pub(crate) diagnostic: Option<String>,
     pub(crate) remote_mta: Option<String>,
 }
@@ -307,7 +309,13 @@ pub(crate) fn dsn_recipients(text: &str) -> Vec<DsnRecipient> {
                 current.original_recipient = address();
             }
             "action" => current.action = Some(value.to_ascii_lowercase()),
-            "status" => current.status = enhanced_status(&value),
+            "status" => {
+                current.status = enhanced_status(&value);
+                current.status_comment = value
+                    .split_once('(')
+                    .map(|(_, c)| one_line(c.trim_end().trim_end_matches(')')))
+                    .filter(|c| !c.is_empty());
+            }
             "diagnostic-code" => current.diagnostic = Some(one_line(untyped(&value))),
             "remote-mta" => current.remote_mta = Some(untyped(&value).to_owned()),
             _ => {}
@@ -379,5 +387,9 @@ mod tests {
         assert_eq!(r[0].final_recipient.as_deref(), Some("a@b.example"));
         assert_eq!(r[0].diagnostic.as_deref(), Some("550 5.1.1 no such user"));
         assert_eq!(r[1].action.as_deref(), Some("delayed"));
+        let r =
+            dsn_recipients("Final-Recipient: rfc822;a@b.example\nStatus: 5.4.4 (Illegal host)\n");
+        assert_eq!(r[0].status.as_deref(), Some("5.4.4"));
+        assert_eq!(r[0].status_comment.as_deref(), Some("Illegal host"));
     }
 }
