@@ -38,6 +38,7 @@ pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod render;
+pub mod search;
 pub mod secret;
 pub mod serve;
 pub mod site;

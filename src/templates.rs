@@ -126,6 +126,7 @@ const SPECS: &[Spec] = &[
     spec!(SITE_INDEX, "site-index.html.hbs", Site, Html),
     spec!(SITE_DAY, "site-day.html.hbs", Site, Html),
     spec!(SITE_CATEGORY, "site-category.html.hbs", Site, Html),
+    spec!(SITE_SEARCH, "site-search.html.hbs", Site, Html),
     spec!(SITE_PAGE, "page.html.hbs", Site, Html),
     spec!(DIGEST_HTML, "digest.html.hbs", Digest, Html),
     spec!(FEED_PAPER_HTML, "feed-paper.html.hbs", Digest, Html),
@@ -159,6 +160,8 @@ pub(crate) const SITE_INDEX: &str = "site-index";
 pub(crate) const SITE_DAY: &str = "site-day";
 /// `OUT/categories/<cat>/index.html`.
 pub(crate) const SITE_CATEGORY: &str = "site-category";
+/// `serve`'s `/search` results page.
+pub(crate) const SITE_SEARCH: &str = "site-search";
 /// The pages `serve` answers with (confirm, unsubscribe, messages).
 pub(crate) const SITE_PAGE: &str = "page";
 /// A digest as HTML (feed entry content, the body of a day's page).

@@ -59,6 +59,10 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
                 .with_context(|| format!("could not write `{}`", path.display()))
         })
         .collect::<Result<_>>()?;
+    // The search index of every published paper (a new one only when they changed).
+    let indexed = crate::search::write_index(&config.out, &everything)
+        .context("could not write the search index")?;
+    tracing::debug!(?indexed, "search index");
     let written = changed.iter().filter(|&&w| w).count();
     let unchanged = changed.len() - written;
 

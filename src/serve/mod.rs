@@ -17,6 +17,7 @@ mod headers;
 mod limit;
 mod mail;
 mod path;
+mod search;
 mod subscribe;
 mod webhook;
 
@@ -101,6 +102,7 @@ pub struct Site {
     per_client: RateLimiter<IpAddr>,
     per_mailbox: RateLimiter<String>,
     intake: webhook::Intake,
+    searcher: search::Searcher,
 }
 
 impl std::fmt::Debug for Site {
@@ -155,6 +157,7 @@ impl Site {
                 &config.mail,
                 &config.secret,
             )?),
+            searcher: search::Searcher::default(),
         })
     }
 }
@@ -182,6 +185,8 @@ pub fn router(site: Arc<Site>) -> App {
             "/unsubscribe",
             get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
         )
+        .route("/search", get(search::search))
+        .route("/search.json", get(search::search_json))
         .route("/webhooks/ses", post(webhook::ses))
         .route("/webhooks/postmark", post(webhook::postmark))
         .fallback(static_file)

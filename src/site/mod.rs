@@ -12,6 +12,7 @@
 //! use absolute URLs only for canonical, Open Graph and feed links.
 
 mod archive;
+mod search;
 
 use serde::Serialize;
 
@@ -19,6 +20,7 @@ use crate::config::SiteSettings;
 use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
+pub use search::{render_search, search_href, SearchPage};
 
 /// Why the pages could not be rendered.
 #[derive(Debug, thiserror::Error)]

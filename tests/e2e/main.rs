@@ -321,6 +321,55 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
     }
     assert!(path.ends_with("/2021-08-24/"), "{path}");
     shot("6-digest").await;
+
+    // 5. Search from the box in the page's header, and follow a result to
+    // the paper on its day page.
+    browser
+        .find(Locator::Css("header form.search input[name=q]"))
+        .await
+        .unwrap()
+        .send_keys("combinatorial optimization author:velickovic")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("header form.search button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        heading_after_navigation(&browser, "Search the archive").await,
+        "Search the archive"
+    );
+    let first = browser.find(Locator::Css("li.hit h2 a")).await.unwrap();
+    let title = first.text().await.unwrap();
+    assert_eq!(
+        title,
+        "Combinatorial optimization and reasoning with graph neural networks"
+    );
+    let marked = browser
+        .find_all(Locator::Css("li.hit h2 a mark"))
+        .await
+        .unwrap();
+    assert!(!marked.is_empty(), "the matching words are marked");
+    shot("7-search").await;
+    first.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut url = browser.current_url().await.unwrap();
+    while !url.path().ends_with("/2021-02-19/") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        url = browser.current_url().await.unwrap();
+    }
+    assert!(url.path().ends_with("/2021-02-19/"), "{url}");
+    assert_eq!(url.fragment(), Some("paper-1"));
+    let target = browser.find(Locator::Css("#paper-1")).await.unwrap();
+    assert!(target
+        .text()
+        .await
+        .unwrap()
+        .contains("Combinatorial optimization"));
+    shot("8-search-result").await;
     browser.close().await.unwrap();
 }
 

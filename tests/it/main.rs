@@ -27,6 +27,7 @@ mod feed;
 mod hardening;
 mod imap;
 mod postfix;
+mod search;
 mod send;
 mod send_cli;
 mod serve;

@@ -1,0 +1,590 @@
+//! The archive's search index: every paper of every published digest, in a
+//! tantivy index that `build` writes under `OUT/.search/` and `serve`
+//! answers `/search` from. [`query`] reads what a reader types (words,
+//! `"phrases"`, `author:`, `category:`, `after:`/`before:`, arXiv ids) into
+//! a query; [`Index`] runs it and gives highlighted hits.
+//!
+//! Titles and abstracts are indexed with their TeX reduced to its words
+//! (`Pok\'emon` → `Pokemon`), folded to ASCII and stemmed (English); author
+//! names folded and lowercased, not stemmed; categories and ids as exact
+//! keywords. A title match weighs 3, an author 2, the abstract 1.
+
+pub mod query;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value as _,
+    STORED,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
+    Stemmer, TextAnalyzer,
+};
+use tantivy::{doc, IndexReader, ReloadPolicy, TantivyDocument};
+
+pub use query::{ParsedQuery, QueryError};
+
+use crate::model::Digest;
+
+/// Where in the output folder the index lives: a dot folder, which `serve`
+/// never serves as a file.
+pub const INDEX_DIR: &str = ".search";
+/// The file naming the current index folder inside [`INDEX_DIR`].
+const CURRENT: &str = "CURRENT";
+/// Bumped when the schema or the analysis changes: a new index is built.
+const SCHEMA_VERSION: u32 = 1;
+/// The most hits one page shows.
+pub const PER_PAGE: usize = 10;
+/// The deepest page served (deep pages cost; nobody reads page 500).
+pub const MAX_PAGE: usize = 100;
+
+/// Why the index could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// tantivy failed.
+    #[error("the search index `{path}`: {source}")]
+    Index {
+        /// The index folder.
+        path: PathBuf,
+        /// What went wrong.
+        source: tantivy::TantivyError,
+    },
+    /// A file of the index could not be written or read.
+    #[error("the search index `{path}`: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// No index has been built.
+    #[error("no search index in `{0}`: run `hotpapers build`")]
+    Missing(PathBuf),
+}
+
+/// The fields, by name.
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    authors: Field,
+    abstract_text: Field,
+    categories: Field,
+    day: Field,
+    rank: Field,
+    retweets: Field,
+    favorites: Field,
+    abs_url: Field,
+    pdf_url: Field,
+}
+
+const TEXT: &str = "hp_text";
+const NAMES: &str = "hp_names";
+const KEYWORD: &str = "hp_keyword";
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tokenizer: &str| {
+        TextOptions::default().set_stored().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let keyword = TextOptions::default().set_stored().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(KEYWORD)
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let number = NumericOptions::default().set_stored();
+    let fields = Fields {
+        id: b.add_text_field("id", keyword.clone()),
+        title: b.add_text_field("title", text(TEXT)),
+        authors: b.add_text_field("authors", text(NAMES)),
+        abstract_text: b.add_text_field("abstract", text(TEXT)),
+        categories: b.add_text_field("category", keyword),
+        day: b.add_u64_field("day", number.clone().set_indexed().set_fast()),
+        rank: b.add_u64_field("rank", number.clone()),
+        retweets: b.add_u64_field("retweets", number.clone()),
+        favorites: b.add_u64_field("favorites", number),
+        abs_url: b.add_text_field("abs_url", STORED),
+        pdf_url: b.add_text_field("pdf_url", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// The analyzers the schema names; registered on every index opened.
+fn register_tokenizers(index: &tantivy::Index) {
+    let tokenizers = index.tokenizers();
+    tokenizers.register(
+        TEXT,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(Stemmer::new(Language::English))
+            .build(),
+    );
+    tokenizers.register(
+        NAMES,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(64))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    tokenizers.register(
+        KEYWORD,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
+/// TeX reduced to its words, for indexing and for showing a hit: commands
+/// and math delimiters go, their arguments stay (`\emph{deep} $\alpha$-nets`
+/// → `deep alpha-nets`, `Pok\'emon` → `Pokemon`).
+#[must_use]
+pub fn tex_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek().copied() {
+                Some(l) if l.is_ascii_alphabetic() => {
+                    let mut name = String::new();
+                    while let Some(&l) = chars.peek() {
+                        if !l.is_ascii_alphabetic() {
+                            break;
+                        }
+                        name.push(l);
+                        chars.next();
+                    }
+                    // Greek letters and the like are words a reader types.
+                    if name.len() > 1
+                        && !matches!(
+                            name.as_str(),
+                            "emph"
+                                | "textit"
+                                | "textbf"
+                                | "mathrm"
+                                | "mathcal"
+                                | "mathbf"
+                                | "text"
+                                | "url"
+                                | "href"
+                                | "cite"
+                                | "frac"
+                                | "sqrt"
+                        )
+                    {
+                        if !out.is_empty() && !out.ends_with([' ', '(', '[', '-', '/']) {
+                            out.push(' ');
+                        }
+                        out.push_str(&name);
+                        if chars
+                            .peek()
+                            .is_some_and(|c| c.is_alphanumeric() || *c == '\\')
+                        {
+                            out.push(' ');
+                        }
+                    }
+                }
+                // An accent or an escaped character: keep the character.
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            },
+            '{' | '}' | '$' => {}
+            '~' => out.push(' '),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    crate::text::one_line(&out)
+}
+
+/// A paper as the index holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+struct Entry {
+    id: String,
+    title: String,
+    authors: Vec<String>,
+    abstract_text: String,
+    categories: Vec<String>,
+    day: String,
+    rank: u32,
+    retweets: u64,
+    favorites: u64,
+    abs_url: String,
+    pdf_url: Option<String>,
+}
+
+fn entries(digests: &[&Digest]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for d in digests {
+        for p in &d.papers {
+            out.push(Entry {
+                id: p.arxiv_id.to_string(),
+                title: tex_words(&p.title),
+                authors: p.authors.clone(),
+                abstract_text: tex_words(&p.abstract_text),
+                categories: p.categories.iter().map(ToString::to_string).collect(),
+                day: d.date.to_string(),
+                rank: p.rank,
+                retweets: p.retweets,
+                favorites: p.favorites,
+                abs_url: p.abs_url.clone(),
+                pdf_url: p.pdf_url.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn day_number(day: &str) -> u64 {
+    day.replace('-', "").parse().unwrap_or(0)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + '_ {
+    move |source| SearchError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn tantivy_error(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> SearchError + '_ {
+    move |source| SearchError::Index {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What [`write_index`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// A new index of this many papers is current.
+    New(usize),
+    /// The current index already holds exactly these papers.
+    Unchanged(usize),
+}
+
+/// Writes the index of `digests` under `out/.search/`, unless the current
+/// one holds exactly the same papers. A new index is built in its own
+/// folder (named by the hash of what it holds) and made current by
+/// replacing `CURRENT` atomically, so a `serve` reading meanwhile sees the
+/// old index or the new one, never half of one; older folders are removed,
+/// but the one before (a reader may still have it open).
+///
+/// # Errors
+/// When the folder cannot be written or tantivy fails.
+pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchError> {
+    let entries = entries(digests);
+    let root = out.join(INDEX_DIR);
+    let mut hasher = Sha256::new();
+    hasher.update(SCHEMA_VERSION.to_le_bytes());
+    hasher.update(serde_json::to_vec(&entries).unwrap_or_default());
+    let name = format!("index-{}", &hex::encode(hasher.finalize())[..16]);
+    let current_file = root.join(CURRENT);
+    let previous = std::fs::read_to_string(&current_file).ok();
+    if previous.as_deref().map(str::trim) == Some(name.as_str()) && root.join(&name).is_dir() {
+        return Ok(Written::Unchanged(entries.len()));
+    }
+    let dir = root.join(&name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let (schema, f) = schema();
+    let index = tantivy::Index::create_in_dir(&dir, schema).map_err(tantivy_error(&dir))?;
+    register_tokenizers(&index);
+    let mut writer: tantivy::IndexWriter<TantivyDocument> = index
+        .writer_with_num_threads(1, 64 * 1024 * 1024)
+        .map_err(tantivy_error(&dir))?;
+    for e in &entries {
+        let mut d = doc!(
+            f.id => e.id.as_str(),
+            f.title => e.title.as_str(),
+            f.abstract_text => e.abstract_text.as_str(),
+            f.day => day_number(&e.day),
+            f.rank => u64::from(e.rank),
+            f.retweets => e.retweets,
+            f.favorites => e.favorites,
+            f.abs_url => e.abs_url.as_str(),
+        );
+        for a in &e.authors {
+            d.add_text(f.authors, a);
+        }
+        for c in &e.categories {
+            d.add_text(f.categories, c);
+        }
+        if let Some(pdf) = &e.pdf_url {
+            d.add_text(f.pdf_url, pdf);
+        }
+        writer.add_document(d).map_err(tantivy_error(&dir))?;
+    }
+    writer.commit().map_err(tantivy_error(&dir))?;
+    writer.wait_merging_threads().map_err(tantivy_error(&dir))?;
+    crate::atomic::replace(
+        &current_file,
+        format!("{name}\n").as_bytes(),
+        crate::atomic::NewFileMode::Public,
+    )
+    .map_err(io(&current_file))?;
+    // Keep the new one and the one before it.
+    let keep = [Some(name.as_str()), previous.as_deref().map(str::trim)];
+    if let Ok(listing) = std::fs::read_dir(&root) {
+        for entry in listing.filter_map(Result::ok) {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            if file.starts_with("index-") && !keep.contains(&Some(file.as_ref())) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(Written::New(entries.len()))
+}
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Hit {
+    /// The arXiv id.
+    pub id: String,
+    /// The title (TeX reduced to words).
+    pub title: String,
+    /// The title as HTML, the matching words in `<mark>`.
+    #[serde(skip)]
+    pub title_html: String,
+    /// Authors in paper order.
+    pub authors: Vec<String>,
+    /// A passage of the abstract as HTML, the matching words in `<mark>`.
+    #[serde(skip)]
+    pub snippet_html: String,
+    /// arXiv categories, primary first.
+    pub categories: Vec<String>,
+    /// The digest day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Rank that day.
+    pub rank: u64,
+    /// Retweets counted.
+    pub retweets: u64,
+    /// Likes counted.
+    pub favorites: u64,
+    /// The abs page.
+    pub abs_url: String,
+    /// The PDF, when the digest links one.
+    pub pdf_url: Option<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Results {
+    /// How many papers match in all.
+    pub total: usize,
+    /// This page, from 1.
+    pub page: usize,
+    /// Its hits, best first.
+    pub hits: Vec<Hit>,
+}
+
+impl Results {
+    /// Whether a next page exists.
+    #[must_use]
+    pub fn has_next(&self) -> bool {
+        self.page < MAX_PAGE && self.page * PER_PAGE < self.total
+    }
+}
+
+/// An opened index, with what a query needs.
+pub struct Index {
+    name: String,
+    engine: tantivy::Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name of the current index under `out`, if one was built.
+#[must_use]
+pub fn current_name(out: &Path) -> Option<String> {
+    std::fs::read_to_string(out.join(INDEX_DIR).join(CURRENT))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| s.starts_with("index-") && !s.contains(['/', '\\', '.']))
+}
+
+/// Highlighted HTML of `snippet`: escaped text, matches in `<mark>`.
+fn marked(snippet: &tantivy::snippet::Snippet) -> String {
+    let text = snippet.fragment();
+    let mut html = String::with_capacity(text.len() + 32);
+    let mut at = 0;
+    for range in snippet.highlighted() {
+        if range.start < at || range.end > text.len() {
+            continue;
+        }
+        html.push_str(&crate::html::escape(&text[at..range.start]));
+        html.push_str("<mark>");
+        html.push_str(&crate::html::escape(&text[range.clone()]));
+        html.push_str("</mark>");
+        at = range.end;
+    }
+    html.push_str(&crate::html::escape(&text[at..]));
+    html
+}
+
+impl Index {
+    /// Opens the current index under `out`.
+    ///
+    /// # Errors
+    /// [`SearchError::Missing`] when none was built; tantivy's errors.
+    pub fn open(out: &Path) -> Result<Self, SearchError> {
+        let name = current_name(out).ok_or_else(|| SearchError::Missing(out.to_owned()))?;
+        let dir = out.join(INDEX_DIR).join(&name);
+        let index = tantivy::Index::open_in_dir(&dir).map_err(tantivy_error(&dir))?;
+        register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tantivy_error(&dir))?;
+        let (_, fields) = schema();
+        Ok(Self {
+            name,
+            engine: index,
+            reader,
+            fields,
+        })
+    }
+
+    /// The folder name of this index (`index-HASH`), to tell when a newer one is current.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `query`, giving page `page` (from 1, at most [`MAX_PAGE`]).
+    ///
+    /// # Errors
+    /// tantivy's errors (the query itself was checked by [`query::parse`]).
+    pub fn search(&self, query: &ParsedQuery, page: usize) -> Result<Results, SearchError> {
+        let path = PathBuf::from(&self.name);
+        let page = page.clamp(1, MAX_PAGE);
+        let searcher = self.reader.searcher();
+        let q = query.to_tantivy(&self.engine, &self.fields_by_name());
+        let (top, total) = searcher
+            .search(
+                &q,
+                &(
+                    TopDocs::with_limit(PER_PAGE).and_offset((page - 1) * PER_PAGE),
+                    Count,
+                ),
+            )
+            .map_err(tantivy_error(&path))?;
+        let f = self.fields;
+        let snippets = |field: Field, chars: usize| -> Result<SnippetGenerator, SearchError> {
+            let mut g =
+                SnippetGenerator::create(&searcher, &*q, field).map_err(tantivy_error(&path))?;
+            g.set_max_num_chars(chars);
+            Ok(g)
+        };
+        let title_snippets = snippets(f.title, 1_000)?;
+        let abstract_snippets = snippets(f.abstract_text, 240)?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (_score, address) in top {
+            let d: TantivyDocument = searcher.doc(address).map_err(tantivy_error(&path))?;
+            let text = |field: Field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            let all = |field: Field| -> Vec<String> {
+                d.get_all(field)
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            };
+            let number = |field: Field| d.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+            let title = text(f.title);
+            let title_snippet = title_snippets.snippet_from_doc(&d);
+            let title_html = if title_snippet.fragment() == title {
+                marked(&title_snippet)
+            } else {
+                crate::html::escape(&title).into_owned()
+            };
+            let abstract_snippet = abstract_snippets.snippet_from_doc(&d);
+            let snippet_html = if abstract_snippet.is_empty() {
+                let abs = text(f.abstract_text);
+                let cut: String = abs.chars().take(240).collect();
+                let more = if cut.len() < abs.len() { "…" } else { "" };
+                format!("{}{more}", crate::html::escape(&cut))
+            } else {
+                marked(&abstract_snippet)
+            };
+            let day = number(f.day);
+            hits.push(Hit {
+                id: text(f.id),
+                title,
+                title_html,
+                authors: all(f.authors),
+                snippet_html,
+                categories: all(f.categories),
+                day: format!(
+                    "{:04}-{:02}-{:02}",
+                    day / 10_000,
+                    day / 100 % 100,
+                    day % 100
+                ),
+                rank: number(f.rank),
+                retweets: number(f.retweets),
+                favorites: number(f.favorites),
+                abs_url: text(f.abs_url),
+                pdf_url: d
+                    .get_first(f.pdf_url)
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+            });
+        }
+        Ok(Results { total, page, hits })
+    }
+
+    fn fields_by_name(&self) -> BTreeMap<&'static str, Field> {
+        let f = self.fields;
+        BTreeMap::from([
+            ("id", f.id),
+            ("title", f.title),
+            ("authors", f.authors),
+            ("abstract", f.abstract_text),
+            ("category", f.categories),
+            ("day", f.day),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tex_keeps_its_words() {
+        assert_eq!(
+            tex_words(r"Pok\'emon and $\alpha$-\emph{nets}"),
+            "Pokemon and alpha-nets"
+        );
+        assert_eq!(
+            tex_words(r"$\mathcal{O}(n \log n)$ sorting"),
+            "O(n log n) sorting"
+        );
+        assert_eq!(tex_words(r"unbalanced {\bf x"), "unbalanced bf x");
+    }
+}

@@ -1,0 +1,353 @@
+//! The archive's search: a real tantivy index of the sample archive
+//! (`tests/fixtures/corpus`, 32 digests), queried through the library, then
+//! `serve`'s `/search` over real HTTP on loopback.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use hotpapers::search::{self, query, Index, Results};
+
+use crate::support::{fixture, hotpapers, run};
+
+/// The index of the sample archive, built once per test in `out`.
+fn index_in(out: &Path) -> Index {
+    let archive = hotpapers::digest::load_archive(&fixture("corpus")).unwrap();
+    let digests: Vec<_> = archive.iter().collect();
+    search::write_index(out, &digests).unwrap();
+    Index::open(out).unwrap()
+}
+
+fn find(index: &Index, q: &str) -> Results {
+    index
+        .search(&query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}")), 1)
+        .unwrap()
+}
+
+fn ids(results: &Results) -> Vec<&str> {
+    results.hits.iter().map(|h| h.id.as_str()).collect()
+}
+
+#[test]
+fn title_words_stems_phrases_and_ids_find_their_paper() {
+    let out = tempfile::tempdir().unwrap();
+    let index = index_in(out.path());
+    // Words of the title, stemmed: "limitation" and "model" find
+    // "Limitations" and "Models".
+    let r = find(&index, "limitation of large language model");
+    assert_eq!(ids(&r)[0], "2102.02503");
+    assert!(
+        r.hits[0].title_html.contains("<mark>Limitations</mark>")
+            && r.hits[0].title_html.contains("<mark>Models</mark>"),
+        "{}",
+        r.hits[0].title_html
+    );
+    // A phrase must match in order.
+    assert_eq!(
+        ids(&find(&index, "\"graph neural networks\" combinatorial"))[0],
+        "2102.09544"
+    );
+    assert!(find(&index, "\"networks neural graph\" combinatorial").total == 0);
+    // An exact arXiv id, with or without its prefix and version.
+    for q in ["2102.09544", "arXiv:2102.09544", "2102.09544v2"] {
+        assert_eq!(ids(&find(&index, q)), ["2102.09544"], "{q}");
+    }
+}
+
+#[test]
+fn authors_match_without_their_accents_and_tex_titles_by_their_words() {
+    let out = tempfile::tempdir().unwrap();
+    let index = index_in(out.path());
+    for q in [
+        "author:velickovic",
+        "author:Veličković",
+        "author:\"petar velickovic\"",
+        "chetelat",
+    ] {
+        let r = find(&index, q);
+        assert!(ids(&r).contains(&"2102.09544"), "{q}: {:?}", ids(&r));
+    }
+    // `$\cap$` in "CLS = PPAD $\cap$ PLS" is not in the way of its words.
+    let r = find(&index, "title:\"ppad cap pls\"");
+    assert_eq!(r.total, 1, "{:?}", ids(&r));
+    assert!(
+        !r.hits[0].title.contains('$') && !r.hits[0].title.contains('\\'),
+        "{}",
+        r.hits[0].title
+    );
+    // `$γ$-ray` too.
+    assert_eq!(find(&index, "semi-parametric γ-ray gaussian").total, 1);
+}
+
+#[test]
+fn a_title_match_ranks_above_an_abstract_match() {
+    let out = tempfile::tempdir().unwrap();
+    let index = index_in(out.path());
+    let r = find(&index, "transformer");
+    assert!(r.total > 3, "{}", r.total);
+    let first_abstract_only = r
+        .hits
+        .iter()
+        .position(|h| !h.title.to_lowercase().contains("transformer"))
+        .unwrap_or(r.hits.len());
+    assert!(
+        r.hits[..first_abstract_only]
+            .iter()
+            .all(|h| h.title.to_lowercase().contains("transformer"))
+            && r.hits[first_abstract_only..]
+                .iter()
+                .all(|h| !h.title.to_lowercase().contains("transformer")),
+        "title matches first: {:?}",
+        r.hits.iter().map(|h| &h.title).collect::<Vec<_>>()
+    );
+    assert!(first_abstract_only > 0);
+}
+
+#[test]
+fn category_and_date_filters_narrow_and_pages_do_not_overlap() {
+    let out = tempfile::tempdir().unwrap();
+    let index = index_in(out.path());
+    let r = find(
+        &index,
+        "learning category:cs.CV after:2021-02-01 before:2021-03",
+    );
+    assert!(r.total > 0);
+    for h in &r.hits {
+        assert!(h.categories.iter().any(|c| c == "cs.CV"), "{h:?}");
+        assert!(
+            ("2021-02-01".."2021-03-32").contains(&h.day.as_str()),
+            "{}",
+            h.day
+        );
+    }
+    let all = find(&index, "learning");
+    assert!(all.total > r.total && all.total > 2 * search::PER_PAGE);
+    let q = query::parse("learning").unwrap();
+    let page2 = index.search(&q, 2).unwrap();
+    assert_eq!(page2.page, 2);
+    assert_eq!(page2.hits.len(), search::PER_PAGE);
+    assert!(
+        page2.hits.iter().all(|h| !all.hits.contains(h)),
+        "page 2 repeats page 1"
+    );
+    assert!(all.has_next());
+    // Dates alone list the papers of those days.
+    let days = find(&index, "after:2021-02-19 before:2021-02-19");
+    assert!(days.total > 5 && days.hits.iter().all(|h| h.day == "2021-02-19"));
+}
+
+#[test]
+fn a_rebuild_with_the_same_papers_keeps_the_index_and_a_change_makes_a_new_one_current() {
+    let out = tempfile::tempdir().unwrap();
+    let archive = hotpapers::digest::load_archive(&fixture("corpus")).unwrap();
+    let digests: Vec<_> = archive.iter().collect();
+    let first = search::write_index(out.path(), &digests).unwrap();
+    assert!(
+        matches!(first, search::Written::New(n) if n > 300),
+        "{first:?}"
+    );
+    let before = search::current_name(out.path()).unwrap();
+    assert!(matches!(
+        search::write_index(out.path(), &digests).unwrap(),
+        search::Written::Unchanged(_)
+    ));
+    assert_eq!(search::current_name(out.path()).unwrap(), before);
+    let opened = Index::open(out.path()).unwrap();
+    search::write_index(out.path(), &digests[1..]).unwrap();
+    let after = search::current_name(out.path()).unwrap();
+    assert_ne!(after, before);
+    // The index opened before still answers (its files were kept).
+    assert!(find(&opened, "learning").total > 0);
+}
+
+struct Served(Child, String);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn build_and_serve(out: &Path, digests: &Path) -> Served {
+    let (o, stdout, stderr) = run(hotpapers()
+        .arg("--digests")
+        .arg(digests)
+        .args(["build", "--out"])
+        .arg(out));
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let mut child = hotpapers()
+        .args(["serve", "--addr", "127.0.0.1:0", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve exited early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("listening on ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    Served(child, base)
+}
+
+/// GET `url` with `accept`: status, content type, body.
+fn get(url: &str, accept: &str) -> (u16, String, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let kind = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, kind, r.text().await.unwrap())
+    })
+}
+
+const HTML: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+
+#[test]
+fn serve_answers_search_as_a_page_and_as_json_and_says_why_a_query_cannot_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("public");
+    let server = build_and_serve(&out, &fixture("corpus"));
+    let base = &server.1;
+
+    // Every page has the search box.
+    let (_, _, front) = get(&format!("{base}/"), HTML);
+    assert!(
+        front.contains("<form class=\"search\" action=\"search\""),
+        "{front}"
+    );
+
+    let (status, kind, page) = get(
+        &format!("{base}/search?q=graph+neural+networks+combinatorial"),
+        HTML,
+    );
+    assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(page.contains("<a href=\"2021-02-19/#paper-1\"><mark>Combinatorial</mark> optimization and reasoning with <mark>graph</mark> <mark>neural</mark> <mark>networks</mark></a>"), "{page}");
+    assert!(
+        page.contains("href=\"https://arxiv.org/pdf/2102.09544\""),
+        "{page}"
+    );
+    assert!(page.contains("href=\"2021-02-19/papers.bib\""));
+    assert!(page.contains("value=\"graph neural networks combinatorial\""));
+
+    // JSON, by Accept or by path, with the next page's link.
+    let (status, kind, body) = get(&format!("{base}/search?q=learning"), "application/json");
+    assert_eq!((status, kind.as_str()), (200, "application/json"));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["hits"].as_array().unwrap().len(), search::PER_PAGE);
+    assert!(
+        v["next"]
+            .as_str()
+            .unwrap()
+            .ends_with("search.json?q=learning&page=2"),
+        "{v}"
+    );
+    let (_, _, body) = get(&format!("{base}/search.json?q=2102.02779"), "*/*");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(
+        v["hits"][0]["title"],
+        "Unifying Vision-and-Language Tasks via Text Generation"
+    );
+    assert!(v["hits"][0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/2021-02-05/#paper-2"));
+
+    // Pages: the second differs from the first and links back.
+    let (_, _, p2) = get(&format!("{base}/search?q=learning&page=2"), HTML);
+    assert!(
+        p2.contains("<ol class=\"hits\" start=\"11\">")
+            && p2.contains("rel=\"prev\" href=\"search?q=learning\""),
+        "{p2}"
+    );
+
+    // Hostile and malformed queries: a page that says so, escaped; never a 500.
+    let hostile = [
+        ("%22unbalanced", "A quote is not closed"),
+        ("color%3Ared", "is not a filter here"),
+        ("after%3Asoon", "is not a date"),
+        (
+            "%3Cscript%3Ealert(1)%3C%2Fscript%3E%20color%3Ax",
+            "is not a filter here",
+        ),
+    ];
+    for (q, says) in hostile {
+        let (status, _, page) = get(&format!("{base}/search?q={q}"), HTML);
+        assert_eq!(status, 200, "{q}");
+        assert!(page.contains(says), "{q}: {page}");
+        assert!(!page.contains("<script>"), "{q} is escaped");
+    }
+    let long = "a".repeat(5_000);
+    let (status, _, page) = get(&format!("{base}/search?q={long}"), HTML);
+    assert_eq!(status, 200);
+    assert!(page.contains("too long") && !page.contains(&"a".repeat(400)));
+    let (status, _, body) = get(&format!("{base}/search.json?q=%22x"), "application/json");
+    assert_eq!(status, 400);
+    assert!(body.contains("A quote is not closed"));
+    let (status, _, _) = get(
+        &format!("{base}/search?q=learning&page=999999999999999999999"),
+        HTML,
+    );
+    assert_eq!(status, 200);
+    let (status, _, page) = get(&format!("{base}/search"), HTML);
+    assert_eq!(status, 200);
+    assert!(page.contains("<input type=\"search\" id=\"search-q\""));
+    // The index itself is never served.
+    let (status, _, _) = get(&format!("{base}/.search/CURRENT"), HTML);
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn serve_picks_up_a_rebuilt_index_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let digests = tmp.path().join("digests");
+    std::fs::create_dir_all(&digests).unwrap();
+    std::fs::copy(
+        fixture("corpus/2021-02-05---Hot-Papers.md"),
+        digests.join("2021-02-05---Hot-Papers.md"),
+    )
+    .unwrap();
+    let out = tmp.path().join("public");
+    let server = build_and_serve(&out, &digests);
+    let url = format!(
+        "{}/search.json?q=combinatorial+optimization+graph",
+        server.1
+    );
+    let (_, _, body) = get(&url, "application/json");
+    assert!(body.contains("\"total\":0"), "{body}");
+    std::fs::copy(
+        fixture("corpus/2021-02-19---Hot-Papers.md"),
+        digests.join("2021-02-19---Hot-Papers.md"),
+    )
+    .unwrap();
+    let (o, stdout, stderr) = run(hotpapers()
+        .arg("--digests")
+        .arg(&digests)
+        .args(["build", "--out"])
+        .arg(&out));
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let (_, _, body) = get(&url, "application/json");
+    assert!(body.contains("\"id\":\"2102.09544\""), "{body}");
+}
