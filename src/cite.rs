@@ -1,10 +1,10 @@
 //! Citations: a paper of the model as a BibTeX entry (for the day's
-//! `papers.bib`) and as a COinS `ContextObject` (the `title` of a
+//! `papers.bib`) and as a `COinS` `ContextObject` (the `title` of a
 //! `<span class="Z3988">` on the day page, which Zotero and other reference
 //! managers read as one item per paper).
 //!
 //! Beside the flow, like [`crate::html`]: pure functions of [`crate::model`]
-//! that `render` (the COinS spans in the paper fragment) and `site` (the
+//! that `render` (the `COinS` spans in the paper fragment) and `site` (the
 //! `papers.bib` files) share; no I/O, no templates, no clock, so the same
 //! paper always gives the same bytes.
 //!
@@ -396,7 +396,7 @@ const KEV_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// The COinS `ContextObject` for a paper, in KEV form (OpenURL 1.0, Z39.88):
+/// The `COinS` `ContextObject` for a paper, in KEV form (`OpenURL` 1.0, Z39.88):
 /// the journal format with genre `preprint`, the title (`rft.atitle` and
 /// `rft.title`), one `rft.au` per author ("Last, First", as [`bibtex_name`]
 /// splits it, without TeX escaping), `rft.date` (the year), `rft.jtitle`

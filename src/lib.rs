@@ -9,7 +9,7 @@
 //! subcommand and is the only layer doing I/O.
 //! Beside the flow: `templates` is the one template loader the renderers share,
 //! `html` the one HTML escaper and the tweet sanitizer, and `cite` a paper as
-//! BibTeX and COinS.
+//! BibTeX and `COinS`.
 
 // `cargo clippy -- -W clippy::pedantic` (in `.ci/run`) holds, with these
 // named exceptions where pedantic is wrong for this code:

@@ -87,7 +87,7 @@ pub(crate) struct PaperView<'a> {
     #[serde(rename = "abstract")]
     abstract_text: &'a str,
     tweets: Vec<TweetView<'a>>,
-    /// The COinS `ContextObject` ([`crate::cite::coins`]) on the digest's own
+    /// The `COinS` `ContextObject` ([`crate::cite::coins`]) on the digest's own
     /// page; null in feeds.
     coins: Option<String>,
 }

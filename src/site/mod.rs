@@ -13,7 +13,7 @@
 //!
 //! Citations: beside each day page, `YYYY-MM-DD/papers.bib`
 //! ([`render_bibliographies`], one BibTeX entry per paper from
-//! [`crate::cite`]); each paper on the page carries its COinS span and an
+//! [`crate::cite`]); each paper on the page carries its `COinS` span and an
 //! `id="paper-RANK"` anchor.
 
 mod archive;

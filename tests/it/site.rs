@@ -3,7 +3,7 @@
 //! one per category; feed autodiscovery, canonical and Open Graph in every
 //! head; sanitized digest HTML; deterministic; overridable templates; only
 //! changed pages rewritten; citations: each day's `papers.bib` read back by
-//! Python's bibtexparser, and one COinS span per paper on its page.
+//! Python's bibtexparser, and one `COinS` span per paper on its page.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
