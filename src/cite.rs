@@ -397,10 +397,10 @@ const KEV_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The `COinS` `ContextObject` for a paper, in KEV form (`OpenURL` 1.0, Z39.88):
-/// the journal format with genre `preprint`, the title (`rft.atitle` and
-/// `rft.title`), one `rft.au` per author ("Last, First", as [`bibtex_name`]
-/// splits it, without TeX escaping), `rft.date` (the year), `rft.jtitle`
-/// "arXiv", the arXiv id (`info:arxiv/ID`) and the abs URL as `rft_id`s.
+/// the journal format with genre `preprint`, the title as `rft.atitle` (not
+/// `rft.title`, which that format reads as the journal's), `rft.jtitle`
+/// "arXiv", one `rft.au` per author ("Last, First", as [`bibtex_name`] splits
+/// it, without TeX escaping), `rft.date` (the year), the arXiv id (`info:arxiv/ID`) and the abs URL as `rft_id`s.
 /// Every value is percent-encoded, so the result holds only unreserved
 /// characters, `%`, `=` and `&`; it still needs HTML escaping (of the `&`s)
 /// in a `title` attribute, which the template does.
@@ -411,8 +411,7 @@ pub fn coins(paper: &Paper) -> String {
         ("ctx_ver", "Z39.88-2004".to_owned()),
         ("rft_val_fmt", "info:ofi/fmt:kev:mtx:journal".to_owned()),
         ("rft.genre", "preprint".to_owned()),
-        ("rft.atitle", title.clone()),
-        ("rft.title", title),
+        ("rft.atitle", title),
         ("rft.jtitle", "arXiv".to_owned()),
     ];
     for author in paper.authors.iter().filter(|a| !a.trim().is_empty()) {
@@ -706,7 +705,6 @@ mod tests {
              &rft_val_fmt=info%3Aofi%2Ffmt%3Akev%3Amtx%3Ajournal\
              &rft.genre=preprint\
              &rft.atitle=Cats%20%26%20Dogs%20%3D%20%24x%5E2%24%20%22quoted%22%20%3Cb%3E\
-             &rft.title=Cats%20%26%20Dogs%20%3D%20%24x%5E2%24%20%22quoted%22%20%3Cb%3E\
              &rft.jtitle=arXiv\
              &rft.au=van%20Beethoven%2C%20Ludwig\
              &rft.au=Plato\

@@ -629,6 +629,11 @@ fn coins_spans_read_back_as_the_papers_they_describe() {
         assert_eq!(get("rft_val_fmt"), ["info:ofi/fmt:kev:mtx:journal"]);
         assert_eq!(get("rft.genre"), ["preprint"]);
         assert_eq!(get("rft.atitle"), [paper.title.as_str()]);
+        assert_eq!(get("rft.jtitle"), ["arXiv"]);
+        assert!(
+            get("rft.title").is_empty(),
+            "the journal's title in this format"
+        );
         assert_eq!(get("rft.au").len(), paper.authors.len());
         let arxiv = format!("info:arxiv/{}", paper.arxiv_id);
         assert_eq!(get("rft_id"), [arxiv.as_str(), &paper.canonical_url()]);
