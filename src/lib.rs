@@ -8,7 +8,8 @@
 //! `subscribers` holds the mailing list; `cmd` wires the stages for each
 //! subcommand and is the only layer doing I/O.
 //! Beside the flow: `templates` is the one template loader the renderers share,
-//! and `html` the one HTML escaper and the tweet sanitizer.
+//! `html` the one HTML escaper and the tweet sanitizer, and `cite` a paper as
+//! BibTeX and `COinS`.
 
 // `cargo clippy -- -W clippy::pedantic` (in `.ci/run`) holds, with these
 // named exceptions where pedantic is wrong for this code:
@@ -25,6 +26,7 @@
 
 pub mod atomic;
 pub mod bounces;
+pub mod cite;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

@@ -48,6 +48,15 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
         path: page.path,
         bytes: page.html.into_bytes(),
     }));
+    // Beside each day page, its papers as BibTeX.
+    files.extend(
+        site::render_bibliographies(&everything)
+            .into_iter()
+            .map(|bib| feed::OutputFile {
+                path: bib.path,
+                bytes: bib.text.into_bytes(),
+            }),
+    );
 
     // In parallel: most of the time of a first build goes to waiting for the
     // disk (each file is flushed before its rename).

@@ -38,7 +38,13 @@ pub fn digest_html(
 /// # Errors
 /// When an overriding template fails to render.
 pub fn papers_html(digest: &Digest, templates: &Templates) -> Result<String, TemplateError> {
-    templates.render_html(templates::DIGEST_HTML, &DigestView::new(digest, None))
+    let mut view = DigestView::new(digest, None);
+    // The page is where a reference manager looks for the papers; a feed
+    // reader has no use for the spans.
+    for (view, paper) in view.papers.iter_mut().zip(&digest.papers) {
+        view.coins = Some(crate::cite::coins(paper));
+    }
+    templates.render_html(templates::DIGEST_HTML, &view)
 }
 
 /// What `digest.html.hbs` sees.
@@ -81,6 +87,9 @@ pub(crate) struct PaperView<'a> {
     #[serde(rename = "abstract")]
     abstract_text: &'a str,
     tweets: Vec<TweetView<'a>>,
+    /// The `COinS` `ContextObject` ([`crate::cite::coins`]) on the digest's own
+    /// page; null in feeds.
+    coins: Option<String>,
 }
 
 impl<'a> PaperView<'a> {
@@ -104,6 +113,7 @@ impl<'a> PaperView<'a> {
                 .collect(),
             abstract_text: &paper.abstract_text,
             tweets: paper.tweets.iter().map(TweetView::new).collect(),
+            coins: None,
         }
     }
 }

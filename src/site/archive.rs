@@ -23,9 +23,7 @@ pub fn render_pages(
     site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Vec<Page>, SiteError> {
-    let mut days: Vec<&Digest> = archive.to_vec();
-    days.sort_by_key(|d| d.date);
-    days.dedup_by_key(|d| d.date);
+    let days = archive_days(archive);
     let categories = category_index(&days);
 
     let mut pages = vec![index_page(&days, &categories, site, templates)?];
@@ -43,6 +41,21 @@ pub fn render_pages(
         .collect();
     pages.extend(category_pages?);
     Ok(pages)
+}
+
+/// The days that get a page, oldest first: one digest per day (the first of
+/// two for the same day).
+pub(super) fn archive_days<'a>(archive: &[&'a Digest]) -> Vec<&'a Digest> {
+    let mut days: Vec<&Digest> = archive.to_vec();
+    days.sort_by_key(|d| d.date);
+    days.dedup_by_key(|d| d.date);
+    days
+}
+
+/// Where a day's bibliography is, relative to the site root; none for a day
+/// without papers.
+pub(super) fn bibliography_path(digest: &Digest) -> Option<String> {
+    (!digest.papers.is_empty()).then(|| format!("{}/papers.bib", digest.date.format("%Y-%m-%d")))
 }
 
 /// A paper as listed on its category page.
@@ -191,6 +204,8 @@ fn day_page(
         next: Option<String>,
         published: String,
         published_label: String,
+        /// `YYYY-MM-DD/papers.bib`, relative to the root; null without papers.
+        bibtex: Option<String>,
         digest_html: String,
     }
     let day = digest.date.format("%Y-%m-%d").to_string();
@@ -201,6 +216,7 @@ fn day_page(
         next: next.map(|d| d.date.format("%Y-%m-%d").to_string()),
         published: digest.published.to_rfc3339(),
         published_label: digest.published.format("%-d %B %Y").to_string(),
+        bibtex: bibliography_path(digest),
         digest_html: crate::render::papers_html(digest, templates)?,
     };
     let content = templates.render_html(templates::SITE_DAY, &view)?;

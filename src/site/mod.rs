@@ -10,6 +10,11 @@
 //! same text. Pages need no JavaScript, link each
 //! other relatively (the site works from any folder and under `serve`), and
 //! use absolute URLs only for canonical, Open Graph and feed links.
+//!
+//! Citations: beside each day page, `YYYY-MM-DD/papers.bib`
+//! ([`render_bibliographies`], one BibTeX entry per paper from
+//! [`crate::cite`]); each paper on the page carries its `COinS` span and an
+//! `id="paper-RANK"` anchor.
 
 mod archive;
 mod search;
@@ -21,6 +26,8 @@ use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
 pub use search::{render_search, search_href, SearchPage};
+
+use crate::model::Digest;
 
 /// Why the pages could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +44,30 @@ pub struct Page {
     pub path: String,
     /// The whole document.
     pub html: String,
+}
+
+/// A day's bibliography to write beside its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bibliography {
+    /// `2021-02-12/papers.bib`, relative to the output folder.
+    pub path: String,
+    /// BibTeX, one `@misc` entry per paper ([`crate::cite::bibliography`]).
+    pub text: String,
+}
+
+/// The `papers.bib` of every day [`render_pages`] writes a page for, except
+/// days without papers (whose pages then offer none).
+#[must_use]
+pub fn render_bibliographies(archive: &[&Digest]) -> Vec<Bibliography> {
+    archive::archive_days(archive)
+        .into_iter()
+        .filter_map(|digest| {
+            archive::bibliography_path(digest).map(|path| Bibliography {
+                path,
+                text: crate::cite::bibliography(digest),
+            })
+        })
+        .collect()
 }
 
 /// A feed link in the head (autodiscovery) and the footer.

@@ -2,14 +2,17 @@
 //! previous/next links, the front page with the subscribe form and every feed,
 //! one per category; feed autodiscovery, canonical and Open Graph in every
 //! head; sanitized digest HTML; deterministic; overridable templates; only
-//! changed pages rewritten.
+//! changed pages rewritten; citations: each day's `papers.bib` read back by
+//! Python's bibtexparser, and one `COinS` span per paper on its page.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use hotpapers::cite;
 use hotpapers::config::Config;
 use hotpapers::digest::{load_archive, parse_bytes};
 use hotpapers::model::Digest;
-use hotpapers::site::{render_pages, Page};
+use hotpapers::site::{render_bibliographies, render_pages, Page};
 use hotpapers::templates::Templates;
 use scraper::{Html, Selector};
 
@@ -370,4 +373,296 @@ fn build_writes_the_pages_and_rewrites_only_what_changed() {
     assert!(std::fs::read_to_string(out.join("2021-03-05/index.html"))
         .unwrap()
         .contains("../2021-03-19/"));
+}
+
+// Citations (issue 15): papers.bib beside each day page, COinS on the page.
+
+/// Builds the digests in `digests` into a fresh folder and returns it.
+#[track_caller]
+fn build(digests: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let (o, _, stderr) = support::run(
+        support::hotpapers()
+            .arg("--digests")
+            .arg(digests)
+            .arg("build")
+            .arg("--out")
+            .arg(out.path()),
+    );
+    assert!(o.status.success(), "{stderr}");
+    out
+}
+
+/// A Python that can `import bibtexparser`: `HOTPAPERS_TEST_PYTHON`, else
+/// `target/ci-venv/bin/python` (where `.ci/run` installs it), else `python3`.
+/// Without one the test is skipped, unless `HOTPAPERS_TEST_BIBTEX=require`.
+fn bibtex_python() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-venv/bin/python");
+    let candidates: Vec<PathBuf> = std::env::var_os("HOTPAPERS_TEST_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([venv, PathBuf::from("python3")])
+        .collect();
+    let found = candidates.into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", "import bibtexparser"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        let required = std::env::var("HOTPAPERS_TEST_BIBTEX").is_ok_and(|v| v == "require");
+        assert!(
+            !required,
+            "HOTPAPERS_TEST_BIBTEX=require, but no Python can import bibtexparser"
+        );
+        eprintln!("skipped: needs Python with bibtexparser (`pip install bibtexparser`)");
+    }
+    found
+}
+
+/// `.ci/check_bibtex.py` with `args`: its stdout, or a panic with its stderr.
+#[track_caller]
+fn check_bibtex(python: &Path, args: &[&std::ffi::OsStr]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/check_bibtex.py");
+    let o = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
+/// The entries of a `.bib` file as bibtexparser reads them.
+#[track_caller]
+fn parse_bibtex(python: &Path, bib: &Path) -> Vec<serde_json::Value> {
+    let json = check_bibtex(python, &["--json".as_ref(), bib.as_os_str()]);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        parsed["failed"], 0,
+        "blocks bibtexparser could not read: {json}"
+    );
+    parsed["entries"].as_array().unwrap().clone()
+}
+
+#[test]
+fn build_writes_papers_bib_for_each_day_that_bibtexparser_reads_as_one_entry_per_paper() {
+    let out = build(&fixture("corpus"));
+    let archive = corpus();
+    for digest in &archive {
+        let day = digest.date.format("%Y-%m-%d").to_string();
+        let bib = out.path().join(&day).join("papers.bib");
+        assert_eq!(bib.is_file(), !digest.papers.is_empty(), "{day}");
+    }
+    let Some(python) = bibtex_python() else {
+        return;
+    };
+    // The whole build: every day, every entry with its fields, as many
+    // entries and COinS spans as papers.
+    let summary = check_bibtex(&python, &[out.path().as_os_str()]);
+    assert!(summary.contains(" 0 days with problems"), "{summary}");
+
+    let digest = archive
+        .iter()
+        .find(|d| d.date.to_string() == "2021-02-19")
+        .unwrap();
+    let entries = parse_bibtex(&python, &out.path().join("2021-02-19/papers.bib"));
+    assert_eq!(entries.len(), digest.papers.len());
+    for (entry, paper) in entries.iter().zip(&digest.papers) {
+        let fields = &entry["fields"];
+        assert_eq!(entry["type"], "misc");
+        assert_eq!(entry["key"], cite::bibtex_key(&paper.arxiv_id));
+        assert_eq!(fields["eprint"], paper.arxiv_id.as_str());
+        assert_eq!(fields["archiveprefix"], "arXiv");
+        assert_eq!(fields["primaryclass"], paper.categories[0].as_str());
+        assert_eq!(fields["url"], paper.canonical_url());
+        assert_eq!(fields["year"], "2021");
+        assert_eq!(
+            fields["title"],
+            format!("{{{}}}", cite::tex_text(&paper.title))
+        );
+        let authors: Vec<String> = paper.authors.iter().map(|a| cite::bibtex_name(a)).collect();
+        assert_eq!(fields["author"], authors.join(" and "));
+    }
+}
+
+#[test]
+fn hostile_titles_and_names_stay_inside_their_bibtex_fields() {
+    let out = build(&fixture("hostile/tex-and-braces"));
+    let bib = out.path().join("2021-05-01/papers.bib");
+    let text = std::fs::read_to_string(&bib).unwrap();
+    insta::assert_snapshot!("papers.bib", text);
+    let Some(python) = bibtex_python() else {
+        return;
+    };
+    let entries = parse_bibtex(&python, &bib);
+    // The `@misc{evil, ...}` in a title is still the title.
+    let keys: Vec<&str> = entries.iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "arXiv:2105.00001",
+            "arXiv:2105.00002",
+            "arXiv:hep-th_9901001"
+        ]
+    );
+    let archive = load_archive(&fixture("hostile/tex-and-braces")).unwrap();
+    let papers: Vec<_> = archive.iter().flat_map(|d| &d.papers).collect();
+    for (entry, paper) in entries.iter().zip(&papers) {
+        let fields = entry["fields"].as_object().unwrap();
+        // Exactly these fields (serde_json lists them sorted), none injected.
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "archiveprefix",
+                "author",
+                "eprint",
+                "primaryclass",
+                "title",
+                "url",
+                "year"
+            ]
+        );
+        assert_eq!(
+            fields["title"],
+            format!("{{{}}}", cite::tex_text(&paper.title))
+        );
+    }
+    let title = |i: usize| entries[i]["fields"]["title"].as_str().unwrap().to_owned();
+    assert_eq!(
+        title(0),
+        "{Unbalanced \\textbraceright{}\\textbraceright{} braces, a \\ backslash \\textbraceleft{}\\textbraceleft{} and $x\\rbrace{}$ with 100\\% \\# \\& \\_ in it\\textbackslash{}}"
+    );
+    assert_eq!(
+        title(1),
+        "{Closing\\textbraceright{}\\textbraceright{}, @misc{evil, title={pwned}} \"quotes\" ' and an escaped \\textbraceright{}}"
+    );
+    assert_eq!(
+        title(2),
+        "{Bounds for $\\mathcal{O}(n^2)$ {BERT} models: CLS = PPAD $\\cap$ PLS}"
+    );
+    assert_eq!(
+        entries[0]["fields"]["author"],
+        "van Beethoven, Ludwig and {The ATLAS Collaboration} and Plato and \\textbraceright{}Evil\\textbraceleft{}, Mallory and Co, Eve \\& and King, Jr., Martin Luther and {Smith and Wesson} and Schr\\\"odinger, Erwin"
+    );
+    assert_eq!(entries[2]["fields"]["year"], "1999");
+}
+
+#[test]
+fn a_day_page_links_its_bibtex_and_anchors_and_cites_every_paper() {
+    let archive = corpus();
+    let pages = pages(&archive);
+    let digest = archive
+        .iter()
+        .find(|d| d.date.to_string() == "2021-02-19")
+        .unwrap();
+    let doc = page(&pages, "2021-02-19/index.html");
+    let link = doc
+        .select(&Selector::parse("a[href$=\"papers.bib\"]").unwrap())
+        .next()
+        .expect("a link to papers.bib");
+    assert_eq!(link.value().attr("href"), Some("../2021-02-19/papers.bib"));
+    assert_eq!(link.text().collect::<String>(), "BibTeX for this day");
+
+    let ids: Vec<&str> = doc
+        .select(&Selector::parse("section.paper").unwrap())
+        .map(|s| s.value().attr("id").unwrap())
+        .collect();
+    let expected: Vec<String> = digest
+        .papers
+        .iter()
+        .map(|p| format!("paper-{}", p.rank))
+        .collect();
+    assert_eq!(ids, expected);
+
+    // One span per paper, inside the paper's section; the attribute, once
+    // HTML-decoded, is exactly the ContextObject.
+    for paper in &digest.papers {
+        let css = format!("section#paper-{} > span.Z3988", paper.rank);
+        let spans: Vec<_> = doc.select(&Selector::parse(&css).unwrap()).collect();
+        assert_eq!(spans.len(), 1, "{css}");
+        assert_eq!(
+            spans[0].value().attr("title"),
+            Some(cite::coins(paper).as_str())
+        );
+    }
+    assert_eq!(
+        render_bibliographies(&archive.iter().collect::<Vec<_>>())
+            .iter()
+            .find(|b| b.path == "2021-02-19/papers.bib")
+            .map(|b| b.text.matches("@misc{").count()),
+        Some(digest.papers.len())
+    );
+}
+
+#[test]
+fn coins_spans_read_back_as_the_papers_they_describe() {
+    let archive: Vec<Digest> = load_archive(&fixture("hostile/tex-and-braces"))
+        .unwrap()
+        .iter()
+        .cloned()
+        .collect();
+    let doc = page(&pages(&archive), "2021-05-01/index.html");
+    let spans: Vec<String> = doc
+        .select(&Selector::parse("span.Z3988").unwrap())
+        .map(|s| s.value().attr("title").unwrap().to_owned())
+        .collect();
+    assert_eq!(spans.len(), 3);
+    for (kev, paper) in spans.iter().zip(&archive[0].papers) {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(kev.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |key: &str| -> Vec<&str> {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(get("ctx_ver"), ["Z39.88-2004"]);
+        assert_eq!(get("rft_val_fmt"), ["info:ofi/fmt:kev:mtx:journal"]);
+        assert_eq!(get("rft.genre"), ["preprint"]);
+        assert_eq!(get("rft.atitle"), [paper.title.as_str()]);
+        assert_eq!(get("rft.jtitle"), ["arXiv"]);
+        assert!(
+            get("rft.title").is_empty(),
+            "the journal's title in this format"
+        );
+        assert_eq!(get("rft.au").len(), paper.authors.len());
+        let arxiv = format!("info:arxiv/{}", paper.arxiv_id);
+        assert_eq!(get("rft_id"), [arxiv.as_str(), &paper.canonical_url()]);
+    }
+    let first = &spans[0];
+    assert!(
+        first.contains("&rft.au=van%20Beethoven%2C%20Ludwig&"),
+        "{first}"
+    );
+    assert!(
+        first.contains("&rft.au=The%20ATLAS%20Collaboration&"),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_day_without_papers_offers_no_bibtex() {
+    let digest = parse_bytes(
+        Path::new("2021-03-01.md"),
+        &std::fs::read(fixture("valid/no-papers.md")).unwrap(),
+    )
+    .unwrap()
+    .digest;
+    assert!(render_bibliographies(&[&digest]).is_empty());
+    let pages = pages(std::slice::from_ref(&digest));
+    let html = &pages
+        .iter()
+        .find(|p| p.path == "2021-03-01/index.html")
+        .unwrap()
+        .html;
+    assert!(!html.contains("papers.bib"), "{html}");
 }
