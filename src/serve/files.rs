@@ -399,6 +399,8 @@ pub(crate) fn content_type(name: &str) -> (&'static str, &'static str) {
         "css" => ("text/css; charset=utf-8", ASSET),
         "js" | "mjs" => ("text/javascript; charset=utf-8", ASSET),
         "txt" => ("text/plain; charset=utf-8", PAGE),
+        // A day's citations (`YYYY-MM-DD/papers.bib`).
+        "bib" => ("application/x-bibtex; charset=utf-8", PAGE),
         "svg" => ("image/svg+xml", ASSET),
         "png" => ("image/png", ASSET),
         "jpg" | "jpeg" => ("image/jpeg", ASSET),
