@@ -20,6 +20,18 @@ pub struct Trended<'a> {
     pub paper: &'a Paper,
 }
 
+impl Trended<'_> {
+    /// The time the paper's entry carries for that day: the digest's
+    /// `published`, one second earlier for each rank below the first, so
+    /// that the papers of one day have distinct times in rank order (rank 1
+    /// newest) and every feed reader sorts them by rank.
+    #[must_use]
+    pub fn time(&self) -> DateTime<FixedOffset> {
+        self.digest.published
+            - chrono::Duration::seconds(i64::from(self.paper.rank.saturating_sub(1)))
+    }
+}
+
 /// One paper of the feed window with every day it trended.
 #[derive(Debug)]
 pub struct PaperEntry<'a> {
@@ -32,22 +44,22 @@ pub struct PaperEntry<'a> {
 }
 
 impl PaperEntry<'_> {
-    /// When it first trended (the oldest digest's `published`).
+    /// When it first trended (the oldest day's [`Trended::time`]).
     #[must_use]
     pub fn published(&self) -> DateTime<FixedOffset> {
         self.days
             .iter()
-            .map(|t| t.digest.published)
+            .map(Trended::time)
             .min()
             .unwrap_or_else(super::epoch)
     }
 
-    /// When it last trended (the newest digest's `published`).
+    /// When it last trended (the newest day's [`Trended::time`]).
     #[must_use]
     pub fn updated(&self) -> DateTime<FixedOffset> {
         self.days
             .iter()
-            .map(|t| t.digest.published)
+            .map(Trended::time)
             .max()
             .unwrap_or_else(super::epoch)
     }

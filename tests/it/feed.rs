@@ -250,8 +250,8 @@ fn a_paper_trending_on_two_days_is_one_entry_updated_on_the_latest_day() {
     );
     assert_eq!(
         twice.updated.to_rfc3339(),
-        "2021-03-03T08:30:00+00:00",
-        "last day it trended"
+        "2021-03-03T08:29:59+00:00",
+        "last day it trended, one second before rank 1 (it was rank 2)"
     );
     assert_eq!(twice.title.value, "A Paper on $SU(N)$ & Friends");
     let authors: Vec<&str> = twice.authors.iter().map(|a| a.name.as_str()).collect();
@@ -312,8 +312,8 @@ fn each_category_feed_holds_only_its_papers_and_the_opml_lists_every_feed() {
     );
     assert_eq!(
         cs_pl.updated.to_rfc3339(),
-        "2021-03-02T08:00:00+00:00",
-        "a category feed is as new as its newest paper"
+        "2021-03-02T07:59:59+00:00",
+        "a category feed is as new as its newest paper (rank 2 that day: a second before rank 1)"
     );
     assert!(text(&files, "categories/cs.PL.xml")
         .contains("<?xml-stylesheet type=\"text/xsl\" href=\"../feed.xsl\"?>"));
@@ -375,7 +375,7 @@ fn feeds_hold_only_the_latest_n_digests() {
         .unwrap();
     assert_eq!(
         twice.published.unwrap().to_rfc3339(),
-        "2021-03-03T08:30:00+00:00",
+        "2021-03-03T08:29:59+00:00",
         "only days inside the window count"
     );
 }
@@ -909,4 +909,27 @@ fn deep_nesting_leaves_at_most_that_digest_out_never_the_build() {
     assert_every_feed_parses(out.path());
     let (status, _, _) = build(true);
     assert_eq!(status.status.code(), Some(3), "--strict fails the build");
+}
+
+#[test]
+fn papers_of_one_day_have_distinct_times_in_rank_order_so_readers_sort_them_by_rank() {
+    let files = build(&digests("corpus"), &site());
+    let mut feeds = vec!["papers.xml".to_owned()];
+    feeds.extend(
+        files
+            .keys()
+            .filter(|p| p.starts_with("categories/") && p.ends_with(".xml"))
+            .cloned(),
+    );
+    for path in feeds {
+        let feed = atom(&files, &path);
+        let times: Vec<_> = feed.entries.iter().map(|e| e.updated).collect();
+        let mut newest_first = times.clone();
+        newest_first.sort_by(|a, b| b.cmp(a));
+        newest_first.dedup();
+        assert_eq!(
+            times, newest_first,
+            "{path}: every entry its own time, in the feed's (rank) order"
+        );
+    }
 }

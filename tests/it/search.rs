@@ -251,7 +251,10 @@ fn serve_answers_search_as_a_page_and_as_json_and_says_why_a_query_cannot_run() 
     assert!(page.contains("href=\"2021-02-19/papers.bib\""));
     // … which is the day's BibTeX, with this paper's entry.
     let (status, kind, bib) = get(&format!("{base}/2021-02-19/papers.bib"), "*/*");
-    assert_eq!((status, kind.as_str()), (200, "application/x-bibtex; charset=utf-8"));
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, "application/x-bibtex; charset=utf-8")
+    );
     assert!(bib.contains("@misc{arXiv:2102.09544,"), "{bib}");
     assert!(page.contains("value=\"graph neural networks combinatorial\""));
 
