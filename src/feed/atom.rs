@@ -28,7 +28,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
             let page = render::digest_page_url(d, site);
             Entry {
                 id: digest_id(d, site),
-                title: Text::plain(d.title.clone()),
+                title: Text::plain(super::entry_title(d)),
                 updated: d.published,
                 published: Some(d.published),
                 authors: vec![site_author(site)],
@@ -46,7 +46,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
     let feed = feed(
         site,
         path,
-        site.title.clone(),
+        super::feed_title(site, "Atom"),
         site.subtitle.clone(),
         &site.link(""),
         set.newest(),

@@ -13,7 +13,7 @@ const VERSION: &str = "https://jsonfeed.org/version/1.1";
 #[derive(Serialize)]
 struct JsonFeed<'a> {
     version: &'static str,
-    title: &'a str,
+    title: String,
     home_page_url: String,
     feed_url: String,
     description: &'a str,
@@ -32,7 +32,7 @@ struct Author {
 struct JsonItem<'a> {
     id: String,
     url: String,
-    title: &'a str,
+    title: String,
     content_html: &'a str,
     summary: String,
     date_published: String,
@@ -57,7 +57,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         .map(|(d, html)| JsonItem {
             id: digest_id(d, site),
             url: render::digest_page_url(d, site),
-            title: &d.title,
+            title: super::entry_title(d),
             content_html: html,
             summary: render::digest_summary(d),
             date_published: rfc3339(d.published),
@@ -71,7 +71,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         .collect();
     let feed = JsonFeed {
         version: VERSION,
-        title: &site.title,
+        title: super::feed_title(site, "JSON Feed"),
         home_page_url: site.link(""),
         feed_url: site.link(path),
         description: &site.subtitle,

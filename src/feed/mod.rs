@@ -132,6 +132,9 @@ impl<'a> FeedSet<'a> {
         let mut digests: Vec<&Digest> = archive.iter().map(Borrow::borrow).collect();
         digests.sort_by(|a, b| b.date.cmp(&a.date).then(b.published.cmp(&a.published)));
         digests.dedup_by_key(|d| d.date);
+        // A day without papers keeps its page but is no feed entry: an
+        // entry that says "nothing today" is noise in a reader.
+        digests.retain(|d| !d.papers.is_empty());
         digests.truncate(site.feed_limit);
         let digest_html = digests
             .iter()
@@ -225,6 +228,25 @@ pub fn build_with<D: Borrow<Digest>>(
     templates: &Templates,
 ) -> Result<Vec<OutputFile>, FeedError> {
     FeedSet::new(archive, site, templates)?.files()
+}
+
+/// A digest's entry title, saying what is inside: "Hot Papers 2021-08-24:
+/// Towards Explainable Fact Checking, and 11 more".
+#[must_use]
+pub fn entry_title(digest: &Digest) -> String {
+    match digest.papers.as_slice() {
+        [] => digest.title.clone(),
+        [only] => format!("{}: {}", digest.title, only.title),
+        [first, rest @ ..] => format!("{}: {}, and {} more", digest.title, first.title, rest.len()),
+    }
+}
+
+/// The title of the digest feed in `format` ("Atom", "RSS", "JSON Feed"):
+/// the site's title and the format, so that a reader holding several of
+/// them (an OPML import) tells them apart; the pages' feed links say the same.
+#[must_use]
+pub fn feed_title(site: &SiteSettings, format: &str) -> String {
+    format!("{} ({format})", site.title)
 }
 
 /// Output path of a category's feed.

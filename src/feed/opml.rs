@@ -51,7 +51,7 @@ fn write<'c>(
     // The daily digest once (Atom): rss.xml and feed.json hold the same
     // entries, and importing them too would subscribe the reader twice.
     let feeds = [
-        ("atom.xml", title.clone()),
+        ("atom.xml", super::feed_title(site, "Atom")),
         ("papers.xml", format!("{title}: every paper")),
     ];
     for (file, text) in &feeds {

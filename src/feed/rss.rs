@@ -26,7 +26,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
             let id = digest_id(d, site);
             let permalink = id.starts_with("http");
             Item {
-                title: Some(d.title.clone()),
+                title: Some(super::entry_title(d)),
                 link: Some(render::digest_page_url(d, site)),
                 description: Some(escape(&render::digest_summary(d)).into_owned()),
                 categories: digest_categories(d)
@@ -52,7 +52,7 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
         .collect();
     let newest = rfc822(set.newest());
     let channel = Channel {
-        title: site.title.clone(),
+        title: super::feed_title(site, "RSS"),
         link: site.link(""),
         description: site.subtitle.clone(),
         language: Some(site.language.clone()),

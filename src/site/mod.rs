@@ -190,17 +190,17 @@ fn site_feeds(site: &SiteSettings) -> Vec<FeedLink> {
     vec![
         FeedLink {
             media_type: "application/atom+xml",
-            title: format!("{} (Atom)", site.title),
+            title: crate::feed::feed_title(site, "Atom"),
             href: site.link("atom.xml"),
         },
         FeedLink {
             media_type: "application/rss+xml",
-            title: format!("{} (RSS)", site.title),
+            title: crate::feed::feed_title(site, "RSS"),
             href: site.link("rss.xml"),
         },
         FeedLink {
             media_type: "application/feed+json",
-            title: format!("{} (JSON Feed)", site.title),
+            title: crate::feed::feed_title(site, "JSON Feed"),
             href: site.link("feed.json"),
         },
     ]

@@ -81,7 +81,12 @@ fn build_writes_every_feed_file() {
 fn atom_has_one_entry_per_digest_newest_first_with_stable_ids_and_digest_dates() {
     let files = build(&digests("archive"), &site());
     let feed = atom(&files, "atom.xml");
-    assert_eq!(feed.title.value, "Hot Papers");
+    assert_eq!(
+        feed.title.value, "Hot Papers (Atom)",
+        "named apart from the RSS feed"
+    );
+    assert_eq!(rss(&files).title, "Hot Papers (RSS)");
+    assert_eq!(json(&files)["title"], "Hot Papers (JSON Feed)");
     assert_eq!(feed.id, "https://hotpapers.example.org/atom.xml");
     assert_eq!(feed.lang.as_deref(), Some("en"));
     assert_eq!(
@@ -112,7 +117,10 @@ fn atom_has_one_entry_per_digest_newest_first_with_stable_ids_and_digest_dates()
         ]
     );
     let e = &feed.entries[1];
-    assert_eq!(e.title.value, "Hot Papers 2021-03-02");
+    assert_eq!(
+        e.title.value, "Hot Papers 2021-03-02: Attention Is Still All You Need, and 1 more",
+        "the title says what is inside"
+    );
     assert_eq!(e.links[0].rel, "alternate");
     assert_eq!(e.links[0].href, "https://hotpapers.example.org/2021-03-02/");
     assert_eq!(
@@ -551,7 +559,25 @@ fn the_sample_corpus_builds_every_feed() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n, "paper ids are unique");
-    let in_window: usize = corpus.iter().rev().take(30).map(|d| d.papers.len()).sum();
+    // Days without papers are no entries: the window is 30 days with papers.
+    let with_papers: Vec<&Digest> = corpus.iter().filter(|d| !d.papers.is_empty()).collect();
+    assert!(
+        with_papers.len() < corpus.len(),
+        "the corpus has an empty day"
+    );
+    for entry in &feed.entries {
+        assert!(
+            entry.title.value.contains(": "),
+            "{}: says what is inside",
+            entry.title.value
+        );
+    }
+    let in_window: usize = with_papers
+        .iter()
+        .rev()
+        .take(30)
+        .map(|d| d.papers.len())
+        .sum();
     assert!(n > 0 && n <= in_window);
     let categories = files
         .keys()
@@ -777,7 +803,10 @@ fn characters_xml_forbids_never_reach_a_feed_written_by_build() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(atom.entries[0].title.value, "Hot Papers 2021-04-05 elif");
+    assert_eq!(
+        atom.entries[0].title.value,
+        "Hot Papers 2021-04-05 elif: Raw noncharacters and abc in a title"
+    );
     let page = std::fs::read_to_string(out.path().join("2021-04-05/index.html")).unwrap();
     assert!(!page.contains("og:image"), "no `javascript:` image");
     assert!(!page.contains("javascript"));
