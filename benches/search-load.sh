@@ -43,6 +43,8 @@ for i in range(n):
 EOF
 
 export HOTPAPERS_SITE_URL="http://127.0.0.1:$PORT/" HOTPAPERS_SUBSCRIBERS="$WORK/subscribers"
+HOTPAPERS_SECRET=$(openssl rand -hex 32)
+export HOTPAPERS_SECRET
 /usr/bin/time -f "build: %e s, %M KB peak" "$BIN" -q --digests "$WORK/digests" build --out "$WORK/public"
 du -sh "$WORK/public/.search" | sed 's/^/index size: /'
 "$BIN" -q serve --addr "127.0.0.1:$PORT" --out "$WORK/public" &

@@ -18,6 +18,8 @@ trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cargo build --release --quiet --bin hotpapers
 BIN=${CARGO_TARGET_DIR:-target}/release/hotpapers
 export HOTPAPERS_SITE_URL="http://127.0.0.1:$PORT/" HOTPAPERS_SUBSCRIBERS="$WORK/subscribers"
+HOTPAPERS_SECRET=$(openssl rand -hex 32)
+export HOTPAPERS_SECRET
 "$BIN" -q --digests tests/fixtures/corpus build --out "$WORK/public" >/dev/null
 "$BIN" -q serve --addr "127.0.0.1:$PORT" --out "$WORK/public" &
 SERVER=$!
