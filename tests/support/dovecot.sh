@@ -53,10 +53,12 @@ cmd_install() {
     DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=120
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         -o DPkg::Lock::Timeout=120 "${missing[@]}"
-    # The package's own instance is not wanted; ours run with their own configuration.
+    # The package's own instance is not wanted; ours run with their own
+    # configuration (and base folder), and never need it.
     if command -v systemctl >/dev/null; then
         systemctl disable --now dovecot.service >/dev/null 2>&1 || true
     fi
+    /usr/sbin/dovecot stop >/dev/null 2>&1 || true
 }
 
 cmd_start() {
