@@ -170,8 +170,16 @@ fn sign(c: &mut Criterion) {
         base64::engine::general_purpose::STANDARD.encode(&der[der.len() - 32..])
     };
     for (name, key, algorithm) in [
-        ("RSA-2048", rsa_pem.as_str(), lettre::message::dkim::DkimSigningAlgorithm::Rsa),
-        ("Ed25519", ed25519_seed.as_str(), lettre::message::dkim::DkimSigningAlgorithm::Ed25519),
+        (
+            "RSA-2048",
+            rsa_pem.as_str(),
+            lettre::message::dkim::DkimSigningAlgorithm::Rsa,
+        ),
+        (
+            "Ed25519",
+            ed25519_seed.as_str(),
+            lettre::message::dkim::DkimSigningAlgorithm::Ed25519,
+        ),
     ] {
         let key = lettre::message::dkim::DkimSigningKey::new(key, algorithm).unwrap();
         let config = lettre::message::dkim::DkimConfig::default_config(
@@ -179,16 +187,19 @@ fn sign(c: &mut Criterion) {
             "example.org".to_owned(),
             key,
         );
-        group.bench_function(format!("lettre (rsa, ed25519-dalek), {name}, one message"), |b| {
-            b.iter_batched(
-                || lettre_message.clone(),
-                |mut m| {
-                    m.sign(&config);
-                    std::hint::black_box(m)
-                },
-                criterion::BatchSize::SmallInput,
-            );
-        });
+        group.bench_function(
+            format!("lettre (rsa, ed25519-dalek), {name}, one message"),
+            |b| {
+                b.iter_batched(
+                    || lettre_message.clone(),
+                    |mut m| {
+                        m.sign(&config);
+                        std::hint::black_box(m)
+                    },
+                    criterion::BatchSize::SmallInput,
+                );
+            },
+        );
     }
     group.finish();
 }

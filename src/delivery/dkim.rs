@@ -229,7 +229,9 @@ impl DkimSigner {
                 let mut signature = vec![0; key.public_modulus_len()];
                 key.sign(&RSA_PKCS1_SHA256, &self.rng, data, &mut signature)
                     .unwrap_or_else(|_| {
-                        unreachable!("RSA signing into a modulus-sized buffer failed: a bug to report")
+                        unreachable!(
+                            "RSA signing into a modulus-sized buffer failed: a bug to report"
+                        )
                     });
                 signature
             }
@@ -351,11 +353,13 @@ fn header_fields(head: &[u8]) -> Vec<(&[u8], &[u8])> {
 /// lowercased, folds removed, runs of white space made one space, none
 /// around the colon or at the end. No CRLF is added.
 fn relaxed_header(field: &[u8], out: &mut Vec<u8>) {
-    let colon = field
-        .iter()
-        .position(|&b| b == b':')
-        .unwrap_or(field.len());
-    out.extend(field[..colon].trim_ascii_end().iter().map(u8::to_ascii_lowercase));
+    let colon = field.iter().position(|&b| b == b':').unwrap_or(field.len());
+    out.extend(
+        field[..colon]
+            .trim_ascii_end()
+            .iter()
+            .map(u8::to_ascii_lowercase),
+    );
     out.push(b':');
     let value = field.get(colon + 1..).unwrap_or(&[]);
     let mut space = false;
@@ -527,7 +531,12 @@ mod tests {
         while lines.last().is_some_and(String::is_empty) {
             lines.pop();
         }
-        lines.iter().map(|l| format!("{l}\r\n")).collect::<String>().into_bytes()
+        let mut out = Vec::new();
+        for line in lines {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
     }
 
     fn test_signer() -> DkimSigner {

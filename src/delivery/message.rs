@@ -198,7 +198,7 @@ impl Mailer {
             Body::new(rendered.html.clone()),
             &message_id,
         ))?;
-        Ok(self.finish(&message, date)?)
+        self.finish(&message, date)
     }
 
     /// `local+TOKEN@domain`: a per-reader (and, for bounces, per-day) address

@@ -1099,14 +1099,19 @@ fn issue_13_content_type_is_signed_and_a_changed_boundary_fails() {
 #[test]
 fn issue_13_folded_encoded_subject_and_long_list_unsubscribe_verify() {
     let long_site = format!("https://{}.example.org/", "newsletters".repeat(12));
-    let mut reader = Subscriber::new(format!("{}@example.org", "a.very.long.local.part".repeat(2)));
+    let mut reader = Subscriber::new(format!(
+        "{}@example.org",
+        "a.very.long.local.part".repeat(2)
+    ));
     reader.name = Some("Zoë Ångström-Müller".to_owned());
     for (key, _, public) in DKIM_KEYS {
         let raw = dkim_signed_with(
             key,
             |b| {
                 b.title("Heiße Papiere über Ängste und Übermut")
-                    .subject(Some("Heiße Papiere {{date}}: Überraschend lange Betreffzeile für Ünïcödé-Leser"))
+                    .subject(Some(
+                        "Heiße Papiere {{date}}: Überraschend lange Betreffzeile für Ünïcödé-Leser",
+                    ))
                     .site_url(&long_site)
             },
             &reader,
@@ -1118,14 +1123,20 @@ fn issue_13_folded_encoded_subject_and_long_list_unsubscribe_verify() {
             .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
             .collect::<Vec<_>>();
         assert!(subject.len() > 1, "the subject is folded: {subject:?}");
-        assert!(subject[0].contains("=?utf-8?") || subject[0].contains("=?UTF-8?"), "{subject:?}");
+        assert!(
+            subject[0].contains("=?utf-8?") || subject[0].contains("=?UTF-8?"),
+            "{subject:?}"
+        );
         let unsubscribe = block
             .split("\r\n")
             .skip_while(|l| !l.starts_with("List-Unsubscribe:"))
             .take_while(|l| l.starts_with("List-Unsubscribe:") || l.starts_with(' '))
             .map(str::len)
             .sum::<usize>();
-        assert!(unsubscribe > 300, "a long List-Unsubscribe ({unsubscribe} octets)");
+        assert!(
+            unsubscribe > 300,
+            "a long List-Unsubscribe ({unsubscribe} octets)"
+        );
         assert_eq!(dkim_verdict(&raw, public), DkimResult::Pass, "{key}");
         let changed = edit_headers(&raw, "=?utf-8?", "=?UTF-8?");
         assert_ne!(dkim_verdict(&changed, public), DkimResult::Pass, "{key}");
