@@ -23,7 +23,6 @@ use std::time::SystemTime;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use lettre::address::Envelope;
-use lettre::message::dkim::DkimConfig;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
@@ -97,7 +96,7 @@ pub struct Mailer {
     bounce_address: Option<EmailAddress>,
     id_key: TokenKey,
     signer: Signer,
-    dkim: Option<DkimConfig>,
+    dkim: Option<dkim::DkimSigner>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -120,7 +119,7 @@ impl Mailer {
         let dkim = mail
             .dkim_key
             .as_deref()
-            .map(|path| dkim::load(path, &mail.dkim_selector, &domain))
+            .map(|path| dkim::DkimSigner::load(path, &mail.dkim_selector, &domain))
             .transpose()?;
         Ok(Self {
             from: mailbox(&mail.from)?,
@@ -194,17 +193,12 @@ impl Mailer {
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
-        let mut message = builder.multipart(body(
+        let message = builder.multipart(body(
             Body::new(rendered.text.clone()),
             Body::new(rendered.html.clone()),
             &message_id,
         ))?;
-        if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
-        }
-        let outgoing = Outgoing::from_message(&message);
-        check_line_lengths(&outgoing.bytes)?;
-        Ok(outgoing)
+        self.finish(&message, date)
     }
 
     /// `local+TOKEN@domain`: a per-reader (and, for bounces, per-day) address
@@ -280,15 +274,22 @@ impl Mailer {
             builder = builder.reply_to(reply_to.clone());
         }
         let qp = ContentTransferEncoding::QuotedPrintable;
-        let mut message = builder.multipart(body(
+        Ok(builder.multipart(body(
             Body::dangerous_pre_encoded(parts.text, qp),
             Body::dangerous_pre_encoded(parts.html, qp),
             message_id,
-        ))?;
+        ))?)
+    }
+
+    /// The bytes of `message` as they go on the wire, DKIM-signed when a key
+    /// is configured (`t=` is the message's `date`), every line checked.
+    fn finish(&self, message: &Message, date: DateTime<Utc>) -> Result<Outgoing, MessageError> {
+        let mut outgoing = Outgoing::from_message(message);
         if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
+            outgoing.bytes = dkim.sign(&outgoing.bytes, date.timestamp());
         }
-        Ok(message)
+        check_line_lengths(&outgoing.bytes)?;
+        Ok(outgoing)
     }
 }
 
@@ -344,19 +345,14 @@ impl EditionMessages<'_> {
         subscriber: &Subscriber,
         date: DateTime<Utc>,
     ) -> Result<Option<Outgoing>, MessageError> {
-        let Some(message) = self.lettre_message_for(subscriber, date)? else {
+        let Some(message) = self.unsigned_message_for(subscriber, date)? else {
             return Ok(None);
         };
-        let outgoing = Outgoing::from_message(&message);
-        check_line_lengths(&outgoing.bytes)?;
-        Ok(Some(outgoing))
+        self.mailer.finish(&message, date).map(Some)
     }
 
-    /// The message as lettre built it (for `preview`, which shows its parts).
-    ///
-    /// # Errors
-    /// As [`Self::message_for`].
-    pub fn lettre_message_for(
+    /// The message as lettre built it, before signing.
+    fn unsigned_message_for(
         &self,
         subscriber: &Subscriber,
         date: DateTime<Utc>,

@@ -41,6 +41,7 @@ use crate::ledger::LedgerError;
 use crate::model::Subscriber;
 use crate::subscribers::SubscriberError;
 
+pub use dkim::DkimSigner;
 pub use engine::Sender;
 pub use message::{EditionMessages, Mailer, MessageError, DKIM_SIGNED_HEADERS};
 pub use outbox::Outbox;

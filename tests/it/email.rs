@@ -972,7 +972,8 @@ fn dkim_signature_covers_the_list_headers_with_relaxed_canonicalization() {
         .join(":");
     assert_eq!(
         expected,
-        "from:subject:to:date:message-id:list-unsubscribe:list-unsubscribe-post:list-id"
+        "from:subject:to:date:message-id:list-unsubscribe:list-unsubscribe-post:list-id:\
+         content-type:mime-version"
     );
     for (key, algorithm, public) in DKIM_KEYS {
         let sig = dkim_signature(key);
@@ -981,7 +982,7 @@ fn dkim_signature_covers_the_list_headers_with_relaxed_canonicalization() {
         assert_eq!(tag(&sig, "d"), "hotpapers.example.org");
         assert_eq!(tag(&sig, "s"), "test2021");
         assert_eq!(tag(&sig, "h").replace(' ', ""), expected);
-        assert!(!tag(&sig, "h").contains("content-type"));
+        assert_eq!(tag(&sig, "t"), sent_at().timestamp().to_string());
         assert!(tag(&sig, "b").len() > 40);
 
         let raw = dkim_signed_message(key);
@@ -1044,6 +1045,162 @@ fn a_dkim_signed_message_changed_in_a_signed_header_or_its_body_fails_verificati
             DkimResult::Pass,
             "{key} checked against another key"
         );
+    }
+}
+
+/// The message signed with `key`, from a newsletter changed by `with`.
+fn dkim_signed_with(
+    key: &str,
+    with: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    reader: &Subscriber,
+) -> Vec<u8> {
+    let n = newsletter(|b| {
+        with(
+            b.dkim_key(Some(fixture(&format!("dkim/{key}"))))
+                .dkim_selector("test2021"),
+        )
+    });
+    formatted(&n, &digest("2021-03-19"), reader)
+}
+
+/// Issue #13: our own signer hashes the headers as they are written out, so
+/// `Content-Type` (folded by lettre before its boundary) and `MIME-Version`
+/// are signed, and changing the boundary breaks the signature.
+#[test]
+fn issue_13_content_type_is_signed_and_a_changed_boundary_fails() {
+    for (key, _, public) in DKIM_KEYS {
+        let raw = dkim_signed_message(key);
+        let block = header_block(&raw);
+        assert!(
+            block.contains("Content-Type: multipart/alternative;\r\n boundary="),
+            "Content-Type is folded on the wire:\n{block}"
+        );
+        let h = tag(&dkim_signature(key), "h").replace(' ', "");
+        assert!(h.ends_with(":content-type:mime-version"), "{h}");
+        assert_eq!(dkim_verdict(&raw, public), DkimResult::Pass, "{key}");
+        let changed = edit_headers(&raw, "boundary=\"=_hotpapers_", "boundary=\"=_hotpaperz_");
+        assert_eq!(
+            dkim_verdict(&changed, public),
+            DkimResult::Fail(mail_auth::Error::FailedVerification),
+            "{key}"
+        );
+        let changed = edit_headers(&raw, "MIME-Version: 1.0", "MIME-Version: 1.1");
+        assert_eq!(
+            dkim_verdict(&changed, public),
+            DkimResult::Fail(mail_auth::Error::FailedVerification),
+            "{key}"
+        );
+    }
+}
+
+/// A long non-ASCII subject goes out as folded encoded words, a long site
+/// URL and address make a folded List-Unsubscribe, a display name needs
+/// encoding too: every signed header is hashed as written, and verifies.
+#[test]
+fn issue_13_folded_encoded_subject_and_long_list_unsubscribe_verify() {
+    let long_site = format!("https://{}.example.org/", "newsletters".repeat(12));
+    let mut reader = Subscriber::new(format!(
+        "{}@example.org",
+        "a.very.long.local.part".repeat(2)
+    ));
+    reader.name = Some("Zoë Ångström-Müller".to_owned());
+    for (key, _, public) in DKIM_KEYS {
+        let raw = dkim_signed_with(
+            key,
+            |b| {
+                b.title("Heiße Papiere über Ängste und Übermut")
+                    .subject(Some(
+                        "Heiße Papiere {{date}}: Überraschend lange Betreffzeile für Ünïcödé-Leser",
+                    ))
+                    .site_url(&long_site)
+            },
+            &reader,
+        );
+        let block = header_block(&raw);
+        let subject = block
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("Subject:"))
+            .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
+            .collect::<Vec<_>>();
+        assert!(subject.len() > 1, "the subject is folded: {subject:?}");
+        assert!(
+            subject[0].contains("=?utf-8?") || subject[0].contains("=?UTF-8?"),
+            "{subject:?}"
+        );
+        let unsubscribe = block
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("List-Unsubscribe:"))
+            .take_while(|l| l.starts_with("List-Unsubscribe:") || l.starts_with(' '))
+            .map(str::len)
+            .sum::<usize>();
+        assert!(
+            unsubscribe > 300,
+            "a long List-Unsubscribe ({unsubscribe} octets)"
+        );
+        assert_eq!(dkim_verdict(&raw, public), DkimResult::Pass, "{key}");
+        let changed = edit_headers(&raw, "=?utf-8?", "=?UTF-8?");
+        assert_ne!(dkim_verdict(&changed, public), DkimResult::Pass, "{key}");
+    }
+}
+
+/// RFC 6376 §3.5: the signature header stays readable on the wire: every
+/// line of it within 78 columns, `b=` last.
+#[test]
+fn the_dkim_signature_header_is_folded_to_78_columns() {
+    for (key, _, _) in DKIM_KEYS {
+        let block = header_block(&dkim_signed_message(key));
+        let lines: Vec<&str> = block
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("DKIM-Signature:"))
+            .take_while(|l| l.starts_with("DKIM-Signature:") || l.starts_with(' '))
+            .collect();
+        assert!(lines.len() > 3, "{lines:?}");
+        for line in &lines {
+            assert!(line.len() <= 78, "{} columns: {line}", line.len());
+        }
+        assert!(block.starts_with("DKIM-Signature:"), "signature first");
+        let sig = dkim_signature(key);
+        let last_tag = sig.rsplit(';').next().unwrap().trim();
+        assert!(last_tag.starts_with("b="), "{last_tag}");
+    }
+}
+
+/// Same input, same bytes: RSA PKCS#1 v1.5 and Ed25519 are deterministic and
+/// `t=` is the message's Date, not the clock.
+#[test]
+fn dkim_signed_messages_are_byte_for_byte_reproducible() {
+    for (key, _, _) in DKIM_KEYS {
+        assert_eq!(dkim_signed_message(key), dkim_signed_message(key), "{key}");
+    }
+}
+
+/// The confirmation message has no list headers: they are not in `h=`
+/// (not oversigned), and the signature verifies.
+#[test]
+fn a_signed_confirmation_lists_only_the_headers_it_has_and_verifies() {
+    for (key, _, public) in DKIM_KEYS {
+        let n = newsletter(|b| {
+            b.dkim_key(Some(fixture(&format!("dkim/{key}"))))
+                .dkim_selector("test2021")
+        });
+        let raw = confirmation(
+            &n,
+            "new@example.org",
+            "https://hotpapers.example.org/confirm?token=abc.def",
+            sent_at(),
+        )
+        .unwrap()
+        .bytes;
+        let unfolded = header_block(&raw).replace("\r\n ", " ");
+        let sig = unfolded
+            .split("\r\n")
+            .find(|l| l.starts_with("DKIM-Signature:"))
+            .unwrap();
+        assert_eq!(
+            tag(sig, "h").replace(' ', ""),
+            "from:subject:to:date:message-id:content-type:mime-version"
+        );
+        assert_eq!(dkim_verdict(&raw, public), DkimResult::Pass, "{key}");
     }
 }
 
