@@ -210,46 +210,49 @@ pub fn tex_words(text: &str) -> String {
     crate::text::one_line(&out)
 }
 
-/// A paper as the index holds it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-struct Entry {
-    id: String,
-    title: String,
-    authors: Vec<String>,
-    abstract_text: String,
-    categories: Vec<String>,
-    day: String,
-    rank: u32,
-    retweets: u64,
-    favorites: u64,
-    abs_url: String,
-    pdf_url: Option<String>,
-}
-
-fn entries(digests: &[&Digest]) -> Vec<Entry> {
-    let mut out = Vec::new();
+/// The fingerprint of what the index of `digests` holds: every field of
+/// every paper it indexes, fed to SHA-256 as it is (no copy of the archive
+/// is made), with the schema version; an index of the same fingerprint
+/// needs no rebuild.
+fn fingerprint(digests: &[&Digest]) -> (String, usize) {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(&SCHEMA_VERSION.to_le_bytes());
+    let mut papers = 0;
     for d in digests {
+        field(d.date.to_string().as_bytes());
         for p in &d.papers {
-            out.push(Entry {
-                id: p.arxiv_id.to_string(),
-                title: tex_words(&p.title),
-                authors: p.authors.clone(),
-                abstract_text: tex_words(&p.abstract_text),
-                categories: p.categories.iter().map(ToString::to_string).collect(),
-                day: d.date.to_string(),
-                rank: p.rank,
-                retweets: p.retweets,
-                favorites: p.favorites,
-                abs_url: p.abs_url.clone(),
-                pdf_url: p.pdf_url.clone(),
-            });
+            papers += 1;
+            field(p.arxiv_id.to_string().as_bytes());
+            field(p.title.as_bytes());
+            field(p.abstract_text.as_bytes());
+            for a in &p.authors {
+                field(a.as_bytes());
+            }
+            field(b"\0authors");
+            for c in &p.categories {
+                field(c.as_str().as_bytes());
+            }
+            field(b"\0categories");
+            field(&p.rank.to_le_bytes());
+            field(&p.retweets.to_le_bytes());
+            field(&p.favorites.to_le_bytes());
+            field(p.abs_url.as_bytes());
+            field(p.pdf_url.as_deref().unwrap_or("").as_bytes());
         }
     }
-    out
+    let name = format!("index-{}", &hex::encode(h.finalize())[..16]);
+    (name, papers)
 }
 
-fn day_number(day: &str) -> u64 {
-    day.replace('-', "").parse().unwrap_or(0)
+fn day_number(day: chrono::NaiveDate) -> u64 {
+    use chrono::Datelike as _;
+    u64::try_from(day.year()).unwrap_or(0) * 10_000
+        + u64::from(day.month()) * 100
+        + u64::from(day.day())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SearchError + '_ {
@@ -285,16 +288,12 @@ pub enum Written {
 /// # Errors
 /// When the folder cannot be written or tantivy fails.
 pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchError> {
-    let entries = entries(digests);
+    let (name, papers) = fingerprint(digests);
     let root = out.join(INDEX_DIR);
-    let mut hasher = Sha256::new();
-    hasher.update(SCHEMA_VERSION.to_le_bytes());
-    hasher.update(serde_json::to_vec(&entries).unwrap_or_default());
-    let name = format!("index-{}", &hex::encode(hasher.finalize())[..16]);
     let current_file = root.join(CURRENT);
     let previous = std::fs::read_to_string(&current_file).ok();
     if previous.as_deref().map(str::trim) == Some(name.as_str()) && root.join(&name).is_dir() {
-        return Ok(Written::Unchanged(entries.len()));
+        return Ok(Written::Unchanged(papers));
     }
     let dir = root.join(&name);
     if dir.exists() {
@@ -307,27 +306,29 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
     let mut writer: tantivy::IndexWriter<TantivyDocument> = index
         .writer_with_num_threads(1, 64 * 1024 * 1024)
         .map_err(tantivy_error(&dir))?;
-    for e in &entries {
-        let mut d = doc!(
-            f.id => e.id.as_str(),
-            f.title => e.title.as_str(),
-            f.abstract_text => e.abstract_text.as_str(),
-            f.day => day_number(&e.day),
-            f.rank => u64::from(e.rank),
-            f.retweets => e.retweets,
-            f.favorites => e.favorites,
-            f.abs_url => e.abs_url.as_str(),
-        );
-        for a in &e.authors {
-            d.add_text(f.authors, a);
+    for digest in digests {
+        for p in &digest.papers {
+            let mut d = doc!(
+                f.id => p.arxiv_id.to_string(),
+                f.title => tex_words(&p.title),
+                f.abstract_text => tex_words(&p.abstract_text),
+                f.day => day_number(digest.date),
+                f.rank => u64::from(p.rank),
+                f.retweets => p.retweets,
+                f.favorites => p.favorites,
+                f.abs_url => p.abs_url.as_str(),
+            );
+            for a in &p.authors {
+                d.add_text(f.authors, a);
+            }
+            for c in &p.categories {
+                d.add_text(f.categories, c.as_str());
+            }
+            if let Some(pdf) = &p.pdf_url {
+                d.add_text(f.pdf_url, pdf);
+            }
+            writer.add_document(d).map_err(tantivy_error(&dir))?;
         }
-        for c in &e.categories {
-            d.add_text(f.categories, c);
-        }
-        if let Some(pdf) = &e.pdf_url {
-            d.add_text(f.pdf_url, pdf);
-        }
-        writer.add_document(d).map_err(tantivy_error(&dir))?;
     }
     writer.commit().map_err(tantivy_error(&dir))?;
     writer.wait_merging_threads().map_err(tantivy_error(&dir))?;
@@ -348,7 +349,7 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
             }
         }
     }
-    Ok(Written::New(entries.len()))
+    Ok(Written::New(papers))
 }
 
 /// One hit.
