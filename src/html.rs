@@ -166,7 +166,7 @@ fn sanitized_children(node: NodeRef<'_, Node>, out: &mut String) {
                             out.push_str("<a");
                             if let Some(href) = e.attr("href").filter(|h| is_allowed_link(h)) {
                                 out.push_str(" href=\"");
-                                serialize_text(href, true, out);
+                                serialize_text(&without_tracking(href), true, out);
                                 out.push('"');
                             }
                             out.push_str(" rel=\"nofollow noopener noreferrer\">");
@@ -188,6 +188,33 @@ fn sanitized_children(node: NodeRef<'_, Node>, out: &mut String) {
             _ => {}
         }
     }
+}
+
+/// `href` without Twitter's embed tracking (`?ref_src=twsrc%5Etfw` on the
+/// links to mentioned accounts and hashtags), as the status links already
+/// are; other query parameters and other sites' links are kept as they are.
+fn without_tracking(href: &str) -> Cow<'_, str> {
+    let Ok(mut url) = url::Url::parse(href) else {
+        return Cow::Borrowed(href);
+    };
+    let twitter = url.host_str().is_some_and(|h| {
+        let h = h.trim_start_matches("www.").trim_start_matches("mobile.");
+        h == "twitter.com" || h == "x.com"
+    });
+    if !twitter || !url.query_pairs().any(|(k, _)| k == "ref_src") {
+        return Cow::Borrowed(href);
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "ref_src")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Cow::Owned(url.into())
 }
 
 /// An absolute http, https or mailto URL (relative links are dropped: the
@@ -222,6 +249,17 @@ fn serialize_text(s: &str, attribute: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twitters_embed_tracking_is_dropped_from_every_link() {
+        let html = SafeHtml::sanitize(
+            r#"<a href="https://twitter.com/sohamde_?ref_src=twsrc%5Etfw">@sohamde_</a> <a href="https://twitter.com/hashtag/ML?src=hash&amp;ref_src=twsrc%5Etfw">#ML</a> <a href="https://e.org/?ref_src=x">e</a>"#,
+        );
+        assert_eq!(
+            html.as_str(),
+            r#"<a href="https://twitter.com/sohamde_" rel="nofollow noopener noreferrer">@sohamde_</a> <a href="https://twitter.com/hashtag/ML?src=hash" rel="nofollow noopener noreferrer">#ML</a> <a href="https://e.org/?ref_src=x" rel="nofollow noopener noreferrer">e</a>"#
+        );
+    }
 
     #[test]
     fn escape_covers_markup_and_quotes_once() {
