@@ -65,6 +65,9 @@ pub enum SearchError {
     /// No index has been built.
     #[error("no search index in `{0}`: run `hotpapers build`")]
     Missing(PathBuf),
+    /// The thread running the search panicked or was cancelled.
+    #[error("the search did not finish: {0}")]
+    Stopped(String),
 }
 
 /// The fields, by name.

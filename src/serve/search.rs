@@ -164,16 +164,16 @@ async fn answer(site: Arc<Site>, params: SearchParams, as_json: bool) -> Respons
         index.search(&parsed, page)
     })
     .await
-    .unwrap_or_else(|e| {
-        Err(SearchError::Missing(std::path::PathBuf::from(
-            e.to_string(),
-        )))
-    });
+    .unwrap_or_else(|e| Err(SearchError::Stopped(e.to_string())));
     let results = match found {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("search: {e}");
-            let why = "Search is not available right now: the index has not been built.";
+            let why = if matches!(e, SearchError::Missing(_)) {
+                "Search is not available right now: the index has not been built."
+            } else {
+                "Search is not available right now; try again in a moment."
+            };
             return if as_json {
                 json(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -108,6 +108,16 @@ fn postfix_dsns_for_refused_readers_mark_exactly_the_hard_bounced_and_the_next_s
     assert!(stdout.starts_with("2021-03-05: sent 2,"), "{stdout}");
 }
 
+/// Two readers, sent 2021-02-19 (the outbox stands in for SMTP), so that
+/// their VERP tokens name a delivery.
+pub(crate) fn sent_to_two(work: &Path) {
+    two_readers(work);
+    let (out, stdout, stderr) = run(cmd(work)
+        .env("HOTPAPERS_OUTBOX", work.join("outbox"))
+        .args(["send", "--date", "2021-02-19"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+}
+
 fn two_readers(work: &Path) {
     std::fs::write(
         work.join("subscribers.yaml"),

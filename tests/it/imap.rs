@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::bounce_loop::{cmd, dsn, status_of, SECRET};
+use crate::bounce_loop::{cmd, dsn, sent_to_two, status_of, SECRET};
 use crate::dovecot::Dovecot;
 use crate::support::run;
 
@@ -15,19 +15,6 @@ fn imap(work: &Path, server: &Dovecot) -> Command {
         .env("HOTPAPERS_IMAP_CA", server.get("CA"))
         .args(["bounces", "process", "--imap", &server.url("INBOX")]);
     c
-}
-
-/// Two readers, sent 2021-02-19 (the outbox stands in for SMTP).
-fn sent_to_two(work: &Path) {
-    std::fs::write(
-        work.join("subscribers.yaml"),
-        "- email: ada@example.org\n- email: grace@example.org\n",
-    )
-    .unwrap();
-    let (out, stdout, stderr) = run(cmd(work)
-        .env("HOTPAPERS_OUTBOX", work.join("outbox"))
-        .args(["send", "--date", "2021-02-19"]));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
 }
 
 fn token(email: &str) -> String {

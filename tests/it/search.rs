@@ -2,13 +2,11 @@
 //! (`tests/fixtures/corpus`, 32 digests), queried through the library, then
 //! `serve`'s `/search` over real HTTP on loopback.
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Stdio};
 
 use hotpapers::search::{self, query, Index, Results};
 
-use crate::support::{fixture, hotpapers, run};
+use crate::support::{fixture, hotpapers, run, Served};
 
 /// The index of the sample archive, built once per test in `out`.
 fn index_in(out: &Path) -> Index {
@@ -160,15 +158,6 @@ fn a_rebuild_with_the_same_papers_keeps_the_index_and_a_change_makes_a_new_one_c
     assert!(find(&opened, "learning").total > 0);
 }
 
-struct Served(Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn build_and_serve(out: &Path, digests: &Path) -> Served {
     let (o, stdout, stderr) = run(hotpapers()
         .arg("--digests")
@@ -176,27 +165,7 @@ fn build_and_serve(out: &Path, digests: &Path) -> Served {
         .args(["build", "--out"])
         .arg(out));
     assert!(o.status.success(), "{stdout}\n{stderr}");
-    let mut child = hotpapers()
-        .args(["serve", "--addr", "127.0.0.1:0", "--out"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited early"
-        );
-        if let Some(rest) = line.trim().strip_prefix("listening on ") {
-            break rest.trim_end_matches('/').to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    Served(child, base)
+    Served::start(&mut hotpapers(), out)
 }
 
 /// GET `url` with `accept`: status, content type, body.
@@ -229,7 +198,7 @@ fn serve_answers_search_as_a_page_and_as_json_and_says_why_a_query_cannot_run() 
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("public");
     let server = build_and_serve(&out, &fixture("corpus"));
-    let base = &server.1;
+    let base = &server.base;
 
     // Every page has the search box.
     let (_, _, front) = get(&format!("{base}/"), HTML);
@@ -340,7 +309,7 @@ fn serve_picks_up_a_rebuilt_index_without_a_restart() {
     let server = build_and_serve(&out, &digests);
     let url = format!(
         "{}/search.json?q=combinatorial+optimization+graph",
-        server.1
+        server.base
     );
     let (_, _, body) = get(&url, "application/json");
     assert!(body.contains("\"total\":0"), "{body}");

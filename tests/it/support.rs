@@ -36,3 +36,46 @@ pub(crate) fn run(cmd: &mut Command) -> (Output, String, String) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out, stdout, stderr)
 }
+
+/// `hotpapers serve --out OUT` started from `cmd` (with the caller's
+/// settings) on a free loopback port; killed when dropped. Its log is read
+/// on so that it never blocks on a full pipe.
+pub(crate) struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub(crate) base: String,
+}
+
+impl Served {
+    pub(crate) fn start(cmd: &mut Command, out: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd
+            .args(["serve", "--addr", "127.0.0.1:0", "--out"])
+            .arg(out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let base = loop {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "serve exited early"
+            );
+            if let Some(rest) = line.trim().strip_prefix("listening on ") {
+                break rest.trim_end_matches('/').to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        Self { child, base }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

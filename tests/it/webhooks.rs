@@ -3,15 +3,14 @@
 //! test makes (`HOTPAPERS_SNS_CERT` stands in for AWS's), and Postmark's,
 //! behind basic auth. Whatever is refused changes nothing.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use hotpapers::bounces::sns::SnsMessage;
 
-use crate::bounce_loop::{cmd, status_of, SECRET};
-use crate::support::run;
+use crate::bounce_loop::{cmd, sent_to_two, status_of, SECRET};
+use crate::support::Served;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:hotpapers-ses";
 const CERT_URL: &str =
@@ -106,60 +105,12 @@ fn ses_complaint(email: &str) -> serde_json::Value {
     })
 }
 
-/// `hotpapers serve` on a free loopback port, with `env`; killed when dropped.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `hotpapers serve` with `env`, over an empty built folder.
 fn serve(work: &Path, env: &[(&str, &str)]) -> Served {
     let out = work.join("public");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("index.html"), "<!doctype html><title>t</title>\n").unwrap();
-    let mut child = cmd(work)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .args(["serve", "--addr", "127.0.0.1:0", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let base = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "serve exited early"
-        );
-        if let Some(rest) = line.trim().strip_prefix("listening on ") {
-            break rest.trim_end_matches('/').to_owned();
-        }
-    };
-    // Keep reading its log so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    Served { child, base }
-}
-
-/// Two readers, sent 2021-02-19 with VERP (the outbox stands in for SMTP).
-fn sent_to_two(work: &Path) {
-    std::fs::write(
-        work.join("subscribers.yaml"),
-        "- email: ada@example.org\n- email: grace@example.org\n",
-    )
-    .unwrap();
-    let (out, stdout, stderr) = run(cmd(work)
-        .env("HOTPAPERS_OUTBOX", work.join("outbox"))
-        .args(["send", "--date", "2021-02-19"]));
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    Served::start(cmd(work).envs(env.iter().copied()), &out)
 }
 
 fn verp(email: &str) -> String {
