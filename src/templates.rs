@@ -126,6 +126,8 @@ const SPECS: &[Spec] = &[
     spec!(SITE_INDEX, "site-index.html.hbs", Site, Html),
     spec!(SITE_DAY, "site-day.html.hbs", Site, Html),
     spec!(SITE_CATEGORY, "site-category.html.hbs", Site, Html),
+    spec!(SITE_CATEGORIES, "site-categories.html.hbs", Site, Html),
+    spec!(SITE_NOT_FOUND, "site-404.html.hbs", Site, Html),
     spec!(SITE_SEARCH, "site-search.html.hbs", Site, Html),
     spec!(SITE_PAGE, "page.html.hbs", Site, Html),
     spec!(DIGEST_HTML, "digest.html.hbs", Digest, Html),
@@ -160,6 +162,10 @@ pub(crate) const SITE_INDEX: &str = "site-index";
 pub(crate) const SITE_DAY: &str = "site-day";
 /// `OUT/categories/<cat>/index.html`.
 pub(crate) const SITE_CATEGORY: &str = "site-category";
+/// `OUT/categories/index.html`: every category, by arXiv group.
+pub(crate) const SITE_CATEGORIES: &str = "site-categories";
+/// `OUT/404.html`.
+pub(crate) const SITE_NOT_FOUND: &str = "site-404";
 /// `serve`'s `/search` results page.
 pub(crate) const SITE_SEARCH: &str = "site-search";
 /// The pages `serve` answers with (confirm, unsubscribe, messages).

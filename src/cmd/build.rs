@@ -58,6 +58,16 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
             }),
     );
 
+    // robots.txt, the sitemap, the favicon.
+    files.extend(
+        site::site_files(&everything, &config.site)
+            .into_iter()
+            .map(|file| feed::OutputFile {
+                path: file.path,
+                bytes: file.bytes,
+            }),
+    );
+
     // In parallel: most of the time of a first build goes to waiting for the
     // disk (each file is flushed before its rename).
     let changed: Vec<bool> = files

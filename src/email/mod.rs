@@ -27,7 +27,7 @@ use crate::secret::TokenKey;
 use crate::token::Signer;
 
 use crate::templates::{self, TemplateError, Templates};
-pub use clean::{clean_name, one_line, NAME_LIMIT};
+pub use clean::{clean_name, greeting_name, one_line, NAME_LIMIT};
 use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
 
 /// Longest subject, in characters, before it is shortened at a word.
@@ -350,7 +350,10 @@ pub struct Edition<'n> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reader {
     email: String,
+    /// The display name (the `To` phrase).
     name: Option<String>,
+    /// What the greeting calls them ([`greeting_name`]).
+    greeting: Option<String>,
     unsubscribe: String,
 }
 
@@ -358,7 +361,12 @@ impl Reader {
     fn value(&self, p: Personal) -> &str {
         match p {
             Personal::Email => &self.email,
-            Personal::Name => self.name.as_deref().unwrap_or(""),
+            Personal::Name => self
+                .name
+                .as_deref()
+                .or(self.greeting.as_deref())
+                .unwrap_or(""),
+            Personal::Greeting => self.greeting.as_deref().unwrap_or(""),
             Personal::Unsubscribe => &self.unsubscribe,
         }
     }
@@ -424,8 +432,12 @@ impl Edition<'_> {
         &self,
         subscriber: &Subscriber,
     ) -> Result<Option<(RenderKey, Arc<PreparedEmail>, Reader)>, EmailError> {
+        let greeting = clean::greeting_name(
+            subscriber.name.as_deref(),
+            subscriber.greeting_name.as_deref(),
+        );
         let name = clean::clean_name(subscriber.name.as_deref());
-        let key = RenderKey(subscriber.filter(), name.is_some());
+        let key = RenderKey(subscriber.filter(), greeting.is_some());
         let Some(prepared) = self.prepare(&key)? else {
             return Ok(None);
         };
@@ -437,6 +449,7 @@ impl Edition<'_> {
             Reader {
                 email,
                 name,
+                greeting,
                 unsubscribe,
             },
         )))
@@ -447,6 +460,7 @@ impl Edition<'_> {
         view.subscriber = SubscriberView {
             email: reader.email.clone(),
             name: reader.name.clone(),
+            greeting: reader.greeting.clone(),
         };
         let subject = self
             .newsletter
@@ -592,6 +606,7 @@ mod tests {
         let filled = fill(&text, |p| match p {
             Personal::Email => "E@x".to_owned(),
             Personal::Name => "N".to_owned(),
+            Personal::Greeting => "G".to_owned(),
             Personal::Unsubscribe => "U".to_owned(),
         });
         assert_eq!(filled, "a E@x b U c \u{E000}x \u{E000}");

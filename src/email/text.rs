@@ -2,6 +2,10 @@
 //! line's indentation and `> ` quote marks on its continuation lines, never
 //! breaking a word (so URLs stay whole and clickable, even when longer than
 //! a line), and at most one blank line in a row.
+//!
+//! A line holding a reader's value (a placeholder) is left whole here and
+//! wrapped once, when the value is filled in: wrapping it before would break
+//! it at the placeholder's width and again at the value's.
 
 use textwrap::{Options, WordSeparator, WordSplitter};
 
@@ -22,7 +26,12 @@ pub(crate) fn wrap(text: &str) -> String {
             continue;
         }
         blank_run = 0;
-        wrap_line(line, &mut out);
+        if line.contains(super::view::OPEN) {
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            wrap_line(line, &mut out);
+        }
     }
     while out.ends_with("\n\n") {
         out.pop();
@@ -99,6 +108,17 @@ mod tests {
     fn hyphenated_words_are_not_split() {
         let text = format!("{} state-of-the-art", "a".repeat(60));
         assert!(wrap(&text).contains("state-of-the-art"));
+    }
+
+    #[test]
+    fn lines_with_a_readers_value_are_left_for_the_fill_to_wrap() {
+        let line = format!(
+            "You get this because {}E{} subscribed {}",
+            super::super::view::OPEN,
+            super::super::view::CLOSE,
+            "word ".repeat(20)
+        );
+        assert_eq!(wrap(&line), format!("{}\n", line.trim_end()));
     }
 
     #[test]

@@ -32,16 +32,23 @@ pub(crate) const CLOSE: char = '\u{E001}';
 pub(crate) enum Personal {
     Email,
     Name,
+    Greeting,
     Unsubscribe,
 }
 
 impl Personal {
-    pub(crate) const ALL: [Personal; 3] = [Personal::Email, Personal::Name, Personal::Unsubscribe];
+    pub(crate) const ALL: [Personal; 4] = [
+        Personal::Email,
+        Personal::Name,
+        Personal::Greeting,
+        Personal::Unsubscribe,
+    ];
 
     fn key(self) -> char {
         match self {
             Personal::Email => 'E',
             Personal::Name => 'N',
+            Personal::Greeting => 'G',
             Personal::Unsubscribe => 'U',
         }
     }
@@ -127,6 +134,8 @@ pub(crate) struct SubscriberView {
     pub(crate) email: String,
     /// Display name, or null.
     pub(crate) name: Option<String>,
+    /// What the greeting calls them (first name or `greeting_name`), or null.
+    pub(crate) greeting: Option<String>,
 }
 
 /// One paper.
@@ -253,10 +262,15 @@ impl EmailView {
         let filtered_note = (selection.filtered_out > 0).then(|| {
             let reason = match (filter.categories.is_empty(), filter.min_retweets) {
                 (false, Some(min)) => {
-                    format!("outside your categories or under {min} retweets")
+                    format!(
+                        "outside your categories or under {} retweets",
+                        crate::templates::group_thousands(min)
+                    )
                 }
                 (false, None) => "outside your categories".to_owned(),
-                (true, Some(min)) => format!("under {min} retweets"),
+                (true, Some(min)) => {
+                    format!("under {} retweets", crate::templates::group_thousands(min))
+                }
                 (true, None) => "filtered out".to_owned(),
             };
             format!("{} {reason}", more_papers(selection.filtered_out))
@@ -309,6 +323,7 @@ impl SubscriberView {
         Self {
             email: Personal::Email.placeholder(),
             name: has_name.then(|| Personal::Name.placeholder()),
+            greeting: has_name.then(|| Personal::Greeting.placeholder()),
         }
     }
 }
@@ -404,15 +419,29 @@ fn count_label(n: usize, noun: &str) -> String {
     }
 }
 
-/// The first titles, joined, cut to [`PREHEADER_LIMIT`] characters.
+/// The hidden preview line inbox lists show after the subject. It is a
+/// sentence, because text-mode readers (w3m, lynx) ignore `display: none`
+/// and show it as the first line: "Today’s top papers: “A”, “B”, “C” and
+/// 13 more." Cut to [`PREHEADER_LIMIT`] characters at a word.
 fn preheader(papers: &[PaperView]) -> String {
-    let joined = papers
+    let shown = papers.len().min(PREHEADER_TITLES);
+    let quoted: Vec<String> = papers[..shown]
         .iter()
-        .take(PREHEADER_TITLES)
-        .map(|p| p.title.as_str())
-        .collect::<Vec<_>>()
-        .join(" · ");
-    shorten_at_word(&joined, PREHEADER_LIMIT)
+        .map(|p| format!("\u{201c}{}\u{201d}", p.title))
+        .collect();
+    let more = papers.len() - shown;
+    let list = match (quoted.as_slice(), more) {
+        ([], _) => return String::new(),
+        ([one], 0) => {
+            return shorten_at_word(&format!("Today\u{2019}s paper: {one}."), PREHEADER_LIMIT)
+        }
+        ([rest @ .., last], 0) => format!("{} and {last}", rest.join(", ")),
+        (titles, more) => format!("{} and {more} more", titles.join(", ")),
+    };
+    shorten_at_word(
+        &format!("Today\u{2019}s top papers: {list}."),
+        PREHEADER_LIMIT,
+    )
 }
 
 /// `text` if it fits in `limit` characters, else cut at the last space that

@@ -130,7 +130,7 @@ fn entry_html(
         days: Vec<Day>,
     }
     let view = View {
-        paper: PaperView::new(paper),
+        paper: PaperView::new(paper, &site.link("categories/")),
         days: days
             .iter()
             .map(|t| Day {

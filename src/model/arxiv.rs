@@ -151,6 +151,25 @@ impl Category {
         &self.0
     }
 
+    /// The arXiv group the category belongs to ("Computer Science", "Physics",
+    /// …), as arXiv's taxonomy groups its archives; "Other" for a code outside it.
+    #[must_use]
+    pub fn group(&self) -> &'static str {
+        let archive = self.0.split('.').next().unwrap_or_default();
+        match archive {
+            "cs" => "Computer Science",
+            "econ" => "Economics",
+            "eess" => "Electrical Engineering and Systems Science",
+            "math" => "Mathematics",
+            "q-bio" => "Quantitative Biology",
+            "q-fin" => "Quantitative Finance",
+            "stat" => "Statistics",
+            "astro-ph" | "cond-mat" | "gr-qc" | "hep-ex" | "hep-lat" | "hep-ph" | "hep-th"
+            | "math-ph" | "nlin" | "nucl-ex" | "nucl-th" | "physics" | "quant-ph" => "Physics",
+            _ => "Other",
+        }
+    }
+
     /// The arXiv listing page for the category.
     #[must_use]
     pub fn list_url(&self) -> String {
@@ -191,6 +210,24 @@ mod tests {
         assert_eq!(id.as_str(), "hep-th/9901001");
         assert!(ArxivId::from_url("https://example.org/abs/2102.06171").is_err());
         assert!(ArxivId::from_url("https://arxiv.org/abs/../../etc").is_err());
+    }
+
+    #[test]
+    fn categories_fall_in_arxiv_groups() {
+        let group = |c: &str| Category::parse(c).unwrap().group();
+        assert_eq!(group("cs.CV"), "Computer Science");
+        assert_eq!(group("math.OC"), "Mathematics");
+        assert_eq!(group("math-ph"), "Physics");
+        assert_eq!(group("hep-th"), "Physics");
+        assert_eq!(group("cond-mat.stat-mech"), "Physics");
+        assert_eq!(group("physics.optics"), "Physics");
+        assert_eq!(group("q-bio.NC"), "Quantitative Biology");
+        assert_eq!(group("stat.ML"), "Statistics");
+        assert_eq!(
+            group("eess.IV"),
+            "Electrical Engineering and Systems Science"
+        );
+        assert_eq!(group("bogus.XX"), "Other");
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Subscriber {
     /// Display name, used in the greeting and the `To` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the greeting calls them, when not their first name ("Dr. Turing").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting_name: Option<String>,
     /// Keep papers with at least one of these categories (empty: all).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub categories: BTreeSet<Category>,
@@ -65,6 +68,7 @@ impl Subscriber {
         Self {
             email: email.into(),
             name: None,
+            greeting_name: None,
             categories: BTreeSet::new(),
             max_papers: None,
             min_retweets: None,

@@ -28,7 +28,11 @@ pub fn digest_html(
     site: &SiteSettings,
     templates: &Templates,
 ) -> Result<String, TemplateError> {
-    let view = DigestView::new(digest, Some(digest_page_url(digest, site)));
+    let view = DigestView::new(
+        digest,
+        Some(digest_page_url(digest, site)),
+        &site.link("categories/"),
+    );
     templates.render_html(templates::DIGEST_HTML, &view)
 }
 
@@ -38,7 +42,7 @@ pub fn digest_html(
 /// # Errors
 /// When an overriding template fails to render.
 pub fn papers_html(digest: &Digest, templates: &Templates) -> Result<String, TemplateError> {
-    let mut view = DigestView::new(digest, None);
+    let mut view = DigestView::new(digest, None, "../categories/");
     // The page is where a reference manager looks for the papers; a feed
     // reader has no use for the spans.
     for (view, paper) in view.papers.iter_mut().zip(&digest.papers) {
@@ -60,13 +64,19 @@ struct DigestView<'a> {
 }
 
 impl<'a> DigestView<'a> {
-    fn new(digest: &'a Digest, link: Option<String>) -> Self {
+    /// `categories`: where the site's category pages are, relative to the
+    /// page or absolute (in feeds).
+    fn new(digest: &'a Digest, link: Option<String>, categories: &str) -> Self {
         Self {
             day: day_label(digest),
             link,
             one_paper: digest.papers.len() == 1,
             paper_count: digest.papers.len(),
-            papers: digest.papers.iter().map(PaperView::new).collect(),
+            papers: digest
+                .papers
+                .iter()
+                .map(|p| PaperView::new(p, categories))
+                .collect(),
         }
     }
 }
@@ -93,7 +103,10 @@ pub(crate) struct PaperView<'a> {
 }
 
 impl<'a> PaperView<'a> {
-    pub(crate) fn new(paper: &'a Paper) -> Self {
+    /// `categories`: the folder of the site's category pages, which the
+    /// paper's categories link to (the reader stays on the site, where each
+    /// category page links on to arXiv's own listing).
+    pub(crate) fn new(paper: &'a Paper, categories: &str) -> Self {
         Self {
             rank: paper.rank,
             url: paper.canonical_url(),
@@ -108,7 +121,7 @@ impl<'a> PaperView<'a> {
                 .iter()
                 .map(|c| CategoryLink {
                     name: c.as_str(),
-                    url: c.list_url(),
+                    url: format!("{categories}{}/", c.as_str()),
                 })
                 .collect(),
             abstract_text: &paper.abstract_text,
@@ -118,7 +131,7 @@ impl<'a> PaperView<'a> {
     }
 }
 
-/// A category and its arXiv listing.
+/// A category and its page on the site.
 #[derive(Serialize)]
 struct CategoryLink<'a> {
     name: &'a str,

@@ -108,14 +108,14 @@ impl StaticFiles {
             Err(Refusal::Traversal) => {
                 return (StatusCode::BAD_REQUEST, "bad path\n").into_response()
             }
-            Err(Refusal::Hidden) => return not_found(),
+            Err(Refusal::Hidden) => return self.not_found(),
         };
         let mut path = self.root.clone();
         path.extend(&site_path.segments);
         let Ok(meta) = std::fs::metadata(&path) else {
             self.forget(&path.join("index.html"));
             self.forget(&path);
-            return not_found();
+            return self.not_found();
         };
         if meta.is_dir() {
             if !site_path.trailing_slash {
@@ -132,11 +132,11 @@ impl StaticFiles {
             }
             path.push("index.html");
         } else if site_path.trailing_slash {
-            return not_found();
+            return self.not_found();
         }
         match self.load(&path) {
             Some(file) => file.respond(headers),
-            None => not_found(),
+            None => self.not_found(),
         }
     }
 
@@ -190,8 +190,23 @@ impl StaticFiles {
     }
 }
 
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "not found\n").into_response()
+impl StaticFiles {
+    /// A 404 with the site's own page (`404.html`, which `build` writes, with
+    /// absolute links so it works at any depth), or one line without it.
+    fn not_found(&self) -> Response {
+        match self.load(&self.root.join("404.html")) {
+            Some(page) => (
+                StatusCode::NOT_FOUND,
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                page.identity.clone(),
+            )
+                .into_response(),
+            None => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        }
+    }
 }
 
 impl CachedFile {

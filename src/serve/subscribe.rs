@@ -36,8 +36,9 @@ use crate::token::TokenError;
 
 /// How long a confirmation link stays good.
 pub(crate) const CONFIRM_TTL_HOURS: i64 = 48;
-/// Most categories one form may ask for.
-const MAX_CATEGORIES: usize = 64;
+/// Most categories one form may ask for: more than arXiv has, so ticking
+/// every box the form offers is never refused.
+const MAX_CATEGORIES: usize = 200;
 
 /// The `?token=` of a link.
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,6 @@
-//! The archive pages: front page, one page per digest, one per category.
+//! The archive pages: front page, one page per digest, one per category,
+//! the category index and the 404 page; and the small files a site is
+//! expected to have (robots.txt, a sitemap, the favicon).
 
 use std::collections::BTreeMap;
 
@@ -11,8 +13,8 @@ use crate::config::SiteSettings;
 use crate::model::Digest;
 use crate::templates::{self, Templates};
 
-/// How many categories the subscribe form offers as check boxes.
-const OFFERED_CATEGORIES: usize = 12;
+/// A day page with more papers than this opens with a list of them.
+const CONTENTS_FROM: usize = 3;
 
 /// Every archive page for `archive` (drafts are the caller's to leave out).
 ///
@@ -26,7 +28,11 @@ pub fn render_pages(
     let days = archive_days(archive);
     let categories = category_index(&days);
 
-    let mut pages = vec![index_page(&days, &categories, site, templates)?];
+    let mut pages = vec![
+        index_page(&days, &categories, site, templates)?,
+        categories_page(&categories, site, templates)?,
+        not_found_page(site, templates)?,
+    ];
     let day_pages: Result<Vec<Page>, SiteError> = (0..days.len())
         .into_par_iter()
         .map(|i| {
@@ -67,6 +73,16 @@ struct CategoryEntry {
     retweets: u64,
 }
 
+/// Every category of `days`, sorted.
+pub(super) fn category_names(days: &[&Digest]) -> Vec<String> {
+    let names: std::collections::BTreeSet<&str> = days
+        .iter()
+        .flat_map(|d| d.papers.iter())
+        .flat_map(|p| p.categories.iter().map(crate::model::Category::as_str))
+        .collect();
+    names.into_iter().map(str::to_owned).collect()
+}
+
 /// Category name → its papers, newest day first, by rank within a day.
 fn category_index(days: &[&Digest]) -> BTreeMap<String, Vec<CategoryEntry>> {
     let mut index: BTreeMap<String, Vec<CategoryEntry>> = BTreeMap::new();
@@ -103,11 +119,6 @@ fn index_page(
         top_title: Option<&'a str>,
     }
     #[derive(Serialize)]
-    struct CategoryCount<'a> {
-        name: &'a str,
-        papers: usize,
-    }
-    #[derive(Serialize)]
     struct Year {
         year: i32,
         days: Vec<String>,
@@ -119,7 +130,7 @@ fn index_page(
         root: &'static str,
         latest: Vec<Latest<'a>>,
         categories: Vec<CategoryCount<'a>>,
-        categories_offered: Vec<&'a str>,
+        category_groups: Vec<CategoryGroup<'a>>,
         years: Vec<Year>,
     }
     let latest = days
@@ -134,17 +145,6 @@ fn index_page(
             top_title: d.top_paper().map(|p| p.title.as_str()),
         })
         .collect();
-    let mut by_count: Vec<(&str, usize)> = categories
-        .iter()
-        .map(|(name, entries)| (name.as_str(), entries.len()))
-        .collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut offered: Vec<&str> = by_count
-        .iter()
-        .take(OFFERED_CATEGORIES)
-        .map(|(n, _)| *n)
-        .collect();
-    offered.sort_unstable();
     let mut years: Vec<Year> = Vec::new();
     for d in days.iter().rev() {
         let day = d.date.format("%Y-%m-%d").to_string();
@@ -168,7 +168,7 @@ fn index_page(
                 papers: entries.len(),
             })
             .collect(),
-        categories_offered: offered,
+        category_groups: category_groups(categories),
         years,
     };
     let content = templates.render_html(templates::SITE_INDEX, &view)?;
@@ -185,6 +185,116 @@ fn index_page(
     )?;
     Ok(Page {
         path: "index.html".to_owned(),
+        html,
+    })
+}
+
+/// The categories of one arXiv group, as the subscribe form and the
+/// category index list them.
+#[derive(Serialize)]
+struct CategoryGroup<'a> {
+    name: &'static str,
+    /// How many categories.
+    count: usize,
+    categories: Vec<CategoryCount<'a>>,
+}
+
+/// A category and how many papers of the archive it has.
+#[derive(Serialize)]
+struct CategoryCount<'a> {
+    name: &'a str,
+    papers: usize,
+}
+
+/// The archive's categories by arXiv group (groups in arXiv's order, codes
+/// sorted within each).
+fn category_groups(categories: &BTreeMap<String, Vec<CategoryEntry>>) -> Vec<CategoryGroup<'_>> {
+    const ORDER: [&str; 9] = [
+        "Computer Science",
+        "Economics",
+        "Electrical Engineering and Systems Science",
+        "Mathematics",
+        "Physics",
+        "Quantitative Biology",
+        "Quantitative Finance",
+        "Statistics",
+        "Other",
+    ];
+    let mut groups: Vec<CategoryGroup> = ORDER
+        .iter()
+        .map(|&name| CategoryGroup {
+            name,
+            count: 0,
+            categories: Vec::new(),
+        })
+        .collect();
+    for (name, entries) in categories {
+        let group = crate::model::Category::parse(name).map_or("Other", |c| c.group());
+        if let Some(g) = groups.iter_mut().find(|g| g.name == group) {
+            g.count += 1;
+            g.categories.push(CategoryCount {
+                name,
+                papers: entries.len(),
+            });
+        }
+    }
+    groups.retain(|g| !g.categories.is_empty());
+    groups
+}
+
+/// `categories/index.html`: every category of the archive, by group.
+fn categories_page(
+    categories: &BTreeMap<String, Vec<CategoryEntry>>,
+    site: &SiteSettings,
+    templates: &Templates,
+) -> Result<Page, SiteError> {
+    #[derive(Serialize)]
+    struct View<'a> {
+        root: &'static str,
+        count: usize,
+        groups: Vec<CategoryGroup<'a>>,
+    }
+    let view = View {
+        root: "../",
+        count: categories.len(),
+        groups: category_groups(categories),
+    };
+    let content = templates.render_html(templates::SITE_CATEGORIES, &view)?;
+    let title = format!("Categories · {}", site.title);
+    let description =
+        "Every arXiv category with papers in the archive, each with its page and feed.";
+    let html = templates.render_html(
+        templates::SITE_LAYOUT,
+        &layout(
+            site,
+            &title,
+            description,
+            Some(site.link("categories/")),
+            "../",
+            content,
+        ),
+    )?;
+    Ok(Page {
+        path: "categories/index.html".to_owned(),
+        html,
+    })
+}
+
+/// `404.html`: what a server shows for a page that is not there. Its links
+/// are absolute, since it is shown at whatever path was asked for.
+fn not_found_page(site: &SiteSettings, templates: &Templates) -> Result<Page, SiteError> {
+    #[derive(Serialize)]
+    struct View {
+        root: String,
+    }
+    let root = site.link("");
+    let content = templates.render_html(templates::SITE_NOT_FOUND, &View { root: root.clone() })?;
+    let title = format!("Page not found · {}", site.title);
+    let mut page = layout(site, &title, &site.subtitle, None, root, content);
+    page.noindex = true;
+    let html = templates.render_html(templates::SITE_LAYOUT, &page)?;
+    Ok(Page {
+        path: "404.html".to_owned(),
         html,
     })
 }
@@ -206,7 +316,14 @@ fn day_page(
         published_label: String,
         /// `YYYY-MM-DD/papers.bib`, relative to the root; null without papers.
         bibtex: Option<String>,
+        /// The papers' ranks and titles, on a day with many of them.
+        contents: Vec<Contents<'a>>,
         digest_html: String,
+    }
+    #[derive(Serialize)]
+    struct Contents<'a> {
+        rank: u32,
+        title: &'a str,
     }
     let day = digest.date.format("%Y-%m-%d").to_string();
     let view = View {
@@ -217,6 +334,18 @@ fn day_page(
         published: digest.published.to_rfc3339(),
         published_label: digest.published.format("%-d %B %Y").to_string(),
         bibtex: bibliography_path(digest),
+        contents: if digest.papers.len() > CONTENTS_FROM {
+            digest
+                .papers
+                .iter()
+                .map(|p| Contents {
+                    rank: p.rank,
+                    title: &p.title,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         digest_html: crate::render::papers_html(digest, templates)?,
     };
     let content = templates.render_html(templates::SITE_DAY, &view)?;

@@ -17,7 +17,10 @@
 //! `id="paper-RANK"` anchor.
 
 mod archive;
+mod files;
 mod search;
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -25,6 +28,7 @@ use crate::config::SiteSettings;
 use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
+pub use files::{site_files, SiteFile};
 pub use search::{render_search, search_href, SearchPage};
 
 use crate::model::Digest;
@@ -92,8 +96,9 @@ struct LayoutView<'a> {
     site_title: &'a str,
     site_subtitle: &'a str,
     feeds: Vec<FeedLink>,
-    /// Relative path from the page to the site root: "", "../", "../../".
-    root: &'static str,
+    /// Path from the page to the site root: "", "../", "../../"; absolute on
+    /// the 404 page, which a server shows at any depth.
+    root: Cow<'static, str>,
     noindex: bool,
     content: String,
 }
@@ -166,7 +171,7 @@ fn layout<'a>(
     title: &'a str,
     description: &'a str,
     canonical: Option<String>,
-    root: &'static str,
+    root: impl Into<Cow<'static, str>>,
     content: String,
 ) -> LayoutView<'a> {
     LayoutView {
@@ -180,7 +185,7 @@ fn layout<'a>(
         site_title: &site.title,
         site_subtitle: &site.subtitle,
         feeds: site_feeds(site),
-        root,
+        root: root.into(),
         noindex: false,
         content,
     }

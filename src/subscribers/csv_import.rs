@@ -96,6 +96,7 @@ fn record_from_row(
     let email = EmailAddress::parse(email).map_err(|e| e.to_string())?;
     let mut s = Subscriber::new(email.as_str());
     s.name = field("name").map(str::to_owned);
+    s.greeting_name = field("greeting_name").map(str::to_owned);
     s.categories = parse_categories(field("categories").into_iter())?;
     s.max_papers = field("max_papers")
         .map(|v| {

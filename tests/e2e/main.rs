@@ -204,6 +204,14 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
         .send_keys("reader@example.org")
         .await
         .unwrap();
+    // Categories come folded by arXiv group: open Computer Science, tick one.
+    browser
+        .find(Locator::Css("form.subscribe details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser
         .find(Locator::Css("input[name=categories][value='cs.LG']"))
         .await

@@ -550,8 +550,17 @@ fn max_papers_and_min_retweets_are_applied_and_reported() {
         .collect();
     assert_eq!(ranks.len(), 2, "{ranks:?}");
     let flowing = r.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Counts are written one way everywhere: 2,068.
+    let grouped = min
+        .to_string()
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(",");
     assert!(flowing.contains(&format!(
-        "{} more papers under {min} retweets",
+        "{} more papers under {grouped} retweets",
         d.papers.len() - popular
     )));
     assert!(flowing.contains(&format!(
@@ -591,9 +600,19 @@ fn readers_sharing_a_filter_get_their_own_address_name_and_link() {
     bob.name = Some("Bob <&> Builder".to_owned());
     let a = e.render_for(&reader()).unwrap().unwrap();
     let b = e.render_for(&bob).unwrap().unwrap();
-    assert!(a.text.contains("Hi Ada Lovelace,") && a.text.contains("ada@example.org"));
-    assert!(b.text.contains("Hi Bob <&> Builder,") && b.text.contains("bob@example.org"));
-    assert!(b.html.contains("Hi Bob &lt;&amp;&gt; Builder,"));
+    // The greeting uses the first name; the full name stays in `To`.
+    assert!(a.text.contains("Hi Ada,") && a.text.contains("ada@example.org"));
+    assert!(b.text.contains("Hi Bob,") && b.text.contains("bob@example.org"));
+    let mut tricky = Subscriber::new("t@example.org");
+    tricky.name = Some("<&> Builder".to_owned());
+    let t = e.render_for(&tricky).unwrap().unwrap();
+    assert!(t.text.contains("Hi <&>,"), "{}", t.text);
+    assert!(t.html.contains("Hi &lt;&amp;&gt;,"));
+    let mut formal = Subscriber::new("f@example.org");
+    formal.name = Some("Alan Turing".to_owned());
+    formal.greeting_name = Some("Professor Turing".to_owned());
+    let f = e.render_for(&formal).unwrap().unwrap();
+    assert!(f.text.contains("Hi Professor Turing,"), "{}", f.text);
     assert!(!b.html.contains("ada@example.org") && !b.text.contains("ada@example.org"));
     assert!(b.html.contains(&n.unsubscribe_url("bob@example.org")));
     // No name: no greeting, and no placeholder left behind.
@@ -1299,7 +1318,7 @@ fn preview_renders_for_a_subscriber_from_the_list() {
         .arg(&out));
     assert!(o.status.success(), "{stderr}");
     let txt = std::fs::read_to_string(out.join("2021-03-19.txt")).unwrap();
-    assert!(txt.contains("Hi Vision Fan,"));
+    assert!(txt.contains("Hi Vision,"));
     assert!(txt.contains("more papers outside your categories"));
     let (o, _, stderr) = run(hotpapers()
         .env("HOTPAPERS_DIGESTS", fixture("corpus"))
@@ -1392,4 +1411,88 @@ fn one_email_holds_at_most_max_papers_and_says_how_many_more_are_on_the_site() {
     own.max_papers = Some(3);
     let r = n.edition(&d).unwrap().render_for(&own).unwrap().unwrap();
     assert!(r.text.contains("beyond your limit of 3"), "{}", r.text);
+}
+
+/// w3m, the text-mode browser mutt and neomutt show HTML mail with; `None`
+/// (the test is skipped) without it, unless `HOTPAPERS_TEST_W3M=require`.
+fn w3m() -> Option<&'static str> {
+    let found = std::process::Command::new("w3m")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let required = std::env::var("HOTPAPERS_TEST_W3M").is_ok_and(|v| v == "require");
+        assert!(
+            !required,
+            "HOTPAPERS_TEST_W3M=require, but w3m is not installed"
+        );
+        eprintln!("skipped: needs w3m (Debian's `w3m`)");
+    }
+    found.then_some("w3m")
+}
+
+#[test]
+fn in_w3m_the_html_part_opens_with_a_sentence_and_shows_no_markup_or_css() {
+    let Some(w3m) = w3m() else { return };
+    let n = newsletter(same);
+    let d = digest("2021-03-19");
+    let r = n
+        .edition(&d)
+        .unwrap()
+        .render_for(&reader())
+        .unwrap()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("email.html");
+    std::fs::write(&file, &r.html).unwrap();
+    let o = std::process::Command::new(w3m)
+        .args(["-dump", "-cols", "80", "-T", "text/html", "-O", "UTF-8"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let shown = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = shown
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    // The preheader, which w3m does not hide, reads as the opening sentence.
+    let opening = lines
+        .iter()
+        .take_while(|l| !l.starts_with("Hot Papers"))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        opening.starts_with("Today’s top papers: “Requirement Engineering"),
+        "{shown}"
+    );
+    assert!(
+        opening.ends_with('.') || opening.ends_with('…'),
+        "{opening}"
+    );
+    // Then the newsletter as written: greeting, papers, footer.
+    assert!(
+        lines.iter().any(|l| l.starts_with("Hi Ada, here is")),
+        "{shown}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Requirement Engineering Challenges")),
+        "{shown}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Unsubscribe with one click")),
+        "{shown}"
+    );
+    // No style sheet, conditional comment or entity leaks into the text.
+    for noise in [
+        "{", "}", "@media", "[if mso]", "&nbsp;", "&middot;", "\u{e000}",
+    ] {
+        assert!(!shown.contains(noise), "{noise:?} in:\n{shown}");
+    }
 }

@@ -491,6 +491,34 @@ async fn a_folder_without_slash_redirects_and_unknown_paths_are_404() {
 }
 
 #[tokio::test]
+async fn an_unknown_path_gets_the_sites_own_404_page_when_built() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    // Without a 404.html: one line of text.
+    let res = client
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.text().await.unwrap(), "not found\n");
+    // With one (as `build` writes it): that page, still a 404, at any depth.
+    let page = "<!doctype html><title>Page not found</title><a href=\"http://x/\">home</a>";
+    std::fs::write(dir.out.join("404.html"), page).unwrap();
+    for path in ["/no/such/page", "/1999-01-01/", "/atom.xml/", "/.env"] {
+        let res = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert_eq!(res.text().await.unwrap(), page, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn healthz_answers_ok() {
     let dir = site_dir();
     let server = Running::start(&dir).await;

@@ -167,7 +167,26 @@ fn the_front_page_has_the_subscribe_form_and_no_script() {
         attr(&doc, "form.subscribe input[name=email]", "type").as_deref(),
         Some("email")
     );
-    assert!(attr(&doc, "form.subscribe input[name=categories]", "value").is_some());
+    // Every category of the archive is offered, grouped by arXiv group.
+    let offered: std::collections::BTreeSet<String> = doc
+        .select(&Selector::parse("form.subscribe input[name=categories]").unwrap())
+        .filter_map(|e| e.value().attr("value").map(str::to_owned))
+        .collect();
+    let in_archive: std::collections::BTreeSet<String> = corpus()
+        .iter()
+        .flat_map(|d| d.papers.iter())
+        .flat_map(|p| p.categories.iter().map(|c| c.as_str().to_owned()))
+        .collect();
+    assert_eq!(offered, in_archive);
+    let groups: Vec<String> = doc
+        .select(&Selector::parse("form.subscribe details summary").unwrap())
+        .map(|e| e.text().collect::<String>())
+        .collect();
+    assert!(groups[0].starts_with("Computer Science ("), "{groups:?}");
+    assert!(
+        groups.iter().any(|g| g.starts_with("Physics (")),
+        "{groups:?}"
+    );
     for p in &pages {
         assert!(!p.html.contains("<script"), "{}", p.path);
         // Dark mode is in the page's own style.
@@ -665,4 +684,136 @@ fn a_day_without_papers_offers_no_bibtex() {
         .unwrap()
         .html;
     assert!(!html.contains("papers.bib"), "{html}");
+}
+
+#[test]
+fn categories_on_a_day_page_link_to_the_sites_own_category_pages() {
+    let pages = pages(&corpus());
+    let doc = page(&pages, "2021-03-19/index.html");
+    let links: Vec<String> = doc
+        .select(&Selector::parse("p.categories a").unwrap())
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    assert!(!links.is_empty());
+    for href in &links {
+        let name = href
+            .strip_prefix("../categories/")
+            .and_then(|r| r.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("{href} is not a category page"));
+        page(&pages, &format!("categories/{name}/index.html"));
+    }
+    // Counts are written one way: with thousands separators.
+    assert!(doc.html().contains("5,907 retweets"));
+}
+
+#[test]
+fn the_category_index_lists_every_category_by_group() {
+    let archive = corpus();
+    let pages = pages(&archive);
+    let doc = page(&pages, "categories/index.html");
+    let listed: Vec<String> = doc
+        .select(&Selector::parse("ul.cats > li > a:first-child").unwrap())
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    let names: std::collections::BTreeSet<String> = archive
+        .iter()
+        .flat_map(|d| d.papers.iter())
+        .flat_map(|p| p.categories.iter().map(|c| c.as_str().to_owned()))
+        .collect();
+    assert_eq!(listed.len(), names.len());
+    for name in &names {
+        assert!(listed.contains(&format!("../categories/{name}/")), "{name}");
+    }
+    let headings: Vec<String> = doc
+        .select(&Selector::parse("main h2").unwrap())
+        .map(|h| h.text().collect())
+        .collect();
+    assert_eq!(
+        headings.first().map(String::as_str),
+        Some("Computer Science")
+    );
+    // The front page and every category page link to it.
+    let index = page(&pages, "index.html");
+    assert!(attr(&index, "a[href='categories/']", "href").is_some());
+    let cv = page(&pages, "categories/cs.CV/index.html");
+    assert!(attr(&cv, "a[href='../../categories/']", "href").is_some());
+}
+
+#[test]
+fn a_day_of_many_papers_opens_with_their_list() {
+    let archive = corpus();
+    let pages = pages(&archive);
+    let day = archive
+        .iter()
+        .find(|d| d.date.to_string() == "2021-03-19")
+        .unwrap();
+    let doc = page(&pages, "2021-03-19/index.html");
+    let entries: Vec<(String, String)> = doc
+        .select(&Selector::parse("nav.contents li a").unwrap())
+        .map(|a| {
+            (
+                a.value().attr("href").unwrap().to_owned(),
+                a.text().collect(),
+            )
+        })
+        .collect();
+    assert_eq!(entries.len(), day.papers.len());
+    for (paper, (href, title)) in day.papers.iter().zip(&entries) {
+        assert_eq!(href, &format!("#paper-{}", paper.rank));
+        assert_eq!(title, &paper.title);
+        assert!(attr(&doc, &format!("section#paper-{}", paper.rank), "id").is_some());
+    }
+}
+
+#[test]
+fn build_writes_a_404_page_robots_sitemap_and_favicon() {
+    let out = build(&fixture("corpus"));
+    let read = |p: &str| std::fs::read_to_string(out.path().join(p)).unwrap();
+    // The 404 page links absolutely: it is shown at any depth.
+    let not_found = Html::parse_document(&read("404.html"));
+    assert_eq!(
+        attr(&not_found, "main a", "href").as_deref(),
+        Some("http://127.0.0.1:8080/")
+    );
+    assert_eq!(
+        attr(&not_found, "meta[name=robots]", "content").as_deref(),
+        Some("noindex")
+    );
+    let robots = read("robots.txt");
+    assert!(robots.starts_with("User-agent: *\n"), "{robots}");
+    for path in [
+        "/subscribe",
+        "/unsubscribe",
+        "/confirm",
+        "/preferences",
+        "/webhooks/",
+    ] {
+        assert!(robots.contains(&format!("Disallow: {path}\n")), "{robots}");
+    }
+    assert!(robots.contains("Sitemap: http://127.0.0.1:8080/sitemap.xml"));
+    let sitemap = read("sitemap.xml");
+    let doc = roxmltree::Document::parse(&sitemap).unwrap();
+    let locs: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("loc"))
+        .filter_map(|n| n.text())
+        .collect();
+    let days = corpus().len();
+    assert!(locs.contains(&"http://127.0.0.1:8080/2021-03-19/"));
+    assert!(locs.contains(&"http://127.0.0.1:8080/categories/cs.CV/"));
+    assert!(locs.len() > days, "{}", locs.len());
+    // Every page the sitemap names was written.
+    for loc in &locs {
+        let rel = loc.strip_prefix("http://127.0.0.1:8080/").unwrap();
+        assert!(out.path().join(rel).join("index.html").is_file(), "{loc}");
+    }
+    let svg = read("favicon.svg");
+    roxmltree::Document::parse(&svg).unwrap();
+    let ico = std::fs::read(out.path().join("favicon.ico")).unwrap();
+    assert_eq!(&ico[..4], &[0, 0, 1, 0], "an ICO header");
+    let index = Html::parse_document(&read("index.html"));
+    assert_eq!(
+        attr(&index, "link[rel=icon]", "href").as_deref(),
+        Some("favicon.svg")
+    );
 }
