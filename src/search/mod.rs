@@ -213,42 +213,110 @@ pub fn tex_words(text: &str) -> String {
     crate::text::one_line(&out)
 }
 
-/// The fingerprint of what the index of `digests` holds: every field of
-/// every paper it indexes, fed to SHA-256 as it is (no copy of the archive
-/// is made), with the schema version; an index of the same fingerprint
-/// needs no rebuild.
-fn fingerprint(digests: &[&Digest]) -> (String, usize) {
+/// The fingerprint of one day's papers in the index: every field it
+/// indexes, fed to SHA-256 as it is (no copy of the digest is made). A day
+/// of the same fingerprint needs no reindexing.
+fn day_fingerprint(d: &Digest) -> String {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    field(&SCHEMA_VERSION.to_le_bytes());
-    let mut papers = 0;
-    for d in digests {
-        field(d.date.to_string().as_bytes());
-        for p in &d.papers {
-            papers += 1;
-            field(p.arxiv_id.to_string().as_bytes());
-            field(p.title.as_bytes());
-            field(p.abstract_text.as_bytes());
-            for a in &p.authors {
-                field(a.as_bytes());
-            }
-            field(b"\0authors");
-            for c in &p.categories {
-                field(c.as_str().as_bytes());
-            }
-            field(b"\0categories");
-            field(&p.rank.to_le_bytes());
-            field(&p.retweets.to_le_bytes());
-            field(&p.favorites.to_le_bytes());
-            field(p.abs_url.as_bytes());
-            field(p.pdf_url.as_deref().unwrap_or("").as_bytes());
+    field(d.date.to_string().as_bytes());
+    for p in &d.papers {
+        field(p.arxiv_id.to_string().as_bytes());
+        field(p.title.as_bytes());
+        field(p.abstract_text.as_bytes());
+        for a in &p.authors {
+            field(a.as_bytes());
+        }
+        field(b"\0authors");
+        for c in &p.categories {
+            field(c.as_str().as_bytes());
+        }
+        field(b"\0categories");
+        field(&p.rank.to_le_bytes());
+        field(&p.retweets.to_le_bytes());
+        field(&p.favorites.to_le_bytes());
+        field(p.abs_url.as_bytes());
+        field(p.pdf_url.as_deref().unwrap_or("").as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// What an index holds, day by day: `days.tsv` in its folder, written after
+/// each commit (`schema N`, then `DAY<TAB>FINGERPRINT` lines). Written after
+/// the commit, it is never ahead of the index: a build killed between the
+/// two leaves it behind, and the next build redoes those days, which is
+/// harmless (a day is deleted before it is added).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Manifest {
+    days: BTreeMap<u64, String>,
+}
+
+const MANIFEST: &str = "days.tsv";
+
+impl Manifest {
+    fn of(digests: &[&Digest]) -> Self {
+        use rayon::prelude::*;
+        Self {
+            days: digests
+                .par_iter()
+                .map(|d| (day_number(d.date), day_fingerprint(d)))
+                .collect(),
         }
     }
-    let name = format!("index-{}", &hex::encode(h.finalize())[..16]);
-    (name, papers)
+
+    /// The manifest of the index in `dir`; `None` if missing, unreadable or
+    /// of another schema (the index is then rebuilt).
+    fn read(dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(dir.join(MANIFEST)).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != format!("schema {SCHEMA_VERSION}") {
+            return None;
+        }
+        let mut days = BTreeMap::new();
+        for line in lines {
+            let (day, hash) = line.split_once('\t')?;
+            days.insert(day.parse().ok()?, hash.to_owned());
+        }
+        Some(Self { days })
+    }
+
+    fn write(&self, dir: &Path) -> Result<(), SearchError> {
+        use std::fmt::Write as _;
+        let mut text = format!("schema {SCHEMA_VERSION}\n");
+        for (day, hash) in &self.days {
+            let _ = writeln!(text, "{day}\t{hash}");
+        }
+        let path = dir.join(MANIFEST);
+        crate::atomic::replace(&path, text.as_bytes(), crate::atomic::NewFileMode::Public)
+            .map_err(io(&path))
+    }
+
+    /// The days whose papers differ from `self`'s: changed, added or gone.
+    fn changed_days(&self, wanted: &Self) -> Vec<u64> {
+        let mut days: Vec<u64> = wanted
+            .days
+            .iter()
+            .filter(|(day, hash)| self.days.get(day) != Some(hash))
+            .map(|(day, _)| *day)
+            .collect();
+        days.extend(self.days.keys().filter(|d| !wanted.days.contains_key(d)));
+        days.sort_unstable();
+        days
+    }
+
+    /// A folder name for a new index of these days.
+    fn folder_name(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(SCHEMA_VERSION.to_le_bytes());
+        for (day, hash) in &self.days {
+            h.update(day.to_le_bytes());
+            h.update(hash.as_bytes());
+        }
+        format!("index-{}", &hex::encode(h.finalize())[..16])
+    }
 }
 
 fn day_number(day: chrono::NaiveDate) -> u64 {
@@ -277,27 +345,61 @@ fn tantivy_error(path: &Path) -> impl FnOnce(tantivy::TantivyError) -> SearchErr
 pub enum Written {
     /// A new index of this many papers is current.
     New(usize),
+    /// The current index was brought up to date in place: the papers of
+    /// this many days were replaced (changed, added or removed days), and
+    /// it now holds this many papers.
+    Updated {
+        /// Days reindexed.
+        days: usize,
+        /// Papers in the index.
+        papers: usize,
+    },
     /// The current index already holds exactly these papers.
     Unchanged(usize),
 }
 
-/// Writes the index of `digests` under `out/.search/`, unless the current
-/// one holds exactly the same papers. A new index is built in its own
-/// folder (named by the hash of what it holds) and made current by
-/// replacing `CURRENT` atomically, so a `serve` reading meanwhile sees the
-/// old index or the new one, never half of one; older folders are removed,
-/// but the one before (a reader may still have it open).
+/// Above this share of the archive's days changed, a new index is built
+/// instead of updating the current one (a fresh one is compact).
+const REBUILD_SHARE: f64 = 0.5;
+
+/// Writes the index of `digests` under `out/.search/`.
+///
+/// The daily case is cheap: the current index's manifest names the
+/// fingerprint of every day it holds, and only the days that differ are
+/// deleted and added again, in one tantivy commit (atomic: a `serve`
+/// reading meanwhile sees the index before it or after it). Without a
+/// current index, or when most days changed, a new one is built in its own
+/// folder and made current by replacing `CURRENT` atomically; older
+/// folders are removed but the one before (a reader may still have it open).
 ///
 /// # Errors
 /// When the folder cannot be written or tantivy fails.
 pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchError> {
-    let (name, papers) = fingerprint(digests);
+    let wanted = Manifest::of(digests);
+    let papers = digests.iter().map(|d| d.papers.len()).sum();
     let root = out.join(INDEX_DIR);
     let current_file = root.join(CURRENT);
-    let previous = std::fs::read_to_string(&current_file).ok();
-    if previous.as_deref().map(str::trim) == Some(name.as_str()) && root.join(&name).is_dir() {
-        return Ok(Written::Unchanged(papers));
+    let previous = current_name(out);
+    if let Some(current) = previous.as_deref() {
+        let dir = root.join(current);
+        if let Some(held) = Manifest::read(&dir) {
+            let changed = held.changed_days(&wanted);
+            if changed.is_empty() {
+                return Ok(Written::Unchanged(papers));
+            }
+            #[allow(clippy::cast_precision_loss)] // day counts are far below 2^52
+            let share = changed.len() as f64 / wanted.days.len().max(1) as f64;
+            if share <= REBUILD_SHARE {
+                update_in_place(&dir, digests, &changed)?;
+                wanted.write(&dir)?;
+                return Ok(Written::Updated {
+                    days: changed.len(),
+                    papers,
+                });
+            }
+        }
     }
+    let name = wanted.folder_name();
     let dir = root.join(&name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
@@ -306,35 +408,13 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
     let (schema, f) = schema();
     let index = tantivy::Index::create_in_dir(&dir, schema).map_err(tantivy_error(&dir))?;
     register_tokenizers(&index);
-    let mut writer: tantivy::IndexWriter<TantivyDocument> = index
-        .writer_with_num_threads(1, 64 * 1024 * 1024)
-        .map_err(tantivy_error(&dir))?;
+    let mut writer = writer(&index, &dir)?;
     for digest in digests {
-        for p in &digest.papers {
-            let mut d = doc!(
-                f.id => p.arxiv_id.to_string(),
-                f.title => tex_words(&p.title),
-                f.abstract_text => tex_words(&p.abstract_text),
-                f.day => day_number(digest.date),
-                f.rank => u64::from(p.rank),
-                f.retweets => p.retweets,
-                f.favorites => p.favorites,
-                f.abs_url => p.abs_url.as_str(),
-            );
-            for a in &p.authors {
-                d.add_text(f.authors, a);
-            }
-            for c in &p.categories {
-                d.add_text(f.categories, c.as_str());
-            }
-            if let Some(pdf) = &p.pdf_url {
-                d.add_text(f.pdf_url, pdf);
-            }
-            writer.add_document(d).map_err(tantivy_error(&dir))?;
-        }
+        add_day(&mut writer, f, digest, &dir)?;
     }
     writer.commit().map_err(tantivy_error(&dir))?;
     writer.wait_merging_threads().map_err(tantivy_error(&dir))?;
+    wanted.write(&dir)?;
     crate::atomic::replace(
         &current_file,
         format!("{name}\n").as_bytes(),
@@ -342,7 +422,7 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
     )
     .map_err(io(&current_file))?;
     // Keep the new one and the one before it.
-    let keep = [Some(name.as_str()), previous.as_deref().map(str::trim)];
+    let keep = [Some(name.as_str()), previous.as_deref()];
     if let Ok(listing) = std::fs::read_dir(&root) {
         for entry in listing.filter_map(Result::ok) {
             let file = entry.file_name();
@@ -353,6 +433,67 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
         }
     }
     Ok(Written::New(papers))
+}
+
+fn writer(
+    index: &tantivy::Index,
+    dir: &Path,
+) -> Result<tantivy::IndexWriter<TantivyDocument>, SearchError> {
+    index
+        .writer_with_num_threads(1, 64 * 1024 * 1024)
+        .map_err(tantivy_error(dir))
+}
+
+/// Replaces the papers of `days` in the index in `dir` by those `digests`
+/// have for them (none for a day that is gone), in one commit.
+fn update_in_place(dir: &Path, digests: &[&Digest], days: &[u64]) -> Result<(), SearchError> {
+    let index = tantivy::Index::open_in_dir(dir).map_err(tantivy_error(dir))?;
+    register_tokenizers(&index);
+    let (_, f) = schema();
+    let mut writer = writer(&index, dir)?;
+    for &day in days {
+        writer.delete_term(tantivy::Term::from_field_u64(f.day, day));
+    }
+    for digest in digests {
+        if days.binary_search(&day_number(digest.date)).is_ok() {
+            add_day(&mut writer, f, digest, dir)?;
+        }
+    }
+    writer.commit().map_err(tantivy_error(dir))?;
+    writer.wait_merging_threads().map_err(tantivy_error(dir))?;
+    Ok(())
+}
+
+/// Adds one document per paper of `digest`.
+fn add_day(
+    writer: &mut tantivy::IndexWriter<TantivyDocument>,
+    f: Fields,
+    digest: &Digest,
+    dir: &Path,
+) -> Result<(), SearchError> {
+    for p in &digest.papers {
+        let mut d = doc!(
+            f.id => p.arxiv_id.to_string(),
+            f.title => tex_words(&p.title),
+            f.abstract_text => tex_words(&p.abstract_text),
+            f.day => day_number(digest.date),
+            f.rank => u64::from(p.rank),
+            f.retweets => p.retweets,
+            f.favorites => p.favorites,
+            f.abs_url => p.abs_url.as_str(),
+        );
+        for a in &p.authors {
+            d.add_text(f.authors, a);
+        }
+        for c in &p.categories {
+            d.add_text(f.categories, c.as_str());
+        }
+        if let Some(pdf) = &p.pdf_url {
+            d.add_text(f.pdf_url, pdf);
+        }
+        writer.add_document(d).map_err(tantivy_error(dir))?;
+    }
+    Ok(())
 }
 
 /// One hit.
@@ -408,6 +549,10 @@ impl Results {
 /// An opened index, with what a query needs.
 pub struct Index {
     name: String,
+    /// The index folder's `meta.json`, whose change means a new commit.
+    meta: PathBuf,
+    /// Its modification time when the reader was last reloaded.
+    seen: std::sync::Mutex<Option<std::time::SystemTime>>,
     engine: tantivy::Index,
     reader: IndexReader,
     fields: Fields,
@@ -461,12 +606,19 @@ impl Index {
         register_tokenizers(&index);
         let reader = index
             .reader_builder()
+            // `build` may update the index in place: [`Index::search`]
+            // reloads when its `meta.json` changed (at once, unlike
+            // tantivy's polling watcher).
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(tantivy_error(&dir))?;
         let (_, fields) = schema();
+        let meta = dir.join("meta.json");
+        let seen = std::fs::metadata(&meta).and_then(|m| m.modified()).ok();
         Ok(Self {
             name,
+            meta,
+            seen: std::sync::Mutex::new(seen),
             engine: index,
             reader,
             fields,
@@ -479,6 +631,22 @@ impl Index {
         &self.name
     }
 
+    /// Reloads the reader when `build` committed to the index since.
+    fn reload_if_committed(&self) -> tantivy::Result<()> {
+        let now = std::fs::metadata(&self.meta)
+            .and_then(|m| m.modified())
+            .ok();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now != *seen {
+            self.reader.reload()?;
+            *seen = now;
+        }
+        Ok(())
+    }
+
     /// Runs `query`, giving page `page` (from 1, at most [`MAX_PAGE`]).
     ///
     /// # Errors
@@ -486,6 +654,7 @@ impl Index {
     pub fn search(&self, query: &ParsedQuery, page: usize) -> Result<Results, SearchError> {
         let path = PathBuf::from(&self.name);
         let page = page.clamp(1, MAX_PAGE);
+        self.reload_if_committed().map_err(tantivy_error(&path))?;
         let searcher = self.reader.searcher();
         let q = query.to_tantivy(&self.engine, &self.fields_by_name());
         let (top, total) = searcher

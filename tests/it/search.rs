@@ -134,28 +134,109 @@ fn category_and_date_filters_narrow_and_pages_do_not_overlap() {
     assert!(days.total > 5 && days.hits.iter().all(|h| h.day == "2021-02-19"));
 }
 
+/// Every paper an index holds, as (day, rank, id, title), through its own
+/// search: every day of the archive, page by page.
+fn everything(index: &Index) -> Vec<(String, u64, String, String)> {
+    let q = query::parse("after:1990-01-01").unwrap();
+    let mut all = Vec::new();
+    for page in 1..=search::MAX_PAGE {
+        let r = index.search(&q, page).unwrap();
+        all.extend(
+            r.hits
+                .iter()
+                .map(|h| (h.day.clone(), h.rank, h.id.clone(), h.title.clone())),
+        );
+        if !r.has_next() {
+            break;
+        }
+    }
+    all.sort();
+    all
+}
+
+/// The index a fresh build of `digests` writes, read back whole.
+fn refs(digests: &[hotpapers::model::Digest]) -> Vec<&hotpapers::model::Digest> {
+    digests.iter().collect()
+}
+
+fn fresh(digests: &[&hotpapers::model::Digest]) -> Vec<(String, u64, String, String)> {
+    let out = tempfile::tempdir().unwrap();
+    search::write_index(out.path(), digests).unwrap();
+    everything(&Index::open(out.path()).unwrap())
+}
+
 #[test]
-fn a_rebuild_with_the_same_papers_keeps_the_index_and_a_change_makes_a_new_one_current() {
+fn the_daily_build_updates_the_index_in_place_to_what_a_fresh_build_holds() {
     let out = tempfile::tempdir().unwrap();
     let archive = hotpapers::digest::load_archive(&fixture("corpus")).unwrap();
-    let digests: Vec<_> = archive.iter().collect();
-    let first = search::write_index(out.path(), &digests).unwrap();
+    let mut digests: Vec<hotpapers::model::Digest> = archive.iter().cloned().collect();
+    let first = search::write_index(out.path(), &refs(&digests)).unwrap();
     assert!(
         matches!(first, search::Written::New(n) if n > 300),
         "{first:?}"
     );
-    let before = search::current_name(out.path()).unwrap();
+    let name = search::current_name(out.path()).unwrap();
     assert!(matches!(
-        search::write_index(out.path(), &digests).unwrap(),
+        search::write_index(out.path(), &refs(&digests)).unwrap(),
         search::Written::Unchanged(_)
     ));
-    assert_eq!(search::current_name(out.path()).unwrap(), before);
     let opened = Index::open(out.path()).unwrap();
-    search::write_index(out.path(), &digests[1..]).unwrap();
-    let after = search::current_name(out.path()).unwrap();
-    assert_ne!(after, before);
-    // The index opened before still answers (its files were kept).
+
+    // A day removed, a day changed, a day added: three days reindexed, in
+    // the same folder, and the index holds what a fresh build would.
+    let removed = digests.remove(0);
+    digests[3].papers[0].title = "Zebrafish Telepathy Networks".to_owned();
+    let mut added = digests.last().unwrap().clone();
+    added.date = added.date.succ_opt().unwrap();
+    digests.push(added);
+    let written = search::write_index(out.path(), &refs(&digests)).unwrap();
+    assert!(
+        matches!(written, search::Written::Updated { days: 3, .. }),
+        "{written:?}"
+    );
+    assert_eq!(search::current_name(out.path()).unwrap(), name);
+    assert_eq!(everything(&opened), fresh(&refs(&digests)));
+    // The index opened before sees the commit at its next search.
+    assert_eq!(find(&opened, "zebrafish telepathy").total, 1);
+    let gone = removed.date.format("%Y-%m-%d").to_string();
+    assert_eq!(
+        find(&opened, &format!("after:{gone} before:{gone}")).total,
+        0
+    );
+
+    // When most days change, a new index is built and made current; the
+    // one opened before still answers (its files were kept).
+    let half = digests.len() / 2 + 1;
+    digests.truncate(digests.len() - half);
+    assert!(matches!(
+        search::write_index(out.path(), &refs(&digests)).unwrap(),
+        search::Written::New(_)
+    ));
+    assert_ne!(search::current_name(out.path()).unwrap(), name);
     assert!(find(&opened, "learning").total > 0);
+    assert_eq!(
+        everything(&Index::open(out.path()).unwrap()),
+        fresh(&refs(&digests))
+    );
+}
+
+#[test]
+fn an_index_whose_manifest_is_lost_is_rebuilt_not_trusted() {
+    let out = tempfile::tempdir().unwrap();
+    let archive = hotpapers::digest::load_archive(&fixture("corpus")).unwrap();
+    let digests: Vec<_> = archive.iter().collect();
+    search::write_index(out.path(), &digests).unwrap();
+    let name = search::current_name(out.path()).unwrap();
+    let manifest = out.path().join(".search").join(&name).join("days.tsv");
+    std::fs::write(&manifest, "schema 999\n").unwrap();
+    assert!(matches!(
+        search::write_index(out.path(), &digests).unwrap(),
+        search::Written::New(_)
+    ));
+    assert_eq!(
+        everything(&Index::open(out.path()).unwrap()),
+        fresh(&digests)
+    );
 }
 
 fn build_and_serve(out: &Path, digests: &Path) -> Served {
