@@ -22,13 +22,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{MailSettings, SiteSettings};
-use crate::model::{Digest, PaperFilter, Subscriber};
+use crate::model::{weekly_digest, Digest, PaperFilter, Subscriber, Week};
 use crate::secret::TokenKey;
 use crate::token::Signer;
 
 use crate::templates::{self, TemplateError, Templates};
 pub use clean::{clean_name, one_line, NAME_LIMIT};
-use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
+use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView, WeekView};
+
+/// Most papers in a weekly edition for a reader who set no `max_papers`.
+pub const WEEKLY_MAX_PAPERS: usize = 20;
 
 /// Longest subject, in characters, before it is shortened at a word.
 pub const SUBJECT_LIMIT: usize = 78;
@@ -172,8 +175,10 @@ impl Newsletter {
             .collect();
         filtered.max_papers = Some(1);
         filtered.min_retweets = Some(1);
+        let weekly = self.weekly_edition(Week::ending(digest.date), [&digest]);
         for reader in [&named, &filtered] {
             edition.render_for(reader)?;
+            weekly.render_for(reader)?;
         }
         self.render_confirmation("reader@example.org", "https://example.org/confirm?token=x")?;
         Ok(())
@@ -187,8 +192,31 @@ impl Newsletter {
         Ok(Edition {
             newsletter: self,
             digest: digest.clone(),
+            week: None,
             prepared: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The weekly edition of `week` from the digests of its days (others
+    /// are ignored): every paper once, ranked by retweets
+    /// ([`weekly_digest`]), rendered with the `weekly.*` templates.
+    #[must_use]
+    pub fn weekly_edition<'d>(
+        &self,
+        week: Week,
+        digests: impl IntoIterator<Item = &'d Digest>,
+    ) -> Edition<'_> {
+        let digests: Vec<&Digest> = digests
+            .into_iter()
+            .filter(|d| week.contains(d.date))
+            .collect();
+        let days: Vec<chrono::NaiveDate> = digests.iter().map(|d| d.date).collect();
+        Edition {
+            newsletter: self,
+            digest: weekly_digest(week, digests),
+            week: Some(WeekView::new(&self.site, week, &days)),
+            prepared: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// `SITE_URL/unsubscribe?token=…` for `email`; the token is the signed
@@ -343,6 +371,8 @@ pub struct Letter {
 pub struct Edition<'n> {
     newsletter: &'n Newsletter,
     digest: Digest,
+    /// Set for a weekly edition: which week, and its days.
+    week: Option<WeekView>,
     prepared: Mutex<BTreeMap<RenderKey, Prepared>>,
 }
 
@@ -448,10 +478,12 @@ impl Edition<'_> {
             email: reader.email.clone(),
             name: reader.name.clone(),
         };
-        let subject = self
-            .newsletter
-            .templates
-            .render_text(templates::EMAIL_SUBJECT, &view)?;
+        let template = if self.week.is_some() {
+            templates::WEEKLY_SUBJECT
+        } else {
+            templates::EMAIL_SUBJECT
+        };
+        let subject = self.newsletter.templates.render_text(template, &view)?;
         Ok(clean::clean_subject(&subject))
     }
 
@@ -478,9 +510,26 @@ impl Edition<'_> {
         self.newsletter
     }
 
-    /// The digest this edition renders.
+    /// The digest this edition renders (for a weekly edition, the week's
+    /// papers merged, dated the week's last day).
     pub fn digest(&self) -> &Digest {
         &self.digest
+    }
+
+    /// Whether this is a weekly edition.
+    #[must_use]
+    pub fn is_weekly(&self) -> bool {
+        self.week.is_some()
+    }
+
+    /// What names this edition in Message-IDs: the day (`2021-02-12`), or
+    /// the ISO week of a weekly edition (`2021-W06`), as the ledger keys it.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match &self.week {
+            Some(w) => w.iso.clone(),
+            None => self.digest.date.format("%Y-%m-%d").to_string(),
+        }
     }
 
     fn prepare(&self, key: &RenderKey) -> Result<Prepared, EmailError> {
@@ -489,7 +538,11 @@ impl Edition<'_> {
         }
         let n = self.newsletter;
         // The operator's cap on one email's size, on top of the reader's own limit.
-        let mut capped = key.0.clone();
+        let mut filter = key.0.clone();
+        if self.week.is_some() {
+            filter.max_papers.get_or_insert(WEEKLY_MAX_PAPERS);
+        }
+        let mut capped = filter.clone();
         capped.max_papers = Some(
             capped
                 .max_papers
@@ -497,12 +550,20 @@ impl Edition<'_> {
         );
         let selection = capped.select(&self.digest);
         let prepared =
-            match EmailView::new(&n.site, &n.mail, &self.digest, &key.0, &selection, key.1) {
+            match EmailView::new(&n.site, &n.mail, &self.digest, &filter, &selection, key.1) {
                 None => None,
-                Some(view) => {
-                    let html = n.templates.render_html(templates::EMAIL_HTML, &view)?;
-                    let html = n.inline(templates::EMAIL_HTML, &html)?;
-                    let text = text::wrap(&n.templates.render_text(templates::EMAIL_TXT, &view)?);
+                Some(mut view) => {
+                    let (html_template, text_template) = match &self.week {
+                        Some(week) => {
+                            view.links.digest.clone_from(&week.link);
+                            view.week = Some(week.clone());
+                            (templates::WEEKLY_HTML, templates::WEEKLY_TXT)
+                        }
+                        None => (templates::EMAIL_HTML, templates::EMAIL_TXT),
+                    };
+                    let html = n.templates.render_html(html_template, &view)?;
+                    let html = n.inline(html_template, &html)?;
+                    let text = text::wrap(&n.templates.render_text(text_template, &view)?);
                     Some(Arc::new(PreparedEmail {
                         body: Arc::new(Rendering {
                             html: segments(&html),
@@ -516,6 +577,7 @@ impl Edition<'_> {
                             paper_count: view.paper_count,
                             top_paper: view.top_paper,
                             subscriber: view.subscriber,
+                            week: view.week,
                         },
                     }))
                 }

@@ -103,6 +103,72 @@ pub(crate) struct EmailView {
     pub(crate) postal_address: String,
     /// The sender's address.
     pub(crate) from_email: String,
+    /// The week of a weekly edition; null in the daily one.
+    pub(crate) week: Option<WeekView>,
+}
+
+/// Which week a weekly edition covers.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct WeekView {
+    /// First day, `YYYY-MM-DD`.
+    pub(crate) start: String,
+    /// Last day, `YYYY-MM-DD`.
+    pub(crate) end: String,
+    /// "6–12 February 2021", "29 January – 4 February 2021".
+    pub(crate) label: String,
+    /// The ISO week of the last day, `2021-W06`.
+    pub(crate) iso: String,
+    /// The page of the week's last digest (the site when it had none).
+    pub(crate) link: String,
+    /// The days of the week that had a digest, oldest first.
+    pub(crate) days: Vec<DayLink>,
+}
+
+/// One day of a week, with its page.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DayLink {
+    /// `YYYY-MM-DD`.
+    pub(crate) date: String,
+    /// "Monday 8 February".
+    pub(crate) date_long: String,
+    /// `SITE/YYYY-MM-DD/`.
+    pub(crate) url: String,
+}
+
+impl WeekView {
+    pub(crate) fn new(site: &SiteSettings, week: crate::model::Week, days: &[NaiveDate]) -> Self {
+        use chrono::Datelike;
+        let (s, e) = (week.start, week.end);
+        let label = if (s.year(), s.month()) == (e.year(), e.month()) {
+            format!("{}\u{2013}{}", s.format("%-d"), e.format("%-d %B %Y"))
+        } else if s.year() == e.year() {
+            format!("{} \u{2013} {}", s.format("%-d %B"), e.format("%-d %B %Y"))
+        } else {
+            format!(
+                "{} \u{2013} {}",
+                s.format("%-d %B %Y"),
+                e.format("%-d %B %Y")
+            )
+        };
+        let day_url = |d: &NaiveDate| site.link(&format!("{}/", d.format("%Y-%m-%d")));
+        let mut days = days.to_vec();
+        days.sort();
+        Self {
+            start: s.format("%Y-%m-%d").to_string(),
+            end: e.format("%Y-%m-%d").to_string(),
+            label,
+            iso: week.iso_key(),
+            link: days.last().map_or_else(|| site.url.to_string(), day_url),
+            days: days
+                .iter()
+                .map(|d| DayLink {
+                    date: d.format("%Y-%m-%d").to_string(),
+                    date_long: d.format("%A %-d %B").to_string(),
+                    url: day_url(d),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Links to the site and its feeds.
@@ -202,6 +268,8 @@ pub(crate) struct SubjectView {
     pub(crate) top_paper: PaperView,
     /// The reader.
     pub(crate) subscriber: SubscriberView,
+    /// The week of a weekly edition; null in the daily one.
+    pub(crate) week: Option<WeekView>,
 }
 
 /// What the confirmation templates can use.
@@ -300,6 +368,7 @@ impl EmailView {
             unsubscribe_url: Personal::Unsubscribe.placeholder(),
             postal_address: mail.postal_address.clone(),
             from_email: mail.from.email.to_string(),
+            week: None,
         })
     }
 }

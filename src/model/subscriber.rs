@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Category, Digest, Paper};
@@ -22,6 +22,122 @@ pub enum SubscriberStatus {
     Unsubscribed,
     /// Hard-bounced too often; never mailed again.
     Bounced,
+}
+
+/// How often a reader is mailed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    /// The edition of every digest day.
+    #[default]
+    Daily,
+    /// One edition a week, of the seven days ending on the reader's weekday.
+    Weekly,
+}
+
+impl Cadence {
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+    fn is_daily(&self) -> bool {
+        *self == Cadence::Daily
+    }
+
+    /// `daily` or `weekly`, as the subscriber file writes it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+        }
+    }
+}
+
+/// A day of the week, written out in lower case (`friday`) in subscriber files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)] // the names say it
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+
+    /// chrono's name for the same day.
+    #[must_use]
+    pub fn chrono(self) -> chrono::Weekday {
+        match self {
+            Weekday::Monday => chrono::Weekday::Mon,
+            Weekday::Tuesday => chrono::Weekday::Tue,
+            Weekday::Wednesday => chrono::Weekday::Wed,
+            Weekday::Thursday => chrono::Weekday::Thu,
+            Weekday::Friday => chrono::Weekday::Fri,
+            Weekday::Saturday => chrono::Weekday::Sat,
+            Weekday::Sunday => chrono::Weekday::Sun,
+        }
+    }
+
+    /// `monday` … `sunday`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weekday::Monday => "monday",
+            Weekday::Tuesday => "tuesday",
+            Weekday::Wednesday => "wednesday",
+            Weekday::Thursday => "thursday",
+            Weekday::Friday => "friday",
+            Weekday::Saturday => "saturday",
+            Weekday::Sunday => "sunday",
+        }
+    }
+
+    /// Reads `friday`, `Friday` or `fri`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s || (s.len() == 3 && d.as_str().starts_with(&s)))
+    }
+}
+
+impl std::str::FromStr for Cadence {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "daily" => Ok(Cadence::Daily),
+            "weekly" => Ok(Cadence::Weekly),
+            other => Err(format!(
+                "unknown cadence `{other}` (expected `daily` or `weekly`)"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Weekday {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s).ok_or_else(|| {
+            format!(
+                "unknown weekday `{}` (expected `monday` … `sunday`)",
+                s.trim()
+            )
+        })
+    }
 }
 
 /// One subscriber record.
@@ -45,6 +161,19 @@ pub struct Subscriber {
     /// Whether to mail at all.
     #[serde(default, skip_serializing_if = "is_active")]
     pub status: SubscriberStatus,
+    /// How often the reader gets mail: every digest day, or once a week.
+    #[serde(default, skip_serializing_if = "Cadence::is_daily")]
+    pub cadence: Cadence,
+    /// The day a weekly reader's edition goes out (unset: Friday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekday: Option<Weekday>,
+    /// Author alerts: a paper by one of them is always included, first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<String>,
+    /// Keyword alerts: a paper whose title or abstract holds one (a whole
+    /// word or phrase) is always included, first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// When the reader subscribed (kept for consent records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed_at: Option<DateTime<Utc>>,
@@ -69,6 +198,10 @@ impl Subscriber {
             max_papers: None,
             min_retweets: None,
             status: SubscriberStatus::Active,
+            cadence: Cadence::Daily,
+            weekday: None,
+            authors: Vec::new(),
+            keywords: Vec::new(),
             subscribed_at: None,
             status_changed_at: None,
         }
@@ -87,6 +220,22 @@ impl Subscriber {
             categories: self.categories.clone(),
             max_papers: self.max_papers,
             min_retweets: self.min_retweets,
+        }
+    }
+
+    /// The weekday a weekly edition goes out on.
+    #[must_use]
+    pub fn weekday(&self) -> Weekday {
+        self.weekday.unwrap_or(Weekday::Friday)
+    }
+
+    /// Whether this reader's mail of `day` is the weekly edition (true) or
+    /// the daily one (false); `None` when they get nothing that day.
+    #[must_use]
+    pub fn edition_on(&self, day: NaiveDate) -> Option<bool> {
+        match self.cadence {
+            Cadence::Daily => Some(false),
+            Cadence::Weekly => (self.weekday().chrono() == day.weekday()).then_some(true),
         }
     }
 
