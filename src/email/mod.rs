@@ -175,6 +175,7 @@ impl Newsletter {
             .collect();
         filtered.max_papers = Some(1);
         filtered.min_retweets = Some(1);
+        filtered.keywords = vec!["sample".to_owned()];
         let weekly = self.weekly_edition(Week::ending(digest.date), [&digest]);
         for reader in [&named, &filtered] {
             edition.render_for(reader)?;

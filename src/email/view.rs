@@ -227,6 +227,9 @@ pub(crate) struct PaperView {
     pub(crate) abstract_truncated: bool,
     /// The most shared tweet, or null.
     pub(crate) tweet: Option<TweetView>,
+    /// What of the reader's alerts the paper matched ("author Petar
+    /// Veličković; keyword “graph”"), or null.
+    pub(crate) alert: Option<String>,
 }
 
 /// One arXiv category.
@@ -316,7 +319,21 @@ impl EmailView {
         selection: &Selection<'_>,
         has_name: bool,
     ) -> Option<Self> {
-        let papers: Vec<PaperView> = selection.papers.iter().map(|p| PaperView::new(p)).collect();
+        let papers: Vec<PaperView> = selection
+            .papers
+            .iter()
+            .zip(
+                selection
+                    .matched
+                    .iter()
+                    .chain(std::iter::repeat(&Vec::new())),
+            )
+            .map(|(p, matched)| {
+                let mut view = PaperView::new(p);
+                view.alert = (!matched.is_empty()).then(|| clean(&matched.join("; ")));
+                view
+            })
+            .collect();
         let top_paper = papers.first()?.clone();
         let filtered_note = (selection.filtered_out > 0).then(|| {
             let reason = match (filter.categories.is_empty(), filter.min_retweets) {
@@ -444,6 +461,7 @@ impl PaperView {
             abstract_text,
             abstract_short,
             abstract_truncated,
+            alert: None,
             tweet: p.lead_tweet().map(|t| TweetView {
                 author: clean(&t.author),
                 handle: clean(&t.handle),

@@ -220,6 +220,8 @@ impl Subscriber {
             categories: self.categories.clone(),
             max_papers: self.max_papers,
             min_retweets: self.min_retweets,
+            authors: self.authors.clone(),
+            keywords: self.keywords.clone(),
         }
     }
 
@@ -256,13 +258,22 @@ pub struct PaperFilter {
     pub max_papers: Option<usize>,
     /// Keep papers with at least this many retweets.
     pub min_retweets: Option<u64>,
+    /// Author alerts: papers by one of them are kept whatever their
+    /// categories or retweets, and placed first.
+    pub authors: Vec<String>,
+    /// Keyword alerts: papers whose title or abstract holds one, likewise.
+    pub keywords: Vec<String>,
 }
 
 /// The papers a filter kept from one digest, with the original ranks intact.
 #[derive(Debug, Clone)]
 pub struct Selection<'a> {
-    /// Kept papers, in digest order.
+    /// Kept papers: those an alert matched first, then the rest, each in
+    /// digest order.
     pub papers: Vec<&'a Paper>,
+    /// For each kept paper, what of the reader's alerts it matched
+    /// (`author …`, `keyword “…”`); empty for papers kept by the filter alone.
+    pub matched: Vec<Vec<String>>,
     /// Papers outside the subscriber's categories or below their retweet floor.
     pub filtered_out: usize,
     /// Papers cut by `max_papers` after filtering.
@@ -273,7 +284,11 @@ impl PaperFilter {
     /// Whether this filter keeps everything.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.categories.is_empty() && self.max_papers.is_none() && self.min_retweets.is_none()
+        self.categories.is_empty()
+            && self.max_papers.is_none()
+            && self.min_retweets.is_none()
+            && self.authors.is_empty()
+            && self.keywords.is_empty()
     }
 
     /// Whether one paper passes the category and retweet conditions.
@@ -285,17 +300,30 @@ impl PaperFilter {
         in_categories && popular_enough
     }
 
-    /// Applies the filter to a digest.
+    /// Applies the filter to a digest: papers an alert matches come first
+    /// (kept even outside the categories or under the retweet floor), then
+    /// the papers the filter keeps; `max_papers` cuts from the end.
     #[must_use]
     pub fn select<'a>(&self, digest: &'a Digest) -> Selection<'a> {
-        let matching: Vec<&Paper> = digest.papers.iter().filter(|p| self.accepts(p)).collect();
+        let mut alerted: Vec<(&Paper, Vec<String>)> = Vec::new();
+        let mut rest: Vec<(&Paper, Vec<String>)> = Vec::new();
+        for p in &digest.papers {
+            let found = super::alert::matches(p, &self.authors, &self.keywords);
+            if !found.is_empty() {
+                alerted.push((p, found));
+            } else if self.accepts(p) {
+                rest.push((p, Vec::new()));
+            }
+        }
+        alerted.extend(rest);
+        let matching = alerted;
         let filtered_out = digest.papers.len() - matching.len();
         let keep = self.max_papers.unwrap_or(usize::MAX).min(matching.len());
         let over_limit = matching.len() - keep;
-        let mut papers = matching;
-        papers.truncate(keep);
+        let (papers, matched) = matching.into_iter().take(keep).unzip();
         Selection {
             papers,
+            matched,
             filtered_out,
             over_limit,
         }
@@ -330,6 +358,7 @@ mod tests {
             categories: [Category::parse("cs.LG").unwrap()].into(),
             max_papers: Some(2),
             min_retweets: Some(10),
+            ..PaperFilter::default()
         };
         let kept: Vec<u32> = papers
             .iter()
@@ -360,6 +389,20 @@ mod tests {
             selection.over_limit, 1,
             "paper 5 passed but max_papers is 2"
         );
+
+        let alert = PaperFilter {
+            keywords: vec!["paper 4".into()],
+            ..filter.clone()
+        };
+        let selection = alert.select(&digest);
+        let ranks: Vec<u32> = selection.papers.iter().map(|p| p.rank).collect();
+        assert_eq!(
+            ranks,
+            [4, 1],
+            "the alert's paper first, though under the retweet floor"
+        );
+        assert_eq!(selection.matched[0], ["keyword \u{201c}paper 4\u{201d}"]);
+        assert!(selection.matched[1].is_empty());
 
         let everything = PaperFilter::default().select(&digest);
         assert_eq!(everything.papers.len(), 5);

@@ -89,6 +89,12 @@ const READERS: &str = "\
   weekday: sunday
   max_papers: 5
 
+- email: alert@example.org
+  categories:
+  - astro-ph.GA
+  authors:
+  - didier chetelat
+
 - email: gone@example.org
   cadence: weekly
   status: unsubscribed
@@ -163,6 +169,43 @@ fn a_month_of_daily_runs_mails_daily_readers_each_digest_day_and_weekly_readers_
         "a Sunday has no digest, yet the weekly edition goes out"
     );
     assert!(days_of("gone@example.org").is_empty());
+
+    // Alerts: no paper of the month is in astro-ph.GA, so the alert reader
+    // gets mail exactly on the days a paper by their author trended, with
+    // that paper first and marked.
+    let author_days: Vec<String> = got
+        .keys()
+        .filter(|d| {
+            std::fs::read_to_string(dir.path().join(format!("digests/{d}.md")))
+                .is_ok_and(|t| t.contains("Didier Ch\u{e9}telat"))
+        })
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(author_days.len(), 6, "{author_days:?}");
+    let alert_days: Vec<String> = days_of("alert@example.org")
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(alert_days, author_days);
+    let alert_mail = smtp
+        .received()
+        .into_iter()
+        .find(|r| r.to[0] == "alert@example.org")
+        .unwrap();
+    let alert_text = mail_parser::MessageParser::default()
+        .parse(alert_mail.data.as_bytes())
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .replace("\r\n", "\n");
+    let first = alert_text
+        .split_once("-----\n")
+        .map(|(_, paper)| paper)
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("Your alert: author Didier Ch\u{e9}telat\n1. Combinatorial optimization"),
+        "{alert_text}"
+    );
 
     // The weekly edition: the seven days, each paper once, a subject naming the week.
     let weekly: Vec<_> = smtp
