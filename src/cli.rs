@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::defaults;
+use crate::model::{Cadence, Weekday};
 
 /// A `YYYY-MM-DD` day, parsed once, here: a bad one is a usage error.
 fn parse_day(s: &str) -> Result<NaiveDate, String> {
@@ -389,6 +390,9 @@ pub struct PreviewArgs {
     /// Render for this subscriber (default: an unfiltered example subscriber).
     #[arg(long)]
     pub subscriber: Option<String>,
+    /// The weekly edition of the seven days ending on `--date` instead.
+    #[arg(long)]
+    pub weekly: bool,
     /// Output folder.
     #[arg(long, default_value = "preview")]
     pub out: PathBuf,
@@ -502,6 +506,19 @@ pub enum SubscribersCommand {
         /// Only papers with at least this many retweets.
         #[arg(long)]
         min_retweets: Option<u64>,
+        /// `daily` (every digest) or `weekly` (one email of the week).
+        #[arg(long, value_parser = parse_cadence)]
+        cadence: Option<Cadence>,
+        /// The day a weekly email goes out, `monday` … `sunday` (default friday).
+        #[arg(long, value_parser = parse_weekday)]
+        weekday: Option<Weekday>,
+        /// Author alerts, `;`-separated: their papers are always included, first.
+        #[arg(long, value_delimiter = ';')]
+        authors: Vec<String>,
+        /// Keyword alerts, comma-separated: papers whose title or abstract
+        /// holds one are always included, first.
+        #[arg(long, value_delimiter = ',')]
+        keywords: Vec<String>,
     },
     /// Mark a subscriber unsubscribed (kept as suppression).
     Remove {
@@ -515,6 +532,14 @@ pub enum SubscribersCommand {
     },
     /// Validate the subscriber files.
     Check,
+}
+
+fn parse_cadence(s: &str) -> Result<Cadence, String> {
+    s.parse()
+}
+
+fn parse_weekday(s: &str) -> Result<Weekday, String> {
+    s.parse()
 }
 
 /// `hotpapers serve`.

@@ -115,6 +115,9 @@ const SPECS: &[Spec] = &[
     spec!(EMAIL_HTML, "email.html.hbs", Email, Html),
     spec!(EMAIL_TXT, "email.txt.hbs", Email, Text),
     spec!(EMAIL_SUBJECT, "email.subject.hbs", Email, Text),
+    spec!(WEEKLY_HTML, "weekly.html.hbs", Email, Html),
+    spec!(WEEKLY_TXT, "weekly.txt.hbs", Email, Text),
+    spec!(WEEKLY_SUBJECT, "weekly.subject.hbs", Email, Text),
     spec!(CONFIRM_HTML, "confirm.html.hbs", Email, Html),
     spec!(CONFIRM_TXT, "confirm.txt.hbs", Email, Text),
     spec!(CONFIRM_SUBJECT, "confirm.subject.hbs", Email, Text),
@@ -148,6 +151,12 @@ pub(crate) const EMAIL_HTML: &str = "email.html";
 pub(crate) const EMAIL_TXT: &str = "email.txt";
 /// The newsletter's subject.
 pub(crate) const EMAIL_SUBJECT: &str = "email.subject";
+/// The weekly edition's HTML part.
+pub(crate) const WEEKLY_HTML: &str = "weekly.html";
+/// The weekly edition's text part.
+pub(crate) const WEEKLY_TXT: &str = "weekly.txt";
+/// The weekly edition's subject.
+pub(crate) const WEEKLY_SUBJECT: &str = "weekly.subject";
 /// The confirmation email's HTML part.
 pub(crate) const CONFIRM_HTML: &str = "confirm.html";
 /// The confirmation email's text part.

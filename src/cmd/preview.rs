@@ -1,7 +1,9 @@
 //! `hotpapers preview --date DAY [--subscriber EMAIL] [--out DIR]`: renders
 //! one day's email exactly as `send` would and writes `DIR/DAY.eml`,
 //! `DIR/DAY.html` and `DIR/DAY.txt`, so it can be read, checked
-//! (`check-email`) and screenshotted before anyone gets it.
+//! (`check-email`) and screenshotted before anyone gets it. With
+//! `--weekly`, the weekly edition of the seven days ending on DAY
+//! (`DIR/DAY-weekly.*`).
 
 use std::io::Write;
 use std::path::Path;
@@ -13,7 +15,7 @@ use crate::cli::PreviewArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::digest;
-use crate::model::Subscriber;
+use crate::model::{Subscriber, Week};
 use crate::subscribers::SubscriberStore;
 
 /// The reader a preview is rendered for when no `--subscriber` is given.
@@ -30,21 +32,35 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
             config.digests.display()
         )
     })?;
-    let Some(digest) = archive.get(day) else {
-        bail!(
-            "no digest for {day} in `{}` ({} digests found)",
-            config.digests.display(),
-            archive.len()
-        );
-    };
     let subscriber = match &args.subscriber {
         Some(email) => find_subscriber(&config.subscribers, email)?,
         None => Subscriber::new(EXAMPLE_READER),
     };
-    if digest.papers.is_empty() {
-        bail!("the digest of {day} has no papers: there is no email to preview");
-    }
-    let edition = newsletter.edition(digest)?;
+    let edition = if args.weekly {
+        let week = Week::ending(day);
+        let edition = newsletter.weekly_edition(week, archive.iter());
+        if edition.digest().papers.is_empty() {
+            bail!(
+                "no digest of {} to {} in `{}` has papers: there is no weekly email to preview",
+                week.start,
+                week.end,
+                config.digests.display()
+            );
+        }
+        edition
+    } else {
+        let Some(digest) = archive.get(day) else {
+            bail!(
+                "no digest for {day} in `{}` ({} digests found)",
+                config.digests.display(),
+                archive.len()
+            );
+        };
+        if digest.papers.is_empty() {
+            bail!("the digest of {day} has no papers: there is no email to preview");
+        }
+        newsletter.edition(digest)?
+    };
     let Some(rendered) = edition.render_for(&subscriber)? else {
         bail!(
             "the filter of `{}` leaves no paper of {day}: `send` would skip them",
@@ -57,7 +73,10 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
         .context("the subscriber's filter leaves no paper")?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("could not create `{}`", args.out.display()))?;
-    let stem = day.format("%Y-%m-%d").to_string();
+    let mut stem = day.format("%Y-%m-%d").to_string();
+    if args.weekly {
+        stem.push_str("-weekly");
+    }
     let files = [
         (args.out.join(format!("{stem}.eml")), message.bytes),
         (

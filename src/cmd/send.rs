@@ -1,5 +1,6 @@
 //! `hotpapers send --date D`: the day's email to every active subscriber,
-//! exactly once (see [`crate::delivery`]), with a progress bar on a terminal and
+//! exactly once (see [`crate::delivery`]), and the weekly edition to the
+//! weekly readers due that day, with a progress bar on a terminal and
 //! log lines otherwise, and a summary on stdout.
 
 use std::io::{IsTerminal, Write};
@@ -7,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{printable, Outcome};
@@ -20,10 +20,16 @@ use crate::delivery::{
 };
 use crate::digest;
 use crate::email::{Edition, Newsletter};
-use crate::model::Subscriber;
+use crate::ledger::EditionKey;
+use crate::model::{Cadence, Subscriber, Week};
 use crate::subscribers::SubscriberStore;
 
-/// Runs `send`.
+/// Runs `send`: the daily edition of the day to daily readers (none when
+/// there is no digest that day: weekends and holidays are not errors), and
+/// the weekly edition of the seven days ending on it to the weekly readers
+/// whose weekday it is. Each is its own ledger run, keyed by the day or the
+/// ISO week.
+#[allow(clippy::too_many_lines)] // one straight sequence of steps
 pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let day = args.date;
     if config.delivery.smtp.is_some() {
@@ -35,15 +41,16 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
             config.digests.display()
         )
     })?;
-    let digest = archive
-        .get(day)
-        .ok_or_else(|| {
-            anyhow!(
-                "no digest for {day} in `{}` (expected `{day}.md`)",
-                config.digests.display()
-            )
-        })?
-        .clone();
+    // A digest file of the day that does not parse is not a day off.
+    let stem = day.format("%Y-%m-%d").to_string();
+    if let Some(broken) = archive.problems.iter().find(|p| {
+        p.path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&stem))
+    }) {
+        return Err(anyhow!("the digest of {day} cannot be read: {broken}"));
+    }
     let store = SubscriberStore::open(&config.subscribers)?;
     let list = store.load().with_context(|| {
         format!(
@@ -63,23 +70,47 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     // messages (which borrow them) can be shared by the sending tasks.
     let newsletter: &'static Newsletter = Box::leak(Box::new(super::newsletter(config)?));
     let mailer: &'static Mailer = Box::leak(Box::new(super::mailer(config)?));
-    let edition: &'static Edition<'static> =
-        Box::leak(Box::new(newsletter.edition(&digest).with_context(
-            || format!("could not prepare the {day} edition"),
-        )?));
-    let composer = Arc::new(EditionComposer {
-        messages: mailer.edition(edition),
-        clock: clock.clone(),
-    });
-    let total = list.active().count() as u64;
+    let daily: Option<&'static Edition<'static>> = match archive.get(day) {
+        Some(digest) => Some(Box::leak(Box::new(
+            newsletter
+                .edition(digest)
+                .with_context(|| format!("could not prepare the {day} edition"))?,
+        ))),
+        None => None,
+    };
+    let week = Week::ending(day);
+    let weekly: &'static Edition<'static> =
+        Box::leak(Box::new(newsletter.weekly_edition(week, archive.iter())));
+    let (mut daily_readers, mut weekly_readers) = (Vec::new(), Vec::new());
+    for s in list.iter() {
+        match s.edition_on(day) {
+            Some(false) => daily_readers.push(s.clone()),
+            Some(true) => weekly_readers.push(s.clone()),
+            None => {}
+        }
+    }
+    let active = |v: &[Subscriber]| v.iter().filter(|s| s.is_active()).count() as u64;
+    let (daily_due, weekly_due) = (active(&daily_readers), active(&weekly_readers));
+    let weekly_has_papers = !weekly.digest().papers.is_empty();
+    let total = if daily.is_some() { daily_due } else { 0 }
+        + if weekly_has_papers { weekly_due } else { 0 };
     let observer = Arc::new(Progress::new(total));
-    let sender = Sender::new(transport, composer, clock)
-        .with_store(store)
-        .with_observer(observer.clone());
-    let mut opts = SendOptions::from_config(&config.delivery, day);
-    opts.limit = args.limit;
-    opts.resend = args.resend;
-    opts.wait = args.wait;
+    let sender_for = |edition: &'static Edition<'static>| {
+        let composer = Arc::new(EditionComposer {
+            messages: mailer.edition(edition),
+            clock: clock.clone(),
+        });
+        Sender::new(transport.clone(), composer, clock.clone())
+            .with_store(store.clone())
+            .with_observer(observer.clone())
+    };
+    let options = |key: EditionKey| {
+        let mut opts = SendOptions::from_config(&config.delivery, key);
+        opts.limit = args.limit;
+        opts.resend = args.resend;
+        opts.wait = args.wait;
+        opts
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -92,26 +123,73 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
             .get(to)
             .cloned()
             .unwrap_or_else(|| Subscriber::new(to.clone()));
-        return match runtime.block_on(sender.send_one(&subscriber)) {
+        let (edition, what) = if subscriber.cadence == Cadence::Weekly {
+            (
+                weekly,
+                format!("weekly email of {} to {}", week.start, week.end),
+            )
+        } else {
+            let edition = daily.ok_or_else(|| {
+                anyhow!(
+                    "no digest for {day} in `{}` (expected `{day}.md`)",
+                    config.digests.display()
+                )
+            })?;
+            (edition, format!("{day} email"))
+        };
+        return match runtime.block_on(sender_for(edition).send_one(&subscriber)) {
             Ok(Some(reply)) => {
-                println!("sent the {day} email to {to} (outside the ledger): {reply}");
+                println!("sent the {what} to {to} (outside the ledger): {reply}");
                 Ok(Outcome::Done)
             }
             Ok(None) => {
-                println!("nothing to send to {to}: their filter leaves no paper on {day}");
+                println!("nothing to send to {to}: their filter leaves no paper in the {what}");
                 Ok(Outcome::Done)
             }
             Err(e) => Err(anyhow!("could not send to `{to}`: {e}")),
         };
     }
 
-    let summary = if args.dry_run {
-        sender.dry_run(&config.state, list.into_records(), &opts)?
-    } else {
-        let interrupt = sender.interrupt_flag();
+    let mut runs: Vec<(String, Sender, Vec<Subscriber>, u64, SendOptions)> = Vec::new();
+    let mut notes = Vec::new();
+    match daily {
+        Some(edition) => runs.push((
+            stem.clone(),
+            sender_for(edition),
+            daily_readers,
+            daily_due,
+            options(day.into()),
+        )),
+        None => notes.push(format!(
+            "{day}: no digest in `{}`: nothing to send to {} daily reader(s)",
+            config.digests.display(),
+            daily_due
+        )),
+    }
+    let week_label = format!("week {} ({} to {})", week.iso_key(), week.start, week.end);
+    if weekly_due > 0 {
+        if weekly_has_papers {
+            runs.push((
+                week_label,
+                sender_for(weekly),
+                weekly_readers,
+                weekly_due,
+                options(EditionKey::week_of(day)),
+            ));
+        } else {
+            notes.push(format!(
+                "{week_label}: no papers: nothing to send to {weekly_due} weekly reader(s)"
+            ));
+        }
+    }
+
+    let interrupts: Vec<_> = runs.iter().map(|r| r.1.interrupt_flag()).collect();
+    if !args.dry_run {
         runtime.spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                interrupt.store(true, std::sync::atomic::Ordering::SeqCst);
+                for flag in &interrupts {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 eprintln!(
                     "interrupted: finishing the messages in flight (Ctrl-C again to quit now)"
                 );
@@ -121,22 +199,59 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
                 }
             }
         });
-        runtime.block_on(sender.send_day(&config.state, list.into_records(), total, &opts))?
-    };
+    }
+    let mut outcome = Outcome::Done;
+    let mut summaries = Vec::new();
+    for (label, sender, readers, due, opts) in runs {
+        let summary = if args.dry_run {
+            sender.dry_run(&config.state, readers.into_iter(), &opts)?
+        } else {
+            runtime.block_on(sender.send_day(&config.state, readers.into_iter(), due, &opts))?
+        };
+        let this = if summary.interrupted {
+            Outcome::Interrupted
+        } else if summary.stopped.is_some() {
+            Outcome::CouldNotRun
+        } else if summary.failed > 0 || summary.deferred > 0 || summary.unknown > 0 {
+            Outcome::SomeFailed
+        } else {
+            Outcome::Done
+        };
+        outcome = worse(outcome, this);
+        let stop = summary.interrupted || summary.stopped.is_some();
+        summaries.push((label, summary));
+        if stop {
+            break;
+        }
+    }
     observer.finish();
-    print_summary(day, &summary)?;
-    Ok(if summary.interrupted {
-        Outcome::Interrupted
-    } else if summary.stopped.is_some() {
-        Outcome::CouldNotRun
-    } else if summary.failed > 0 || summary.deferred > 0 || summary.unknown > 0 {
-        Outcome::SomeFailed
-    } else {
-        Outcome::Done
-    })
+    let mut out = std::io::stdout().lock();
+    for note in &notes {
+        writeln!(out, "{note}")?;
+    }
+    drop(out);
+    for (label, summary) in &summaries {
+        print_summary(label, summary)?;
+    }
+    Ok(outcome)
 }
 
-fn print_summary(day: NaiveDate, s: &Summary) -> Result<()> {
+/// The outcome that says more: interrupted, then could not run, then failed.
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Interrupted => 3,
+        Outcome::CouldNotRun => 2,
+        Outcome::SomeFailed => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn print_summary(day: &str, s: &Summary) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let verb = if s.dry_run { "would send" } else { "sent" };
     writeln!(

@@ -11,7 +11,7 @@ use super::{printable, Outcome};
 use crate::cli::SubscribersCommand;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::model::{Category, SubscriberStatus};
+use crate::model::{Cadence, Category, SubscriberStatus};
 use crate::subscribers::{
     check_address, parse_categories, read_csv, AddRequest, Added, StatusChange, Store,
     SubscriberError, SubscriberStore,
@@ -27,13 +27,19 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             let list = store.load()?;
             for s in list.iter() {
                 let cats: Vec<&str> = s.categories.iter().map(Category::as_str).collect();
+                let cadence = match s.cadence {
+                    Cadence::Daily => "daily".to_owned(),
+                    Cadence::Weekly => format!("weekly:{}", s.weekday().as_str()),
+                };
                 writeln!(
                     out,
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{cadence}\t{}\t{}",
                     printable(&s.email),
                     status_name(s.status),
                     printable(s.name.as_deref().unwrap_or("")),
-                    cats.join(",")
+                    cats.join(","),
+                    printable(&s.authors.join("; ")),
+                    printable(&s.keywords.join(", "))
                 )?;
             }
             let active = list.active().count();
@@ -46,6 +52,10 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             categories,
             max_papers,
             min_retweets,
+            cadence,
+            weekday,
+            authors,
+            keywords,
         } => {
             let request = AddRequest {
                 email: check_address(email)?,
@@ -54,6 +64,10 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
                     .map_err(|e| anyhow!(e))?,
                 max_papers: max_papers.map(|m| m as usize),
                 min_retweets: *min_retweets,
+                cadence: *cadence,
+                weekday: *weekday,
+                authors: clean_list(authors),
+                keywords: clean_list(keywords),
             };
             let added = Store::add(&store, &request, now)?;
             let verb = match added {
@@ -102,6 +116,15 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             Err(e) => Err(e.into()),
         },
     }
+}
+
+/// The entries trimmed, empty ones dropped.
+fn clean_list(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn status_name(s: SubscriberStatus) -> &'static str {

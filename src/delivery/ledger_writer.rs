@@ -6,11 +6,10 @@
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 
-use chrono::NaiveDate;
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
-use crate::ledger::{Ledger, LedgerError, State};
+use crate::ledger::{EditionKey, Ledger, LedgerError, State};
 
 /// Most state changes committed together.
 const GROUP: usize = 512;
@@ -46,7 +45,7 @@ impl LedgerWriter {
     /// Starts the writer thread on `ledger` for `day`.
     pub(super) fn spawn(
         ledger: Ledger,
-        day: NaiveDate,
+        day: EditionKey,
         clock: std::sync::Arc<dyn Clock>,
     ) -> (Self, thread::JoinHandle<()>) {
         let (tx, rx) = std_mpsc::channel::<Request>();

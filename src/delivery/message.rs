@@ -138,9 +138,15 @@ impl Mailer {
     /// does not reveal the address to whoever sees a forwarded copy.
     #[must_use]
     pub fn message_id(&self, day: NaiveDate, email: &str) -> String {
+        self.labelled_message_id(&day.format("%Y-%m-%d").to_string(), email)
+    }
+
+    /// [`Mailer::message_id`] for an edition named `label` (a day, or the
+    /// ISO week of a weekly edition: `<2021-W06.HASH@domain>`).
+    #[must_use]
+    pub fn labelled_message_id(&self, label: &str, email: &str) -> String {
         format!(
-            "<{}.{}@{}>",
-            day.format("%Y-%m-%d"),
+            "<{label}.{}@{}>",
             self.address_hash(email),
             self.from.email.domain()
         )
@@ -368,7 +374,7 @@ impl EditionMessages<'_> {
         };
         let id = self
             .mailer
-            .message_id(self.edition.digest().date, reader.email());
+            .labelled_message_id(&self.edition.label(), reader.email());
         let day = self.edition.digest().date;
         self.mailer
             .newsletter(&letter, parts, &id, day, date)
@@ -379,7 +385,7 @@ impl EditionMessages<'_> {
     #[must_use]
     pub fn message_id(&self, subscriber: &Subscriber) -> String {
         self.mailer
-            .message_id(self.edition.digest().date, &subscriber.email)
+            .labelled_message_id(&self.edition.label(), &subscriber.email)
     }
 
     fn encoded(&self, letter: &Letter) -> Arc<Encoded> {

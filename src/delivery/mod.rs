@@ -33,11 +33,10 @@ pub mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use thiserror::Error;
 
 use crate::config::{DeliverySettings, UnknownPolicy};
-use crate::ledger::LedgerError;
+use crate::ledger::{EditionKey, LedgerError};
 use crate::model::Subscriber;
 use crate::subscribers::SubscriberError;
 
@@ -88,8 +87,9 @@ pub enum SendError {
 /// How one run behaves.
 #[derive(Debug, Clone)]
 pub struct SendOptions {
-    /// The digest day.
-    pub day: NaiveDate,
+    /// What the ledger keys this run's rows by: the digest day, or the week
+    /// of a weekly edition.
+    pub day: EditionKey,
     /// At most this many messages in this run (the rest stay for the next run).
     pub limit: Option<usize>,
     /// Send again to subscribers already sent to for this day.
@@ -116,9 +116,9 @@ impl SendOptions {
     /// The built-in defaults for `day`: 4 connections, no rate limit, 5
     /// attempts, 3 bounces, resend unknowns, backoff 2 s to 2 min.
     #[must_use]
-    pub fn for_day(day: NaiveDate) -> Self {
+    pub fn for_day(day: impl Into<EditionKey>) -> Self {
         Self {
-            day,
+            day: day.into(),
             limit: None,
             resend: false,
             wait: false,
@@ -134,7 +134,7 @@ impl SendOptions {
 
     /// The delivery settings for `day`, with the default backoff (2 s to 2 min).
     #[must_use]
-    pub fn from_config(d: &DeliverySettings, day: NaiveDate) -> Self {
+    pub fn from_config(d: &DeliverySettings, day: impl Into<EditionKey>) -> Self {
         Self {
             concurrency: d.connections,
             rate: d.rate,

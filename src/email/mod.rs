@@ -22,13 +22,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{MailSettings, SiteSettings};
-use crate::model::{Digest, PaperFilter, Subscriber};
+use crate::model::{weekly_digest, Digest, PaperFilter, Subscriber, Week};
 use crate::secret::TokenKey;
 use crate::token::Signer;
 
 use crate::templates::{self, TemplateError, Templates};
 pub use clean::{clean_name, greeting_name, one_line, NAME_LIMIT};
-use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView};
+use view::{ConfirmView, EmailView, Personal, SubjectView, SubscriberView, WeekView};
+
+/// Most papers in a weekly edition for a reader who set no `max_papers`.
+pub const WEEKLY_MAX_PAPERS: usize = 20;
 
 /// Longest subject, in characters, before it is shortened at a word.
 pub const SUBJECT_LIMIT: usize = 78;
@@ -172,8 +175,11 @@ impl Newsletter {
             .collect();
         filtered.max_papers = Some(1);
         filtered.min_retweets = Some(1);
+        filtered.keywords = vec!["sample".to_owned()];
+        let weekly = self.weekly_edition(Week::ending(digest.date), [&digest]);
         for reader in [&named, &filtered] {
             edition.render_for(reader)?;
+            weekly.render_for(reader)?;
         }
         self.render_confirmation("reader@example.org", "https://example.org/confirm?token=x")?;
         Ok(())
@@ -187,8 +193,31 @@ impl Newsletter {
         Ok(Edition {
             newsletter: self,
             digest: digest.clone(),
+            week: None,
             prepared: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The weekly edition of `week` from the digests of its days (others
+    /// are ignored): every paper once, ranked by retweets
+    /// ([`weekly_digest`]), rendered with the `weekly.*` templates.
+    #[must_use]
+    pub fn weekly_edition<'d>(
+        &self,
+        week: Week,
+        digests: impl IntoIterator<Item = &'d Digest>,
+    ) -> Edition<'_> {
+        let digests: Vec<&Digest> = digests
+            .into_iter()
+            .filter(|d| week.contains(d.date))
+            .collect();
+        let days: Vec<chrono::NaiveDate> = digests.iter().map(|d| d.date).collect();
+        Edition {
+            newsletter: self,
+            digest: weekly_digest(week, digests),
+            week: Some(WeekView::new(&self.site, week, &days)),
+            prepared: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// `SITE_URL/unsubscribe?token=…` for `email`; the token is the signed
@@ -343,6 +372,8 @@ pub struct Letter {
 pub struct Edition<'n> {
     newsletter: &'n Newsletter,
     digest: Digest,
+    /// Set for a weekly edition: which week, and its days.
+    week: Option<WeekView>,
     prepared: Mutex<BTreeMap<RenderKey, Prepared>>,
 }
 
@@ -462,10 +493,12 @@ impl Edition<'_> {
             name: reader.name.clone(),
             greeting: reader.greeting.clone(),
         };
-        let subject = self
-            .newsletter
-            .templates
-            .render_text(templates::EMAIL_SUBJECT, &view)?;
+        let template = if self.week.is_some() {
+            templates::WEEKLY_SUBJECT
+        } else {
+            templates::EMAIL_SUBJECT
+        };
+        let subject = self.newsletter.templates.render_text(template, &view)?;
         Ok(clean::clean_subject(&subject))
     }
 
@@ -492,9 +525,26 @@ impl Edition<'_> {
         self.newsletter
     }
 
-    /// The digest this edition renders.
+    /// The digest this edition renders (for a weekly edition, the week's
+    /// papers merged, dated the week's last day).
     pub fn digest(&self) -> &Digest {
         &self.digest
+    }
+
+    /// Whether this is a weekly edition.
+    #[must_use]
+    pub fn is_weekly(&self) -> bool {
+        self.week.is_some()
+    }
+
+    /// What names this edition in Message-IDs: the day (`2021-02-12`), or
+    /// the ISO week of a weekly edition (`2021-W06`), as the ledger keys it.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match &self.week {
+            Some(w) => w.iso.clone(),
+            None => self.digest.date.format("%Y-%m-%d").to_string(),
+        }
     }
 
     fn prepare(&self, key: &RenderKey) -> Result<Prepared, EmailError> {
@@ -503,7 +553,11 @@ impl Edition<'_> {
         }
         let n = self.newsletter;
         // The operator's cap on one email's size, on top of the reader's own limit.
-        let mut capped = key.0.clone();
+        let mut filter = key.0.clone();
+        if self.week.is_some() {
+            filter.max_papers.get_or_insert(WEEKLY_MAX_PAPERS);
+        }
+        let mut capped = filter.clone();
         capped.max_papers = Some(
             capped
                 .max_papers
@@ -511,12 +565,21 @@ impl Edition<'_> {
         );
         let selection = capped.select(&self.digest);
         let prepared =
-            match EmailView::new(&n.site, &n.mail, &self.digest, &key.0, &selection, key.1) {
+            match EmailView::new(&n.site, &n.mail, &self.digest, &filter, &selection, key.1) {
                 None => None,
-                Some(view) => {
-                    let html = n.templates.render_html(templates::EMAIL_HTML, &view)?;
-                    let html = n.inline(templates::EMAIL_HTML, &html)?;
-                    let text = text::wrap(&n.templates.render_text(templates::EMAIL_TXT, &view)?);
+                Some(mut view) => {
+                    let (html_template, text_template) = match &self.week {
+                        Some(week) => {
+                            view.links.digest.clone_from(&week.link);
+                            view.week = Some(week.clone());
+                            view.preheader = view::preheader(&view.papers, "This week\u{2019}s");
+                            (templates::WEEKLY_HTML, templates::WEEKLY_TXT)
+                        }
+                        None => (templates::EMAIL_HTML, templates::EMAIL_TXT),
+                    };
+                    let html = n.templates.render_html(html_template, &view)?;
+                    let html = n.inline(html_template, &html)?;
+                    let text = text::wrap(&n.templates.render_text(text_template, &view)?);
                     Some(Arc::new(PreparedEmail {
                         body: Arc::new(Rendering {
                             html: segments(&html),
@@ -530,6 +593,7 @@ impl Edition<'_> {
                             paper_count: view.paper_count,
                             top_paper: view.top_paper,
                             subscriber: view.subscriber,
+                            week: view.week,
                         },
                     }))
                 }

@@ -110,6 +110,72 @@ pub(crate) struct EmailView {
     pub(crate) postal_address: String,
     /// The sender's address.
     pub(crate) from_email: String,
+    /// The week of a weekly edition; null in the daily one.
+    pub(crate) week: Option<WeekView>,
+}
+
+/// Which week a weekly edition covers.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct WeekView {
+    /// First day, `YYYY-MM-DD`.
+    pub(crate) start: String,
+    /// Last day, `YYYY-MM-DD`.
+    pub(crate) end: String,
+    /// "6–12 February 2021", "29 January – 4 February 2021".
+    pub(crate) label: String,
+    /// The ISO week of the last day, `2021-W06`.
+    pub(crate) iso: String,
+    /// The page of the week's last digest (the site when it had none).
+    pub(crate) link: String,
+    /// The days of the week that had a digest, oldest first.
+    pub(crate) days: Vec<DayLink>,
+}
+
+/// One day of a week, with its page.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DayLink {
+    /// `YYYY-MM-DD`.
+    pub(crate) date: String,
+    /// "Monday 8 February".
+    pub(crate) date_long: String,
+    /// `SITE/YYYY-MM-DD/`.
+    pub(crate) url: String,
+}
+
+impl WeekView {
+    pub(crate) fn new(site: &SiteSettings, week: crate::model::Week, days: &[NaiveDate]) -> Self {
+        use chrono::Datelike;
+        let (s, e) = (week.start, week.end);
+        let label = if (s.year(), s.month()) == (e.year(), e.month()) {
+            format!("{}\u{2013}{}", s.format("%-d"), e.format("%-d %B %Y"))
+        } else if s.year() == e.year() {
+            format!("{} \u{2013} {}", s.format("%-d %B"), e.format("%-d %B %Y"))
+        } else {
+            format!(
+                "{} \u{2013} {}",
+                s.format("%-d %B %Y"),
+                e.format("%-d %B %Y")
+            )
+        };
+        let day_url = |d: &NaiveDate| site.link(&format!("{}/", d.format("%Y-%m-%d")));
+        let mut days = days.to_vec();
+        days.sort();
+        Self {
+            start: s.format("%Y-%m-%d").to_string(),
+            end: e.format("%Y-%m-%d").to_string(),
+            label,
+            iso: week.iso_key(),
+            link: days.last().map_or_else(|| site.url.to_string(), day_url),
+            days: days
+                .iter()
+                .map(|d| DayLink {
+                    date: d.format("%Y-%m-%d").to_string(),
+                    date_long: d.format("%A %-d %B").to_string(),
+                    url: day_url(d),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Links to the site and its feeds.
@@ -170,6 +236,9 @@ pub(crate) struct PaperView {
     pub(crate) abstract_truncated: bool,
     /// The most shared tweet, or null.
     pub(crate) tweet: Option<TweetView>,
+    /// What of the reader's alerts the paper matched ("author Petar
+    /// Veličković; keyword “graph”"), or null.
+    pub(crate) alert: Option<String>,
 }
 
 /// One arXiv category.
@@ -211,6 +280,8 @@ pub(crate) struct SubjectView {
     pub(crate) top_paper: PaperView,
     /// The reader.
     pub(crate) subscriber: SubscriberView,
+    /// The week of a weekly edition; null in the daily one.
+    pub(crate) week: Option<WeekView>,
 }
 
 /// What the confirmation templates can use.
@@ -257,7 +328,21 @@ impl EmailView {
         selection: &Selection<'_>,
         has_name: bool,
     ) -> Option<Self> {
-        let papers: Vec<PaperView> = selection.papers.iter().map(|p| PaperView::new(p)).collect();
+        let papers: Vec<PaperView> = selection
+            .papers
+            .iter()
+            .zip(
+                selection
+                    .matched
+                    .iter()
+                    .chain(std::iter::repeat(&Vec::new())),
+            )
+            .map(|(p, matched)| {
+                let mut view = PaperView::new(p);
+                view.alert = (!matched.is_empty()).then(|| clean(&matched.join("; ")));
+                view
+            })
+            .collect();
         let top_paper = papers.first()?.clone();
         let filtered_note = (selection.filtered_out > 0).then(|| {
             let reason = match (filter.categories.is_empty(), filter.min_retweets) {
@@ -290,7 +375,7 @@ impl EmailView {
                 )
             }
         });
-        let preheader = preheader(&papers);
+        let preheader = preheader(&papers, "Today\u{2019}s");
         Some(Self {
             title: site.title.clone(),
             subtitle: site.subtitle.clone(),
@@ -314,6 +399,7 @@ impl EmailView {
             unsubscribe_url: Personal::Unsubscribe.placeholder(),
             postal_address: mail.postal_address.clone(),
             from_email: mail.from.email.to_string(),
+            week: None,
         })
     }
 }
@@ -390,6 +476,7 @@ impl PaperView {
             abstract_text,
             abstract_short,
             abstract_truncated,
+            alert: None,
             tweet: p.lead_tweet().map(|t| TweetView {
                 author: clean(&t.author),
                 handle: clean(&t.handle),
@@ -423,7 +510,8 @@ fn count_label(n: usize, noun: &str) -> String {
 /// sentence, because text-mode readers (w3m, lynx) ignore `display: none`
 /// and show it as the first line: "Today’s top papers: “A”, “B”, “C” and
 /// 13 more." Cut to [`PREHEADER_LIMIT`] characters at a word.
-fn preheader(papers: &[PaperView]) -> String {
+/// `when` says whose papers: "Today’s", "This week’s".
+pub(crate) fn preheader(papers: &[PaperView], when: &str) -> String {
     let shown = papers.len().min(PREHEADER_TITLES);
     let quoted: Vec<String> = papers[..shown]
         .iter()
@@ -432,16 +520,11 @@ fn preheader(papers: &[PaperView]) -> String {
     let more = papers.len() - shown;
     let list = match (quoted.as_slice(), more) {
         ([], _) => return String::new(),
-        ([one], 0) => {
-            return shorten_at_word(&format!("Today\u{2019}s paper: {one}."), PREHEADER_LIMIT)
-        }
+        ([one], 0) => return shorten_at_word(&format!("{when} paper: {one}."), PREHEADER_LIMIT),
         ([rest @ .., last], 0) => format!("{} and {last}", rest.join(", ")),
         (titles, more) => format!("{} and {more} more", titles.join(", ")),
     };
-    shorten_at_word(
-        &format!("Today\u{2019}s top papers: {list}."),
-        PREHEADER_LIMIT,
-    )
+    shorten_at_word(&format!("{when} top papers: {list}."), PREHEADER_LIMIT)
 }
 
 /// `text` if it fits in `limit` characters, else cut at the last space that

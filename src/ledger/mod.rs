@@ -45,8 +45,8 @@ pub enum LedgerError {
     /// Another `send` for the same day holds the lock.
     #[error("another `hotpapers send` for {day} is running (lock `{path}`); wait for it to finish, or pass `--wait`")]
     Busy {
-        /// The digest day.
-        day: NaiveDate,
+        /// The digest day, or the week.
+        day: EditionKey,
         /// The lock file.
         path: PathBuf,
     },
@@ -119,8 +119,8 @@ impl FromStr for State {
 /// One row of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    /// Digest day.
-    pub day: NaiveDate,
+    /// Digest day, or the week of a weekly edition.
+    pub day: EditionKey,
     /// Subscriber address, lower-cased.
     pub email: String,
     /// Current state.
@@ -139,6 +139,68 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
     /// When the server accepted the message.
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What a delivery row is keyed by besides the reader: the digest day of a
+/// daily edition (`2021-02-12`), or the ISO week of a weekly one
+/// (`2021-W06`), so each reader gets at most one weekly edition per week
+/// whichever day a run is repeated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EditionKey {
+    /// A daily edition.
+    Day(NaiveDate),
+    /// A weekly edition, by the ISO week of the day it went out.
+    Week {
+        /// ISO year.
+        year: i32,
+        /// ISO week, 1 to 53.
+        week: u32,
+    },
+}
+
+impl EditionKey {
+    /// The weekly key of the week holding `day`.
+    #[must_use]
+    pub fn week_of(day: NaiveDate) -> Self {
+        use chrono::Datelike;
+        let w = day.iso_week();
+        Self::Week {
+            year: w.year(),
+            week: w.week(),
+        }
+    }
+
+    /// The text stored in the `day` column.
+    #[must_use]
+    pub fn text(&self) -> String {
+        self.to_string()
+    }
+
+    /// Reads `2021-02-12` or `2021-W06`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some((year, week)) = s.split_once("-W") {
+            let (year, week) = (year.parse().ok()?, week.parse().ok()?);
+            NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon)?;
+            return Some(Self::Week { year, week });
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Self::Day)
+    }
+}
+
+impl From<NaiveDate> for EditionKey {
+    fn from(day: NaiveDate) -> Self {
+        Self::Day(day)
+    }
+}
+
+impl fmt::Display for EditionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Self::Week { year, week } => write!(f, "{year}-W{week:02}"),
+        }
+    }
 }
 
 /// Rows per state for one day.
@@ -286,9 +348,10 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Busy`] when another run holds it and `wait` is false.
-    pub fn lock_day(&self, day: NaiveDate, wait: bool) -> Result<RunLock, LedgerError> {
+    pub fn lock_day(&self, day: impl Into<EditionKey>, wait: bool) -> Result<RunLock, LedgerError> {
+        let day = day.into();
         let mut name = self.path.file_name().unwrap_or_default().to_owned();
-        name.push(format!(".{}.lock", day.format("%Y-%m-%d")));
+        name.push(format!(".{day}.lock"));
         let path = self.path.with_file_name(name);
         let file = OpenOptions::new()
             .create(true)
@@ -317,13 +380,17 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn recover(&self, day: NaiveDate, now: DateTime<Utc>) -> Result<usize, LedgerError> {
+    pub fn recover(
+        &self,
+        day: impl Into<EditionKey>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, LedgerError> {
         self.conn
             .execute(
                 "UPDATE deliveries SET state = 'unknown', unknowns = unknowns + 1,
                     last_reply = 'the run was interrupted during the SMTP transaction', updated_at = ?2
                  WHERE day = ?1 AND state = 'sending'",
-                params![day_text(day), time_text(now)],
+                params![Into::<EditionKey>::into(day).text(), time_text(now)],
             )
             .map_err(self.err("could not recover interrupted deliveries"))
     }
@@ -332,14 +399,18 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn get(&self, day: NaiveDate, email: &str) -> Result<Option<Delivery>, LedgerError> {
+    pub fn get(
+        &self,
+        day: impl Into<EditionKey>,
+        email: &str,
+    ) -> Result<Option<Delivery>, LedgerError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM deliveries WHERE day = ?1 AND email = ?2"
             ))
             .and_then(|mut st| {
                 st.query_row(
-                    params![day_text(day), email.to_lowercase()],
+                    params![Into::<EditionKey>::into(day).text(), email.to_lowercase()],
                     row_to_delivery,
                 )
                 .optional()
@@ -351,7 +422,11 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn state(&self, day: NaiveDate, email: &str) -> Result<Option<State>, LedgerError> {
+    pub fn state(
+        &self,
+        day: impl Into<EditionKey>,
+        email: &str,
+    ) -> Result<Option<State>, LedgerError> {
         Ok(self.get(day, email)?.map(|d| d.state))
     }
 
@@ -362,7 +437,7 @@ impl Ledger {
     /// On a database error.
     pub fn start_sending(
         &self,
-        day: NaiveDate,
+        day: impl Into<EditionKey>,
         email: &str,
         message_id: &str,
         now: DateTime<Utc>,
@@ -375,7 +450,7 @@ impl Ledger {
                     attempts = attempts + 1, message_id = ?3, updated_at = ?4",
             )
             .and_then(|mut st| {
-                st.execute(params![day_text(day), email.to_lowercase(), message_id, time_text(now)])
+                st.execute(params![Into::<EditionKey>::into(day).text(), email.to_lowercase(), message_id, time_text(now)])
             })
             .map(|_| ())
             .map_err(self.err("could not record the start of a delivery"))
@@ -387,7 +462,7 @@ impl Ledger {
     /// On a database error.
     pub fn finish(
         &self,
-        day: NaiveDate,
+        day: impl Into<EditionKey>,
         email: &str,
         state: State,
         reply: Option<&str>,
@@ -405,7 +480,7 @@ impl Ledger {
     /// On a database error.
     pub fn finish_as(
         &self,
-        day: NaiveDate,
+        day: impl Into<EditionKey>,
         email: &str,
         state: State,
         reply: Option<&str>,
@@ -423,7 +498,7 @@ impl Ledger {
             )
             .and_then(|mut st| {
                 st.execute(params![
-                    day_text(day),
+                    Into::<EditionKey>::into(day).text(),
                     email.to_lowercase(),
                     state.as_str(),
                     reply,
@@ -448,7 +523,7 @@ impl Ledger {
             .prepare_cached(
                 "SELECT state FROM deliveries
                  WHERE email = ?1 AND (state = 'sent' OR (state = 'failed' AND hard = 1))
-                 ORDER BY day DESC",
+                 ORDER BY updated_at DESC, day DESC",
             )
             .map_err(self.err("could not read"))?;
         let mut rows = st
@@ -496,13 +571,13 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn counts(&self, day: NaiveDate) -> Result<Counts, LedgerError> {
+    pub fn counts(&self, day: impl Into<EditionKey>) -> Result<Counts, LedgerError> {
         let mut st = self
             .conn
             .prepare("SELECT state, COUNT(*) FROM deliveries WHERE day = ?1 GROUP BY state")
             .map_err(self.err("could not read"))?;
         let rows = st
-            .query_map(params![day_text(day)], |r| {
+            .query_map(params![Into::<EditionKey>::into(day).text()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })
             .map_err(self.err("could not read"))?;
@@ -520,7 +595,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn day(&self, day: NaiveDate) -> Result<Vec<Delivery>, LedgerError> {
+    pub fn day(&self, day: impl Into<EditionKey>) -> Result<Vec<Delivery>, LedgerError> {
         let mut st = self
             .conn
             .prepare(&format!(
@@ -528,7 +603,10 @@ impl Ledger {
             ))
             .map_err(self.err("could not read"))?;
         let rows = st
-            .query_map(params![day_text(day)], row_to_delivery)
+            .query_map(
+                params![Into::<EditionKey>::into(day).text()],
+                row_to_delivery,
+            )
             .map_err(self.err("could not read"))?;
         rows.collect::<Result<_, _>>()
             .map_err(self.err("could not read"))
@@ -559,7 +637,7 @@ fn row_to_delivery(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
             .map_err(|e| bad(i, e.to_string()))
     };
     let day =
-        NaiveDate::parse_from_str(&text(0)?, "%Y-%m-%d").map_err(|e| bad(0, e.to_string()))?;
+        EditionKey::parse(&text(0)?).ok_or_else(|| bad(0, "not a day or an ISO week".into()))?;
     let state = text(2)?.parse().map_err(|e| bad(2, e))?;
     let sent_at = match r.get::<_, Option<String>>(9)? {
         Some(_) => Some(time(9)?),
@@ -642,6 +720,33 @@ mod tests {
             .to_string()
             .starts_with("another `hotpapers send` for 2021-02-12 is running"));
         l2.lock_day(day("2021-02-13"), false).unwrap();
+    }
+
+    #[test]
+    fn a_weekly_row_is_keyed_by_its_iso_week_apart_from_the_day_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(&dir.path().join("l.db")).unwrap();
+        let now = t("2021-02-12T08:00:00Z");
+        let friday = EditionKey::week_of(day("2021-02-12"));
+        assert_eq!(friday.to_string(), "2021-W06");
+        assert_eq!(
+            friday,
+            EditionKey::week_of(day("2021-02-14")),
+            "the Sunday is in the same week"
+        );
+        assert_ne!(friday, EditionKey::week_of(day("2021-02-15")));
+        l.finish(friday, "a@example.org", State::Sent, Some("250"), now)
+            .unwrap();
+        assert_eq!(l.state(day("2021-02-12"), "a@example.org").unwrap(), None);
+        let row = l
+            .get(EditionKey::week_of(day("2021-02-14")), "a@example.org")
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.day, row.state), (friday, State::Sent));
+        assert_eq!(EditionKey::parse("2021-W06"), Some(friday));
+        assert_eq!(EditionKey::parse("2021-W60"), None);
+        let _held = l.lock_day(friday, false).unwrap();
+        assert!(dir.path().join("l.db.2021-W06.lock").exists());
     }
 
     #[test]

@@ -3,12 +3,16 @@
 //! the `feed`, `email` and `site` stages read it.
 
 mod address;
+mod alert;
 mod arxiv;
 mod subscriber;
+mod week;
 
 pub use address::{AddressError, EmailAddress};
+pub use alert::fold;
 pub use arxiv::{ArxivId, Category};
-pub use subscriber::{PaperFilter, Selection, Subscriber, SubscriberStatus};
+pub use subscriber::{Cadence, PaperFilter, Selection, Subscriber, SubscriberStatus, Weekday};
+pub use week::{weekly_digest, Week};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Category, Digest, Paper};
@@ -22,6 +22,122 @@ pub enum SubscriberStatus {
     Unsubscribed,
     /// Hard-bounced too often; never mailed again.
     Bounced,
+}
+
+/// How often a reader is mailed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    /// The edition of every digest day.
+    #[default]
+    Daily,
+    /// One edition a week, of the seven days ending on the reader's weekday.
+    Weekly,
+}
+
+impl Cadence {
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+    fn is_daily(&self) -> bool {
+        *self == Cadence::Daily
+    }
+
+    /// `daily` or `weekly`, as the subscriber file writes it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+        }
+    }
+}
+
+/// A day of the week, written out in lower case (`friday`) in subscriber files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)] // the names say it
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+
+    /// chrono's name for the same day.
+    #[must_use]
+    pub fn chrono(self) -> chrono::Weekday {
+        match self {
+            Weekday::Monday => chrono::Weekday::Mon,
+            Weekday::Tuesday => chrono::Weekday::Tue,
+            Weekday::Wednesday => chrono::Weekday::Wed,
+            Weekday::Thursday => chrono::Weekday::Thu,
+            Weekday::Friday => chrono::Weekday::Fri,
+            Weekday::Saturday => chrono::Weekday::Sat,
+            Weekday::Sunday => chrono::Weekday::Sun,
+        }
+    }
+
+    /// `monday` … `sunday`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weekday::Monday => "monday",
+            Weekday::Tuesday => "tuesday",
+            Weekday::Wednesday => "wednesday",
+            Weekday::Thursday => "thursday",
+            Weekday::Friday => "friday",
+            Weekday::Saturday => "saturday",
+            Weekday::Sunday => "sunday",
+        }
+    }
+
+    /// Reads `friday`, `Friday` or `fri`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s || (s.len() == 3 && d.as_str().starts_with(&s)))
+    }
+}
+
+impl std::str::FromStr for Cadence {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "daily" => Ok(Cadence::Daily),
+            "weekly" => Ok(Cadence::Weekly),
+            other => Err(format!(
+                "unknown cadence `{other}` (expected `daily` or `weekly`)"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Weekday {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s).ok_or_else(|| {
+            format!(
+                "unknown weekday `{}` (expected `monday` … `sunday`)",
+                s.trim()
+            )
+        })
+    }
 }
 
 /// One subscriber record.
@@ -48,6 +164,19 @@ pub struct Subscriber {
     /// Whether to mail at all.
     #[serde(default, skip_serializing_if = "is_active")]
     pub status: SubscriberStatus,
+    /// How often the reader gets mail: every digest day, or once a week.
+    #[serde(default, skip_serializing_if = "Cadence::is_daily")]
+    pub cadence: Cadence,
+    /// The day a weekly reader's edition goes out (unset: Friday).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekday: Option<Weekday>,
+    /// Author alerts: a paper by one of them is always included, first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<String>,
+    /// Keyword alerts: a paper whose title or abstract holds one (a whole
+    /// word or phrase) is always included, first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
     /// When the reader subscribed (kept for consent records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribed_at: Option<DateTime<Utc>>,
@@ -73,6 +202,10 @@ impl Subscriber {
             max_papers: None,
             min_retweets: None,
             status: SubscriberStatus::Active,
+            cadence: Cadence::Daily,
+            weekday: None,
+            authors: Vec::new(),
+            keywords: Vec::new(),
             subscribed_at: None,
             status_changed_at: None,
         }
@@ -91,6 +224,24 @@ impl Subscriber {
             categories: self.categories.clone(),
             max_papers: self.max_papers,
             min_retweets: self.min_retweets,
+            authors: self.authors.clone(),
+            keywords: self.keywords.clone(),
+        }
+    }
+
+    /// The weekday a weekly edition goes out on.
+    #[must_use]
+    pub fn weekday(&self) -> Weekday {
+        self.weekday.unwrap_or(Weekday::Friday)
+    }
+
+    /// Whether this reader's mail of `day` is the weekly edition (true) or
+    /// the daily one (false); `None` when they get nothing that day.
+    #[must_use]
+    pub fn edition_on(&self, day: NaiveDate) -> Option<bool> {
+        match self.cadence {
+            Cadence::Daily => Some(false),
+            Cadence::Weekly => (self.weekday().chrono() == day.weekday()).then_some(true),
         }
     }
 
@@ -111,13 +262,22 @@ pub struct PaperFilter {
     pub max_papers: Option<usize>,
     /// Keep papers with at least this many retweets.
     pub min_retweets: Option<u64>,
+    /// Author alerts: papers by one of them are kept whatever their
+    /// categories or retweets, and placed first.
+    pub authors: Vec<String>,
+    /// Keyword alerts: papers whose title or abstract holds one, likewise.
+    pub keywords: Vec<String>,
 }
 
 /// The papers a filter kept from one digest, with the original ranks intact.
 #[derive(Debug, Clone)]
 pub struct Selection<'a> {
-    /// Kept papers, in digest order.
+    /// Kept papers: those an alert matched first, then the rest, each in
+    /// digest order.
     pub papers: Vec<&'a Paper>,
+    /// For each kept paper, what of the reader's alerts it matched
+    /// (`author …`, `keyword “…”`); empty for papers kept by the filter alone.
+    pub matched: Vec<Vec<String>>,
     /// Papers outside the subscriber's categories or below their retweet floor.
     pub filtered_out: usize,
     /// Papers cut by `max_papers` after filtering.
@@ -128,7 +288,11 @@ impl PaperFilter {
     /// Whether this filter keeps everything.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.categories.is_empty() && self.max_papers.is_none() && self.min_retweets.is_none()
+        self.categories.is_empty()
+            && self.max_papers.is_none()
+            && self.min_retweets.is_none()
+            && self.authors.is_empty()
+            && self.keywords.is_empty()
     }
 
     /// Whether one paper passes the category and retweet conditions.
@@ -140,17 +304,30 @@ impl PaperFilter {
         in_categories && popular_enough
     }
 
-    /// Applies the filter to a digest.
+    /// Applies the filter to a digest: papers an alert matches come first
+    /// (kept even outside the categories or under the retweet floor), then
+    /// the papers the filter keeps; `max_papers` cuts from the end.
     #[must_use]
     pub fn select<'a>(&self, digest: &'a Digest) -> Selection<'a> {
-        let matching: Vec<&Paper> = digest.papers.iter().filter(|p| self.accepts(p)).collect();
+        let mut alerted: Vec<(&Paper, Vec<String>)> = Vec::new();
+        let mut rest: Vec<(&Paper, Vec<String>)> = Vec::new();
+        for p in &digest.papers {
+            let found = super::alert::matches(p, &self.authors, &self.keywords);
+            if !found.is_empty() {
+                alerted.push((p, found));
+            } else if self.accepts(p) {
+                rest.push((p, Vec::new()));
+            }
+        }
+        alerted.extend(rest);
+        let matching = alerted;
         let filtered_out = digest.papers.len() - matching.len();
         let keep = self.max_papers.unwrap_or(usize::MAX).min(matching.len());
         let over_limit = matching.len() - keep;
-        let mut papers = matching;
-        papers.truncate(keep);
+        let (papers, matched) = matching.into_iter().take(keep).unzip();
         Selection {
             papers,
+            matched,
             filtered_out,
             over_limit,
         }
@@ -185,6 +362,7 @@ mod tests {
             categories: [Category::parse("cs.LG").unwrap()].into(),
             max_papers: Some(2),
             min_retweets: Some(10),
+            ..PaperFilter::default()
         };
         let kept: Vec<u32> = papers
             .iter()
@@ -215,6 +393,20 @@ mod tests {
             selection.over_limit, 1,
             "paper 5 passed but max_papers is 2"
         );
+
+        let alert = PaperFilter {
+            keywords: vec!["paper 4".into()],
+            ..filter.clone()
+        };
+        let selection = alert.select(&digest);
+        let ranks: Vec<u32> = selection.papers.iter().map(|p| p.rank).collect();
+        assert_eq!(
+            ranks,
+            [4, 1],
+            "the alert's paper first, though under the retweet floor"
+        );
+        assert_eq!(selection.matched[0], ["keyword \u{201c}paper 4\u{201d}"]);
+        assert!(selection.matched[1].is_empty());
 
         let everything = PaperFilter::default().select(&digest);
         assert_eq!(everything.papers.len(), 5);

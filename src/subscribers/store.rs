@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use super::{SubscriberError, SubscriberList};
-use crate::model::{Category, EmailAddress, Subscriber, SubscriberStatus};
+use crate::model::{Cadence, Category, EmailAddress, Subscriber, SubscriberStatus, Weekday};
 
 /// A sign-up the reader confirmed by following their link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,14 @@ pub struct AddRequest {
     pub max_papers: Option<usize>,
     /// Fewest retweets for a paper, when given.
     pub min_retweets: Option<u64>,
+    /// Daily or weekly, when given.
+    pub cadence: Option<Cadence>,
+    /// A weekly reader's day, when given.
+    pub weekday: Option<Weekday>,
+    /// Author alerts, when given (empty: leave as they are).
+    pub authors: Vec<String>,
+    /// Keyword alerts, when given (empty: leave as they are).
+    pub keywords: Vec<String>,
 }
 
 /// What an `add` did.
@@ -187,6 +195,18 @@ pub(super) mod rules {
         }
         if r.min_retweets.is_some() {
             s.min_retweets = r.min_retweets;
+        }
+        if let Some(c) = r.cadence {
+            s.cadence = c;
+        }
+        if r.weekday.is_some() {
+            s.weekday = r.weekday;
+        }
+        if !r.authors.is_empty() {
+            s.authors.clone_from(&r.authors);
+        }
+        if !r.keywords.is_empty() {
+            s.keywords.clone_from(&r.keywords);
         }
         list.upsert(s);
         added

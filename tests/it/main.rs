@@ -20,6 +20,7 @@
 
 mod bounce_loop;
 mod bounces;
+mod cadence;
 mod digest;
 mod dovecot;
 mod email;
@@ -38,3 +39,4 @@ mod subscribers;
 mod support;
 mod tls;
 mod webhooks;
+mod weekly;

@@ -133,7 +133,7 @@ impl Fixture {
     }
 
     async fn send_with(&self, opts: &SendOptions, timeout: Duration) -> Result<Summary, SendError> {
-        let date = opts.day.format("%Y-%m-%d").to_string();
+        let date = opts.day.to_string();
         let settings = self.config.delivery.smtp.clone().expect("an SMTP test");
         let transport = SmtpTransport::new(settings, self.config.delivery.connections)
             .unwrap()
@@ -292,7 +292,7 @@ async fn a_subscriber_is_marked_bounced_after_bounce_limit_consecutive_hard_boun
         .unwrap()
         .is_active());
 
-    opts.day = day("2021-02-12");
+    opts.day = day("2021-02-12").into();
     let second = f.send(&opts).await.unwrap();
     assert_eq!(second.bounced, [reader(0)]);
     let list = f.store().load().unwrap();
@@ -300,7 +300,7 @@ async fn a_subscriber_is_marked_bounced_after_bounce_limit_consecutive_hard_boun
     assert_eq!(s.status, SubscriberStatus::Bounced);
     assert_eq!(s.status_changed_at, Some(now()));
 
-    opts.day = day("2021-02-19");
+    opts.day = day("2021-02-19").into();
     let third = f.send(&opts).await.unwrap();
     assert_eq!((third.sent, third.failed), (1, 0));
     assert_eq!(
@@ -324,7 +324,7 @@ async fn failures_the_sender_or_the_message_caused_never_mark_a_reader_bounced()
     let mut opts = f.opts("2021-02-05");
     opts.bounce_limit = 1;
     for date in ["2021-02-05", "2021-02-12", "2021-02-19"] {
-        opts.day = day(date);
+        opts.day = day(date).into();
         let s = f.send(&opts).await.unwrap();
         assert_eq!((s.sent, s.failed), (1, 2), "{date}: {s:?}");
         assert!(s.bounced.is_empty(), "{date}: {:?}", s.bounced);

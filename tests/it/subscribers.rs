@@ -107,7 +107,7 @@ fn add_remove_and_list_keep_every_other_record_and_the_header() {
     let (_, stdout, _) = run(subs_cmd(&file).arg("list"));
     assert_eq!(
         stdout,
-        "first@example.org\tunsubscribed\tFirst\t\nnew@example.org\tactive\tNew Reader\tcs.LG,stat.ML\n"
+        "first@example.org\tunsubscribed\tFirst\t\tdaily\t\t\nnew@example.org\tactive\tNew Reader\tcs.LG,stat.ML\tdaily\t\t\n"
     );
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("# Our readers\n"), "{text}");
