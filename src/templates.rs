@@ -127,6 +127,7 @@ const SPECS: &[Spec] = &[
     spec!(SITE_DAY, "site-day.html.hbs", Site, Html),
     spec!(SITE_CATEGORY, "site-category.html.hbs", Site, Html),
     spec!(SITE_SEARCH, "site-search.html.hbs", Site, Html),
+    spec!(SITE_FEED, "site-feed.html.hbs", Site, Html),
     spec!(SITE_PAGE, "page.html.hbs", Site, Html),
     spec!(DIGEST_HTML, "digest.html.hbs", Digest, Html),
     spec!(FEED_PAPER_HTML, "feed-paper.html.hbs", Digest, Html),
@@ -162,6 +163,8 @@ pub(crate) const SITE_DAY: &str = "site-day";
 pub(crate) const SITE_CATEGORY: &str = "site-category";
 /// `serve`'s `/search` results page.
 pub(crate) const SITE_SEARCH: &str = "site-search";
+/// `OUT/feeds/<feed>.html`: a feed's page, for a browser.
+pub(crate) const SITE_FEED: &str = "site-feed";
 /// The pages `serve` answers with (confirm, unsubscribe, messages).
 pub(crate) const SITE_PAGE: &str = "page";
 /// A digest as HTML (feed entry content, the body of a day's page).

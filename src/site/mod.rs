@@ -17,7 +17,10 @@
 //! `id="paper-RANK"` anchor.
 
 mod archive;
+mod feeds;
 mod search;
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -25,6 +28,7 @@ use crate::config::SiteSettings;
 use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
+pub use feeds::{feed_page_path, render_feed_pages, FEED_PAGES_DIR};
 pub use search::{render_search, search_href, SearchPage};
 
 use crate::model::Digest;
@@ -92,8 +96,9 @@ struct LayoutView<'a> {
     site_title: &'a str,
     site_subtitle: &'a str,
     feeds: Vec<FeedLink>,
-    /// Relative path from the page to the site root: "", "../", "../../".
-    root: &'static str,
+    /// Relative path from the page to the site root: "", "../", "../../"
+    /// (the absolute site URL on a feed page, which is served at two addresses).
+    root: Cow<'a, str>,
     noindex: bool,
     content: String,
 }
@@ -180,7 +185,7 @@ fn layout<'a>(
         site_title: &site.title,
         site_subtitle: &site.subtitle,
         feeds: site_feeds(site),
-        root,
+        root: Cow::Borrowed(root),
         noindex: false,
         content,
     }
@@ -202,6 +207,11 @@ fn site_feeds(site: &SiteSettings) -> Vec<FeedLink> {
             media_type: "application/feed+json",
             title: crate::feed::feed_title(site, "JSON Feed"),
             href: site.link("feed.json"),
+        },
+        FeedLink {
+            media_type: "application/atom+xml",
+            title: crate::feed::papers_title(site),
+            href: site.link(crate::feed::PAPERS_FILE),
         },
     ]
 }
