@@ -9,7 +9,9 @@ For each Atom/RSS file (OUT_DIR/*.xml, OUT_DIR/categories/*.xml): bozo must be
 0 (well-formed, no encoding or namespace trouble), there must be entries, and
 every entry must have an id, a link, a title, a date and content; ids and
 links must be absolute and ids unique. feed.json is checked as JSON Feed 1.1.
-feeds.opml must list every feed file that exists. Exit 0 if all pass, 1 if not.
+feeds.opml must list every feed file that exists, and no entry id may occur in
+two of the Atom feeds it lists (readers such as newsboat key entries by id
+alone, across feeds). Exit 0 if all pass, 1 if not.
 """
 
 import json
@@ -57,7 +59,7 @@ def check_xml(path):
         if e.get("id") in ids:
             problems.append(f"entry {i}: duplicate id {e.get('id')!r}")
         ids.add(e.get("id"))
-    return problems, f"{d.version}, {len(d.entries)} entries"
+    return problems, f"{d.version}, {len(d.entries)} entries", ids
 
 
 def check_json(path):
@@ -113,6 +115,8 @@ def main():
     files = sorted(out.glob("*.xml")) + sorted(out.glob("categories/*.xml"))
     failed = 0
     checked = 0
+    # Entry id -> the Atom feeds (of the OPML bundle) holding it.
+    seen = {}
     for path in files + [out / "feed.json", out / "feeds.opml"]:
         rel = path.relative_to(out)
         if not path.exists():
@@ -124,13 +128,22 @@ def main():
         elif path.suffix == ".opml":
             problems, what = check_opml(path, out)
         else:
-            problems, what = check_xml(path)
+            problems, what, ids = check_xml(path)
+            if str(rel) != "rss.xml":
+                for entry_id in ids:
+                    seen.setdefault(entry_id, []).append(str(rel))
         checked += 1
         if problems:
             failed += 1
             print(f"FAIL {rel} ({what})")
             for p in problems[:20]:
                 print(f"  {p}")
+    shared = {i: f for i, f in seen.items() if len(f) > 1}
+    if shared:
+        failed += 1
+        print(f"FAIL {len(shared)} entry ids occur in more than one feed of feeds.opml")
+        for entry_id, feeds in sorted(shared.items())[:20]:
+            print(f"  {entry_id}: {', '.join(feeds)}")
     print(f"{checked} feed files checked with feedparser {feedparser.__version__}, {failed} failed")
     return 1 if failed else 0
 

@@ -132,6 +132,7 @@ const SPECS: &[Spec] = &[
     spec!(SITE_CATEGORIES, "site-categories.html.hbs", Site, Html),
     spec!(SITE_NOT_FOUND, "site-404.html.hbs", Site, Html),
     spec!(SITE_SEARCH, "site-search.html.hbs", Site, Html),
+    spec!(SITE_FEED, "site-feed.html.hbs", Site, Html),
     spec!(SITE_PAGE, "page.html.hbs", Site, Html),
     spec!(DIGEST_HTML, "digest.html.hbs", Digest, Html),
     spec!(FEED_PAPER_HTML, "feed-paper.html.hbs", Digest, Html),
@@ -177,6 +178,8 @@ pub(crate) const SITE_CATEGORIES: &str = "site-categories";
 pub(crate) const SITE_NOT_FOUND: &str = "site-404";
 /// `serve`'s `/search` results page.
 pub(crate) const SITE_SEARCH: &str = "site-search";
+/// `OUT/feeds/<feed>.html`: a feed's page, for a browser.
+pub(crate) const SITE_FEED: &str = "site-feed";
 /// The pages `serve` answers with (confirm, unsubscribe, messages).
 pub(crate) const SITE_PAGE: &str = "page";
 /// A digest as HTML (feed entry content, the body of a day's page).

@@ -37,17 +37,26 @@ pub(super) fn run(config: &Config, args: &BuildArgs) -> Result<Outcome> {
     // One template set, compiled once, for the feeds and the pages.
     let templates = Templates::site(&config.templates).context("could not load the templates")?;
     let latest = archive.latest(config.site.feed_limit);
-    let mut files = feed::build_with(&latest, &config.site, &templates)
+    let feeds = feed::FeedSet::new(&latest, &config.site, &templates)
         .context("could not render the feeds")?;
+    let mut files = feeds.files().context("could not render the feeds")?;
+    // Beside the feeds, a page for each, for a reader who opens one in a browser.
+    let feed_pages = site::render_feed_pages(&feeds, &config.site, &templates)
+        .context("could not render the feed pages")?;
 
     // The archive pages: every published digest, not only the feeds' latest.
     let everything: Vec<&crate::model::Digest> = archive.iter().collect();
     let pages = site::render_pages(&everything, &config.site, &templates)
         .context("could not render the archive pages")?;
-    files.extend(pages.into_iter().map(|page| feed::OutputFile {
-        path: page.path,
-        bytes: page.html.into_bytes(),
-    }));
+    files.extend(
+        pages
+            .into_iter()
+            .chain(feed_pages)
+            .map(|page| feed::OutputFile {
+                path: page.path,
+                bytes: page.html.into_bytes(),
+            }),
+    );
     // Beside each day page, its papers as BibTeX.
     files.extend(
         site::render_bibliographies(&everything)

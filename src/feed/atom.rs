@@ -8,18 +8,16 @@ use chrono::{DateTime, FixedOffset};
 
 use super::{
     category_path, digest_categories, digest_id, with_stylesheet, FeedError, FeedSet, OutputFile,
-    PaperEntry, CATEGORY_SCHEME, GENERATOR, STYLESHEET_FILE,
+    PaperEntry, ATOM_FILE, ATOM_TYPE, CATEGORY_SCHEME, GENERATOR, PAPERS_FILE, STYLESHEET_FILE,
 };
 use crate::config::SiteSettings;
 use crate::model::Category;
 use crate::render;
 
-const ATOM_TYPE: &str = "application/atom+xml";
-
 /// `atom.xml`: one entry per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
     let site = set.site;
-    let path = "atom.xml";
+    let path = ATOM_FILE;
     let entries = set
         .digests
         .iter()
@@ -55,21 +53,21 @@ pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
     write(path, &feed, STYLESHEET_FILE)
 }
 
-/// `papers.xml`: one entry per paper, keyed by its arXiv abs URL.
+/// `papers.xml`: one entry per paper, keyed by its arXiv id.
 pub(super) fn papers(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
     let site = set.site;
-    let path = "papers.xml";
-    let entries: Vec<Entry> = set.papers.iter().map(|p| paper_entry(p, site)).collect();
+    let path = PAPERS_FILE;
+    let entries: Vec<Entry> = set
+        .papers
+        .iter()
+        .map(|p| paper_entry(p, path, site))
+        .collect();
     let updated = newest(&entries);
     let feed = feed(
         site,
         path,
-        format!("{}: every paper", site.title),
-        format!(
-            "Each paper of the latest {} digests as its own entry: {}",
-            set.digests.len(),
-            site.subtitle
-        ),
+        super::papers_title(site),
+        set.papers_subtitle(),
         &site.link(""),
         updated,
         entries,
@@ -85,17 +83,13 @@ pub(super) fn category(
 ) -> Result<OutputFile, FeedError> {
     let site = set.site;
     let path = category_path(category);
-    let entries: Vec<Entry> = papers.iter().map(|p| paper_entry(p, site)).collect();
+    let entries: Vec<Entry> = papers.iter().map(|p| paper_entry(p, &path, site)).collect();
     let updated = newest(&entries);
     let mut feed = feed(
         site,
         &path,
-        format!("{}: {category}", site.title),
-        format!(
-            "Papers in arXiv category {category} among the latest {} digests: {}",
-            set.digests.len(),
-            site.subtitle
-        ),
+        super::category_title(site, category),
+        set.category_subtitle(category),
         &site.link(""),
         updated,
         entries,
@@ -110,7 +104,8 @@ pub(super) fn category(
     write(&path, &feed, &format!("../{STYLESHEET_FILE}"))
 }
 
-fn paper_entry(entry: &PaperEntry<'_>, site: &SiteSettings) -> Entry {
+/// A paper's entry in the feed at `path` (its id names it within that feed).
+fn paper_entry(entry: &PaperEntry<'_>, path: &str, site: &SiteSettings) -> Entry {
     let paper = entry.paper;
     let abs = paper.canonical_url();
     let mut links = vec![link(&abs, "alternate", "text/html")];
@@ -145,7 +140,7 @@ fn paper_entry(entry: &PaperEntry<'_>, site: &SiteSettings) -> Entry {
             .collect()
     };
     Entry {
-        id: abs,
+        id: super::paper_id(&site.link(path), paper),
         title: Text::plain(paper.title.clone()),
         updated: entry.updated(),
         published: Some(entry.published()),

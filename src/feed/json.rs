@@ -45,7 +45,7 @@ struct JsonItem<'a> {
 /// `feed.json`: one item per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
     let site = set.site;
-    let path = "feed.json";
+    let path = super::JSON_FILE;
     let author = || Author {
         name: site.title.clone(),
         url: site.link(""),

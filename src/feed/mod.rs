@@ -9,8 +9,14 @@
 //! clock — so the same archive always gives byte-identical files.
 //!
 //! Ids never depend on the build: a digest is `tag:HOST,YYYY-MM-DD:PATHYYYY-MM-DD`,
-//! a paper is its canonical arXiv abs URL (one entry however many days it
-//! trended), a feed is its own URL.
+//! a feed is its own URL, and a paper in `papers.xml` or a category feed is
+//! that feed's URL with the arXiv id as fragment (one entry however many days
+//! it trended). Paper ids are per feed because readers such as newsboat key
+//! entries by id across all their feeds: one id shared by `papers.xml` and
+//! three category feeds would leave the paper in only one of them.
+//!
+//! [`FeedSet::summaries`] describes each feed (titles, addresses, latest
+//! entries) from the same data, for the feed pages `site` renders.
 
 mod atom;
 mod json;
@@ -31,8 +37,22 @@ use crate::templates::{TemplateError, Templates};
 
 pub use papers::{PaperEntry, Trended};
 
+/// The file of the digest feed in Atom.
+pub const ATOM_FILE: &str = "atom.xml";
+/// The file of the digest feed in RSS 2.0.
+pub const RSS_FILE: &str = "rss.xml";
+/// The file of the digest feed in JSON Feed 1.1.
+pub const JSON_FILE: &str = "feed.json";
+/// The file of the feed of every paper.
+pub const PAPERS_FILE: &str = "papers.xml";
+
 /// File name of the stylesheet in the output folder.
 pub const STYLESHEET_FILE: &str = "feed.xsl";
+
+/// The registered media types of the feeds.
+const ATOM_TYPE: &str = "application/atom+xml";
+const RSS_TYPE: &str = "application/rss+xml";
+const JSON_TYPE: &str = "application/feed+json";
 
 /// The generator named in the feeds.
 const GENERATOR: &str = "hotpapers";
@@ -195,6 +215,85 @@ impl<'a> FeedSet<'a> {
         Ok(files)
     }
 
+    /// Every feed [`FeedSet::files`] writes (not the OPML nor the
+    /// stylesheet), described from the same data: what the feed pages show.
+    #[must_use]
+    pub fn summaries(&self) -> Vec<FeedSummary> {
+        let site = self.site;
+        let digest_entries: Vec<EntrySummary> = self
+            .digests
+            .iter()
+            .map(|d| EntrySummary {
+                title: entry_title(d),
+                link: render::digest_page_url(d, site),
+                updated: d.published,
+            })
+            .collect();
+        let digest_feed = |path: &str, media_type, format| FeedSummary {
+            path: path.to_owned(),
+            media_type,
+            format,
+            title: feed_title(site, format),
+            subtitle: site.subtitle.clone(),
+            category: None,
+            entries: digest_entries.clone(),
+        };
+        let paper_entries = |papers: &[&PaperEntry<'_>]| {
+            papers
+                .iter()
+                .map(|p| EntrySummary {
+                    title: p.paper.title.clone(),
+                    link: p.paper.canonical_url(),
+                    updated: p.updated(),
+                })
+                .collect()
+        };
+        let mut feeds = vec![
+            digest_feed(ATOM_FILE, ATOM_TYPE, "Atom"),
+            digest_feed(RSS_FILE, RSS_TYPE, "RSS"),
+            digest_feed(JSON_FILE, JSON_TYPE, "JSON Feed"),
+            FeedSummary {
+                path: PAPERS_FILE.to_owned(),
+                media_type: ATOM_TYPE,
+                format: "Atom",
+                title: papers_title(site),
+                subtitle: self.papers_subtitle(),
+                category: None,
+                entries: paper_entries(&self.papers.iter().collect::<Vec<_>>()),
+            },
+        ];
+        for (category, papers) in self.categories() {
+            feeds.push(FeedSummary {
+                path: category_path(category),
+                media_type: ATOM_TYPE,
+                format: "Atom",
+                title: category_title(site, category),
+                subtitle: self.category_subtitle(category),
+                category: Some(category.clone()),
+                entries: paper_entries(&papers),
+            });
+        }
+        feeds
+    }
+
+    /// The subtitle of `papers.xml`.
+    fn papers_subtitle(&self) -> String {
+        format!(
+            "Each paper of the latest {} digests as its own entry: {}",
+            self.digests.len(),
+            self.site.subtitle
+        )
+    }
+
+    /// The subtitle of a category's feed.
+    fn category_subtitle(&self, category: &Category) -> String {
+        format!(
+            "Papers in arXiv category {category} among the latest {} digests: {}",
+            self.digests.len(),
+            self.site.subtitle
+        )
+    }
+
     /// Newest `published` among the digests in the window: the feeds' `updated`.
     fn newest(&self) -> DateTime<FixedOffset> {
         self.digests
@@ -203,6 +302,36 @@ impl<'a> FeedSet<'a> {
             .max()
             .unwrap_or_else(epoch)
     }
+}
+
+/// One feed as its page shows it: the same titles and entries as the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSummary {
+    /// Path under the output folder, `/`-separated (`categories/cs.CV.xml`).
+    pub path: String,
+    /// Its registered media type (`application/atom+xml`).
+    pub media_type: &'static str,
+    /// "Atom", "RSS" or "JSON Feed".
+    pub format: &'static str,
+    /// The feed's title.
+    pub title: String,
+    /// The feed's subtitle (description).
+    pub subtitle: String,
+    /// The category of a category feed.
+    pub category: Option<Category>,
+    /// Its entries, in the feed's order (newest first).
+    pub entries: Vec<EntrySummary>,
+}
+
+/// One entry of a feed: its title, where it links, when it was last updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySummary {
+    /// The entry's title.
+    pub title: String,
+    /// Its alternate link (the day's page, or the paper on arXiv).
+    pub link: String,
+    /// Its `updated` time.
+    pub updated: DateTime<FixedOffset>,
 }
 
 /// Renders every feed file for the latest digests of `archive` (any order; the
@@ -247,6 +376,27 @@ pub fn entry_title(digest: &Digest) -> String {
 #[must_use]
 pub fn feed_title(site: &SiteSettings, format: &str) -> String {
     format!("{} ({format})", site.title)
+}
+
+/// The title of `papers.xml`.
+#[must_use]
+pub fn papers_title(site: &SiteSettings) -> String {
+    format!("{}: every paper", site.title)
+}
+
+/// The title of a category's feed.
+#[must_use]
+pub fn category_title(site: &SiteSettings, category: &Category) -> String {
+    format!("{}: {category}", site.title)
+}
+
+/// The id of a paper's entry in the feed at `feed_url`: that URL with the
+/// arXiv id as fragment (`https://example.org/categories/cs.CV.xml#2102.12345`).
+/// Unique to the feed, since readers such as newsboat key entries by id
+/// alone across every feed they hold, and the same on every build.
+#[must_use]
+pub fn paper_id(feed_url: &str, paper: &crate::model::Paper) -> String {
+    format!("{feed_url}#{}", paper.arxiv_id.as_str())
 }
 
 /// Output path of a category's feed.

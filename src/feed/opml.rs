@@ -51,8 +51,8 @@ fn write<'c>(
     // The daily digest once (Atom): rss.xml and feed.json hold the same
     // entries, and importing them too would subscribe the reader twice.
     let feeds = [
-        ("atom.xml", super::feed_title(site, "Atom")),
-        ("papers.xml", format!("{title}: every paper")),
+        (super::ATOM_FILE, super::feed_title(site, "Atom")),
+        (super::PAPERS_FILE, super::papers_title(site)),
     ];
     for (file, text) in &feeds {
         outline(&mut w, text, &site.link(file), &home)?;
@@ -64,7 +64,7 @@ fn write<'c>(
     for c in categories {
         outline(
             &mut w,
-            &format!("{title}: {c}"),
+            &super::category_title(site, c),
             &site.link(&category_path(c)),
             &c.list_url(),
         )?;

@@ -17,7 +17,7 @@ use crate::render;
 /// `rss.xml`: one item per digest, newest first.
 pub(super) fn digests(set: &FeedSet<'_>) -> Result<OutputFile, FeedError> {
     let site = set.site;
-    let path = "rss.xml";
+    let path = super::RSS_FILE;
     let items = set
         .digests
         .iter()

@@ -16,7 +16,17 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest as _, Sha256};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::negotiate;
 use super::path::{Refusal, SitePath};
+
+/// What a path segment may hold unencoded in `Content-Location`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Files larger than this are not kept in memory (the built site has none).
 const MAX_CACHED: u64 = 16 * 1024 * 1024;
@@ -134,10 +144,48 @@ impl StaticFiles {
         } else if site_path.trailing_slash {
             return self.not_found();
         }
-        match self.load(&path) {
-            Some(file) => file.respond(headers),
-            None => self.not_found(),
+        let Some(file) = self.load(&path) else {
+            return self.not_found();
+        };
+        if !is_feed(file.content_type) {
+            return file.respond(headers);
         }
+        // A feed: its page for a browser, the feed itself for everyone else;
+        // both vary by Accept, and each has its own ETag (its own bytes).
+        let page = negotiate::prefers_html(headers, file.content_type)
+            .then(|| self.feed_page(&site_path.segments))
+            .flatten();
+        let mut res = match &page {
+            Some((page, location)) => {
+                let mut res = page.respond(headers);
+                if let Ok(location) = HeaderValue::from_str(location) {
+                    res.headers_mut().insert(header::CONTENT_LOCATION, location);
+                }
+                res
+            }
+            None => file.respond(headers),
+        };
+        res.headers_mut().insert(
+            header::VARY,
+            HeaderValue::from_static("accept, accept-encoding"),
+        );
+        res
+    }
+
+    /// The page `build` wrote for the feed at `segments`, and its address
+    /// relative to the feed's (for `Content-Location`); `None` when there is
+    /// none (a build older than feed pages).
+    fn feed_page(&self, segments: &[String]) -> Option<(Arc<CachedFile>, String)> {
+        let page = crate::site::feed_page_path(&segments.join("/"));
+        let mut path = self.root.clone();
+        path.extend(page.split('/'));
+        let file = self.load(&path)?;
+        let encoded: Vec<String> = page
+            .split('/')
+            .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+            .collect();
+        let location = "../".repeat(segments.len().saturating_sub(1)) + &encoded.join("/");
+        Some((file, location))
     }
 
     /// The cached file at `path`, refreshed when it changed on disk. `None` if it
@@ -383,6 +431,17 @@ fn brotli(data: &[u8]) -> Option<Vec<u8>> {
         enc.flush().ok()?;
     }
     Some(out)
+}
+
+/// Whether a file of `content_type` is a feed (which has a page for browsers).
+fn is_feed(content_type: &str) -> bool {
+    [
+        "application/atom+xml",
+        "application/rss+xml",
+        "application/feed+json",
+    ]
+    .iter()
+    .any(|t| content_type.starts_with(t))
 }
 
 /// Content type and `Cache-Control` by file name. Feeds get their registered

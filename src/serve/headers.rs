@@ -34,7 +34,8 @@ pub(crate) const OTHER_CSP: &str = "default-src 'none'; form-action 'none'; \
 base-uri 'none'; frame-ancestors 'none'; sandbox";
 
 /// The policy for an answer of `content_type`, or, when it has none, for the
-/// file `path` names.
+/// file `path` names (a 304 of a feed's page names the page in
+/// `Content-Location`, and the caller passes that).
 fn policy(content_type_header: Option<&str>, path: &str) -> &'static str {
     let owned;
     let kind = if let Some(t) = content_type_header {
@@ -57,11 +58,14 @@ fn policy(content_type_header: Option<&str>, path: &str) -> &'static str {
 /// Adds the headers to `headers` (an answer to `path`), replacing any a
 /// handler set.
 pub(crate) fn apply(headers: &mut HeaderMap, path: &str) {
+    let location = headers
+        .get(header::CONTENT_LOCATION)
+        .and_then(|v| v.to_str().ok());
     let csp = policy(
         headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
-        path,
+        location.unwrap_or(path),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -106,5 +110,7 @@ mod tests {
         assert_eq!(policy(None, "/rss.xml"), FEED_CSP);
         assert_eq!(policy(None, "/feed.json"), OTHER_CSP);
         assert_eq!(policy(None, "/2021-02-12"), OTHER_CSP);
+        // A 304 of a feed's page: the page's (from `Content-Location`).
+        assert_eq!(policy(None, "../feeds/categories/cs.CV.html"), PAGE_CSP);
     }
 }

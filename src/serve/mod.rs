@@ -7,7 +7,8 @@
 //! since those carry tokens.
 //!
 //! `accept` is the server loop (timeouts, connection cap), `headers` the
-//! security headers around every answer, `files` the built folder, `subscribe`
+//! security headers around every answer, `files` the built folder (a feed's
+//! page for a browser, chosen by `negotiate`), `subscribe`
 //! the endpoints, `mail` the queue their confirmation emails leave from, and
 //! `limit` the rate limits.
 
@@ -16,6 +17,7 @@ mod files;
 mod headers;
 mod limit;
 mod mail;
+mod negotiate;
 mod path;
 mod search;
 mod subscribe;

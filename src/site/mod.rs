@@ -17,6 +17,7 @@
 //! `id="paper-RANK"` anchor.
 
 mod archive;
+mod feeds;
 mod files;
 mod search;
 
@@ -28,6 +29,7 @@ use crate::config::SiteSettings;
 use crate::templates::{self, TemplateError, Templates};
 
 pub use archive::render_pages;
+pub use feeds::{feed_page_path, render_feed_pages, FEED_PAGES_DIR};
 pub use files::{site_files, SiteFile};
 pub use search::{render_search, search_href, SearchPage};
 
@@ -97,8 +99,9 @@ struct LayoutView<'a> {
     site_subtitle: &'a str,
     feeds: Vec<FeedLink>,
     /// Path from the page to the site root: "", "../", "../../"; absolute on
-    /// the 404 page, which a server shows at any depth.
-    root: Cow<'static, str>,
+    /// the 404 page, which a server shows at any depth, and on a feed page,
+    /// which is served at two addresses.
+    root: Cow<'a, str>,
     noindex: bool,
     content: String,
 }
@@ -171,7 +174,7 @@ fn layout<'a>(
     title: &'a str,
     description: &'a str,
     canonical: Option<String>,
-    root: impl Into<Cow<'static, str>>,
+    root: impl Into<Cow<'a, str>>,
     content: String,
 ) -> LayoutView<'a> {
     LayoutView {
@@ -207,6 +210,11 @@ fn site_feeds(site: &SiteSettings) -> Vec<FeedLink> {
             media_type: "application/feed+json",
             title: crate::feed::feed_title(site, "JSON Feed"),
             href: site.link("feed.json"),
+        },
+        FeedLink {
+            media_type: "application/atom+xml",
+            title: crate::feed::papers_title(site),
+            href: site.link(crate::feed::PAPERS_FILE),
         },
     ]
 }

@@ -2,7 +2,8 @@
 //! chromedriver (fantoccini), uses the site the way a reader does — opens the
 //! front page that `hotpapers build` wrote, submits the subscribe form, follows
 //! the confirmation link from the email that a loopback SMTP server received,
-//! then unsubscribes from the link in a newsletter sent by `hotpapers send`.
+//! then unsubscribes from the link in a newsletter sent by `hotpapers send`,
+//! searches, and opens a feed's address (getting the feed's page).
 //! Everything is the real binary over real TCP.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages
@@ -378,6 +379,54 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
         .unwrap()
         .contains("Combinatorial optimization"));
     shot("8-search-result").await;
+
+    // 6. A feed's address opened in the browser (issue #17): the feed's page,
+    // not raw XML; readers keep getting the feed (tests/it/serve.rs).
+    browser.goto(&format!("{site}atom.xml")).await.unwrap();
+    assert_eq!(
+        heading_after_navigation(&browser, "Hot Papers (Atom)").await,
+        "Hot Papers (Atom)"
+    );
+    let address = browser
+        .find(Locator::Css("code.address"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(address, format!("{site}atom.xml"));
+    let entries = browser
+        .find_all(Locator::Css("ul.entries li a"))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 20, "the latest entries are listed");
+    assert!(entries[0]
+        .text()
+        .await
+        .unwrap()
+        .starts_with("Hot Papers 2021-08-24: "));
+    shot("9-feed-page").await;
+    browser
+        .goto(&format!("{site}categories/cs.LG.xml"))
+        .await
+        .unwrap();
+    assert_eq!(
+        heading_after_navigation(&browser, "Hot Papers: cs.LG").await,
+        "Hot Papers: cs.LG"
+    );
+    // The front page links each feed's page, which build wrote for static hosting too.
+    browser.goto(&site).await.unwrap();
+    browser
+        .find(Locator::Css("ul.feeds a[href='feeds/papers.html']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        heading_after_navigation(&browser, "Hot Papers: every paper").await,
+        "Hot Papers: every paper"
+    );
     browser.close().await.unwrap();
 }
 

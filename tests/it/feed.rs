@@ -243,12 +243,13 @@ fn a_paper_trending_on_two_days_is_one_entry_updated_on_the_latest_day() {
     assert_eq!(
         ids,
         [
-            "https://arxiv.org/abs/hep-th/9901001",
-            "https://arxiv.org/abs/2103.01000",
-            "https://arxiv.org/abs/2103.00001",
-            "https://arxiv.org/abs/2103.00002",
+            "https://hotpapers.example.org/papers.xml#hep-th/9901001",
+            "https://hotpapers.example.org/papers.xml#2103.01000",
+            "https://hotpapers.example.org/papers.xml#2103.00001",
+            "https://hotpapers.example.org/papers.xml#2103.00002",
         ],
-        "one entry per paper, most recently trending first, by rank within a day"
+        "one entry per paper, most recently trending first, by rank within a day; \
+         its id the feed's URL and the arXiv id"
     );
     let twice = &feed.entries[2];
     assert_eq!(
@@ -304,13 +305,13 @@ fn each_category_feed_holds_only_its_papers_and_the_opml_lists_every_feed() {
     assert_eq!(
         ids("categories/hep-th.xml"),
         [
-            "https://arxiv.org/abs/hep-th/9901001",
-            "https://arxiv.org/abs/2103.00001"
+            "https://hotpapers.example.org/categories/hep-th.xml#hep-th/9901001",
+            "https://hotpapers.example.org/categories/hep-th.xml#2103.00001"
         ]
     );
     assert_eq!(
         ids("categories/cs.PL.xml"),
-        ["https://arxiv.org/abs/2103.00002"]
+        ["https://hotpapers.example.org/categories/cs.PL.xml#2103.00002"]
     );
     let cs_pl = atom(&files, "categories/cs.PL.xml");
     assert_eq!(cs_pl.title.value, "Hot Papers: cs.PL");
@@ -379,7 +380,7 @@ fn feeds_hold_only_the_latest_n_digests() {
     let twice = papers
         .entries
         .iter()
-        .find(|e| e.id == "https://arxiv.org/abs/2103.00001")
+        .find(|e| e.id == "https://hotpapers.example.org/papers.xml#2103.00001")
         .unwrap();
     assert_eq!(
         twice.published.unwrap().to_rfc3339(),
@@ -588,6 +589,44 @@ fn the_sample_corpus_builds_every_feed() {
         let feed = atom_or_rss_entries(&files, path);
         assert!(feed > 0, "{path} has entries");
     }
+}
+
+/// Issue #17: readers such as newsboat key entries by id alone, across all
+/// their feeds; imported together from `feeds.opml`, feeds sharing ids empty
+/// each other. So no id occurs in two feeds of the bundle; a paper's id is
+/// its feed's URL and its arXiv id, nothing that changes from build to build.
+#[test]
+fn issue_17_no_two_feeds_of_the_opml_bundle_share_an_entry_id() {
+    let corpus = digests("corpus");
+    let files = build(&corpus, &site());
+    let bundle: Vec<&String> = files
+        .keys()
+        .filter(|p| p.starts_with("categories/") || *p == "atom.xml" || *p == "papers.xml")
+        .collect();
+    assert!(bundle.len() > 50, "{} feeds", bundle.len());
+    let mut holders: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for path in &bundle {
+        let feed = atom(&files, path);
+        for entry in &feed.entries {
+            holders.entry(entry.id.clone()).or_default().push(path);
+        }
+        if *path != "atom.xml" {
+            for entry in &feed.entries {
+                let (feed_url, arxiv) = entry.id.split_once('#').expect("a fragment");
+                assert_eq!(feed_url, feed.id, "{path}: named within the feed");
+                assert_eq!(
+                    entry.links[0].href,
+                    format!("https://arxiv.org/abs/{arxiv}"),
+                    "{path}: the fragment is the paper's arXiv id"
+                );
+            }
+        }
+    }
+    let shared: Vec<_> = holders
+        .iter()
+        .filter(|(_, feeds)| feeds.len() > 1)
+        .collect();
+    assert!(shared.is_empty(), "{shared:#?}");
 }
 
 fn atom_or_rss_entries(files: &BTreeMap<String, Vec<u8>>, path: &str) -> usize {

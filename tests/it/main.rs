@@ -27,6 +27,7 @@ mod email;
 mod feed;
 mod hardening;
 mod imap;
+mod newsboat;
 mod postfix;
 mod search;
 mod send;

@@ -1561,3 +1561,194 @@ async fn audit_14_with_the_mail_server_down_a_limited_and_a_fresh_mailbox_get_th
     assert_eq!(fresh, limited);
     server.stop().await;
 }
+
+/// What Chromium sends when it opens an address.
+const CHROMIUM_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+/// What feedparser (and so many readers and services) sends.
+const FEEDPARSER_ACCEPT: &str = "application/atom+xml,application/rdf+xml,application/rss+xml,application/x-netcdf,application/xml;q=0.9,text/xml;q=0.2,*/*;q=0.1";
+
+/// The small archive built by the real binary: feeds and their pages.
+fn built_site() -> SiteDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("public");
+    let (o, stdout, stderr) = support::run(
+        support::hotpapers()
+            .arg("--digests")
+            .arg(support::fixture("archive"))
+            .args(["build", "--out"])
+            .arg(&out),
+    );
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    std::fs::create_dir_all(tmp.path().join("subscribers")).unwrap();
+    SiteDir { _tmp: tmp, out }
+}
+
+#[tokio::test]
+async fn issue_17_a_browser_opening_a_feed_gets_its_page_and_a_reader_the_feed_byte_for_byte() {
+    let dir = built_site();
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    for (feed, feed_type, page, location) in [
+        (
+            "atom.xml",
+            "application/atom+xml; charset=utf-8",
+            "feeds/atom.html",
+            "feeds/atom.html",
+        ),
+        (
+            "rss.xml",
+            "application/rss+xml; charset=utf-8",
+            "feeds/rss.html",
+            "feeds/rss.html",
+        ),
+        (
+            "feed.json",
+            "application/feed+json; charset=utf-8",
+            "feeds/feed.html",
+            "feeds/feed.html",
+        ),
+        (
+            "papers.xml",
+            "application/atom+xml; charset=utf-8",
+            "feeds/papers.html",
+            "feeds/papers.html",
+        ),
+        (
+            "categories/cs.PL.xml",
+            "application/atom+xml; charset=utf-8",
+            "feeds/categories/cs.PL.html",
+            "../feeds/categories/cs.PL.html",
+        ),
+    ] {
+        let url = server.url(&format!("/{feed}"));
+        let feed_bytes = std::fs::read(dir.out.join(feed)).unwrap();
+        let page_bytes = std::fs::read(dir.out.join(page)).unwrap();
+
+        // A browser: the page build wrote, named by Content-Location.
+        let res = client
+            .get(&url)
+            .header(header::ACCEPT, CHROMIUM_ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{feed}");
+        let h = res.headers().clone();
+        assert_eq!(
+            h[header::CONTENT_TYPE],
+            "text/html; charset=utf-8",
+            "{feed}"
+        );
+        assert_eq!(h[header::VARY], "accept, accept-encoding", "{feed}");
+        assert_eq!(h[header::CONTENT_LOCATION], location, "{feed}");
+        assert_security_headers(feed, &h, "form-action 'self'");
+        let page_etag = h[header::ETAG].to_str().unwrap().to_owned();
+        assert_eq!(res.bytes().await.unwrap(), page_bytes, "{feed}");
+
+        // Readers, and anyone who does not prefer HTML: the feed, unchanged.
+        let mut feed_etag = String::new();
+        let essence = feed_type.split(';').next().unwrap();
+        let own_type_first = format!("{essence}, text/html;q=0.9");
+        for accept in [
+            None,
+            Some("*/*"),
+            Some(FEEDPARSER_ACCEPT),
+            Some(own_type_first.as_str()),
+        ] {
+            let mut req = client.get(&url);
+            if let Some(a) = accept {
+                req = req.header(header::ACCEPT, a);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{feed} {accept:?}");
+            let h = res.headers().clone();
+            assert_eq!(h[header::CONTENT_TYPE], feed_type, "{feed} {accept:?}");
+            assert_eq!(h[header::VARY], "accept, accept-encoding", "{feed}");
+            assert!(!h.contains_key(header::CONTENT_LOCATION), "{feed}");
+            feed_etag = h[header::ETAG].to_str().unwrap().to_owned();
+            assert_ne!(feed_etag, page_etag, "each representation its own ETag");
+            assert_eq!(res.bytes().await.unwrap(), feed_bytes, "{feed} {accept:?}");
+        }
+
+        // Revalidation: each representation by its own ETag, never the other's.
+        let again = |accept: &'static str, etag: String| {
+            client
+                .get(&url)
+                .header(header::ACCEPT, accept)
+                .header(header::IF_NONE_MATCH, etag)
+                .send()
+        };
+        let res = again(CHROMIUM_ACCEPT, page_etag.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{feed}");
+        let h = res.headers();
+        assert_eq!(h[header::VARY], "accept, accept-encoding", "{feed}");
+        assert_eq!(h[header::CONTENT_LOCATION], location, "{feed}");
+        // The cached page keeps the page's policy.
+        assert_security_headers(feed, h, "form-action 'self'");
+        let res = again(CHROMIUM_ACCEPT, feed_etag.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{feed}: the feed's tag");
+        assert_eq!(res.bytes().await.unwrap(), page_bytes);
+        let res = again("*/*", page_etag.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{feed}: the page's tag");
+        assert_eq!(res.bytes().await.unwrap(), feed_bytes);
+        let res = again("*/*", feed_etag.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED, "{feed}");
+        assert_eq!(res.headers()[header::VARY], "accept, accept-encoding");
+
+        // HEAD answers as GET would, without the body.
+        let res = client
+            .head(&url)
+            .header(header::ACCEPT, CHROMIUM_ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(res.headers()[header::VARY], "accept, accept-encoding");
+        assert_eq!(res.headers()[header::ETAG], page_etag.as_str());
+        assert!(res.bytes().await.unwrap().is_empty());
+
+        // The page at its own address is a plain page.
+        let res = client
+            .get(server.url(&format!("/{page}")))
+            .header(header::ACCEPT, CHROMIUM_ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()[header::VARY], "accept-encoding");
+        assert_eq!(res.bytes().await.unwrap(), page_bytes);
+    }
+    // Not feeds: no negotiation.
+    let res = client
+        .get(server.url("/feeds.opml"))
+        .header(header::ACCEPT, CHROMIUM_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "text/x-opml; charset=utf-8"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_feed_built_without_a_page_is_the_feed_for_browsers_too() {
+    let dir = site_dir();
+    let server = Running::start(&dir).await;
+    let res = raw_client()
+        .get(server.url("/atom.xml"))
+        .header(header::ACCEPT, CHROMIUM_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/atom+xml; charset=utf-8"
+    );
+    assert_eq!(res.headers()[header::VARY], "accept, accept-encoding");
+    assert_eq!(res.text().await.unwrap(), ATOM);
+    server.stop().await;
+}

@@ -11,8 +11,9 @@ use std::process::Command;
 use hotpapers::cite;
 use hotpapers::config::Config;
 use hotpapers::digest::{load_archive, parse_bytes};
+use hotpapers::feed::FeedSet;
 use hotpapers::model::Digest;
-use hotpapers::site::{render_bibliographies, render_pages, Page};
+use hotpapers::site::{render_bibliographies, render_feed_pages, render_pages, Page};
 use hotpapers::templates::Templates;
 use scraper::{Html, Selector};
 
@@ -123,13 +124,27 @@ fn every_page_has_feed_autodiscovery_a_canonical_link_and_open_graph() {
             Some(canonical),
             "{path}"
         );
-        for (kind, file) in [
-            ("application/atom+xml", "atom.xml"),
-            ("application/rss+xml", "rss.xml"),
-            ("application/feed+json", "feed.json"),
+        for (kind, title, file) in [
+            ("application/atom+xml", "Hot Papers (Atom)", "atom.xml"),
+            ("application/rss+xml", "Hot Papers (RSS)", "rss.xml"),
+            (
+                "application/feed+json",
+                "Hot Papers (JSON Feed)",
+                "feed.json",
+            ),
+            // Issue #17: the feed of every paper is advertised too.
+            (
+                "application/atom+xml",
+                "Hot Papers: every paper",
+                "papers.xml",
+            ),
         ] {
             assert_eq!(
-                attr(&doc, &format!("link[rel=alternate][type='{kind}']"), "href"),
+                attr(
+                    &doc,
+                    &format!("link[rel=alternate][type='{kind}'][title='{title}']"),
+                    "href"
+                ),
                 Some(format!("{SITE}{file}")),
                 "{path}"
             );
@@ -192,14 +207,15 @@ fn the_front_page_has_the_subscribe_form_and_no_script() {
         // Dark mode is in the page's own style.
         assert!(p.html.contains("prefers-color-scheme: dark"), "{}", p.path);
     }
-    // Every feed is linked from the front page, category feeds included.
+    // Every feed is linked from the front page by its page (which gives the
+    // feed's address), category feeds included; the OPML as it is.
     for feed in [
-        "atom.xml",
-        "rss.xml",
-        "feed.json",
-        "papers.xml",
+        "feeds/atom.html",
+        "feeds/rss.html",
+        "feeds/feed.html",
+        "feeds/papers.html",
         "feeds.opml",
-        "categories/cs.CV.xml",
+        "feeds/categories/cs.CV.html",
     ] {
         assert!(
             attr(&doc, &format!("a[href='{feed}']"), "href").is_some(),
@@ -816,4 +832,141 @@ fn build_writes_a_404_page_robots_sitemap_and_favicon() {
         attr(&index, "link[rel=icon]", "href").as_deref(),
         Some("favicon.svg")
     );
+}
+
+/// The feed pages of the sample corpus, and its feeds, by path.
+fn feed_pages() -> (Vec<Page>, std::collections::BTreeMap<String, Vec<u8>>) {
+    let archive = corpus();
+    let config = config(Path::new("/nonexistent"));
+    let templates = Templates::site_builtin().unwrap();
+    let set = FeedSet::new(&archive, &config.site, &templates).unwrap();
+    let feeds = set
+        .files()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.bytes))
+        .collect();
+    (
+        render_feed_pages(&set, &config.site, &templates).unwrap(),
+        feeds,
+    )
+}
+
+fn texts(doc: &Html, css: &str) -> Vec<String> {
+    doc.select(&Selector::parse(css).unwrap())
+        .map(|e| e.text().collect::<String>())
+        .collect()
+}
+
+#[test]
+fn issue_17_every_feed_has_a_page_with_its_address_reader_links_and_latest_entries() {
+    let (pages, feeds) = feed_pages();
+    let mut expected: Vec<String> = feeds
+        .keys()
+        .filter(|p| p.ends_with(".xml") || p.ends_with(".json"))
+        .map(|p| hotpapers::site::feed_page_path(p))
+        .collect();
+    expected.sort();
+    let mut paths: Vec<String> = pages.iter().map(|p| p.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths, expected, "one page per feed");
+
+    for (feed, page_path, title) in [
+        ("atom.xml", "feeds/atom.html", "Hot Papers (Atom)"),
+        ("papers.xml", "feeds/papers.html", "Hot Papers: every paper"),
+        (
+            "categories/cs.CV.xml",
+            "feeds/categories/cs.CV.html",
+            "Hot Papers: cs.CV",
+        ),
+    ] {
+        let doc = page(&pages, page_path);
+        let address = format!("{SITE}{feed}");
+        assert_eq!(texts(&doc, "h1"), [title], "{page_path}");
+        assert_eq!(
+            texts(&doc, "code.address"),
+            [address.as_str()],
+            "{page_path}"
+        );
+        // A reader given the page's address finds the feed first.
+        assert_eq!(
+            attr(&doc, "link[rel=alternate]", "href"),
+            Some(address.clone()),
+            "{page_path}"
+        );
+        assert_eq!(
+            attr(&doc, "link[rel=alternate]", "type").as_deref(),
+            Some("application/atom+xml")
+        );
+        assert_eq!(
+            attr(&doc, "link[rel=canonical]", "href"),
+            Some(format!("{SITE}{page_path}"))
+        );
+        // One click to subscribe, the address percent-encoded.
+        let encoded = address.replace(':', "%3A").replace('/', "%2F");
+        for reader in [
+            format!("https://feedly.com/i/subscription/feed%2F{encoded}"),
+            format!("https://www.inoreader.com/?add_feed={encoded}"),
+            format!("https://www.newsblur.com/?url={encoded}"),
+            format!("https://theoldreader.com/feeds/subscribe?url={encoded}"),
+        ] {
+            assert!(
+                attr(&doc, &format!("a[href='{reader}']"), "href").is_some(),
+                "{page_path}: {reader}"
+            );
+        }
+        let about = texts(&doc, "section.feed-about p").join(" ");
+        assert!(
+            about.contains("a feed reader app checks for you"),
+            "{about}"
+        );
+        // The latest entries, as the feed has them: the first 20, in order.
+        let parsed: atom_syndication::Feed =
+            std::str::from_utf8(&feeds[feed]).unwrap().parse().unwrap();
+        let listed: Vec<(String, String)> = doc
+            .select(&Selector::parse("ul.entries li a").unwrap())
+            .map(|a| {
+                (
+                    a.text().collect(),
+                    a.value().attr("href").unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let in_feed: Vec<(String, String)> = parsed
+            .entries
+            .iter()
+            .take(20)
+            .map(|e| (e.title.value.clone(), e.links[0].href.clone()))
+            .collect();
+        assert_eq!(listed, in_feed, "{page_path}");
+        let more = parsed.entries.len().saturating_sub(20);
+        let note = texts(&doc, "main p.note").join(" ");
+        assert_eq!(
+            note.contains(&format!("And {more} more in the feed")),
+            more > 0,
+            "{page_path}: {note}"
+        );
+        // Served at the feed's address too, so no link is relative.
+        let links: Vec<&str> = doc
+            .select(&Selector::parse("a[href], form[action]").unwrap())
+            .filter_map(|e| e.value().attr("href").or(e.value().attr("action")))
+            .collect();
+        for link in links {
+            assert!(link.starts_with("https://"), "{page_path}: {link}");
+        }
+    }
+    let papers = page(&pages, "feeds/papers.html");
+    assert!(texts(&papers, "main p.note")
+        .iter()
+        .any(|n| n.starts_with("And ") && n.contains("more in the feed")));
+    // The digest in other formats is offered; a category, its own page.
+    let atom = page(&pages, "feeds/atom.html");
+    assert!(attr(&atom, &format!("a[href='{SITE}feeds/rss.html']"), "href").is_some());
+    assert!(attr(&atom, &format!("a[href='{SITE}feeds/feed.html']"), "href").is_some());
+    let cat = page(&pages, "feeds/categories/cs.CV.html");
+    assert!(attr(&cat, &format!("a[href='{SITE}categories/cs.CV/']"), "href").is_some());
+    for p in &pages {
+        assert!(!p.html.contains("<script"), "{}", p.path);
+    }
+    assert_eq!(feed_pages().0, pages, "the same bytes every time");
 }
