@@ -146,7 +146,7 @@ fn paper_entry(entry: &PaperEntry<'_>, site: &SiteSettings) -> Entry {
     };
     Entry {
         id: abs,
-        title: Text::plain(paper.title.clone()),
+        title: Text::plain(crate::tex::to_text(&paper.title)),
         updated: entry.updated(),
         published: Some(entry.published()),
         authors,

@@ -79,7 +79,7 @@ fn category_index(days: &[&Digest]) -> BTreeMap<String, Vec<CategoryEntry>> {
                     .push(CategoryEntry {
                         date: digest.date.format("%Y-%m-%d").to_string(),
                         rank: paper.rank,
-                        title: paper.title.clone(),
+                        title: crate::tex::to_text(&paper.title),
                         retweets: paper.retweets,
                     });
             }
@@ -100,7 +100,7 @@ fn index_page(
         title: &'a str,
         papers: usize,
         one_paper: bool,
-        top_title: Option<&'a str>,
+        top_title: Option<String>,
     }
     #[derive(Serialize)]
     struct CategoryCount<'a> {
@@ -131,7 +131,7 @@ fn index_page(
             title: &d.title,
             papers: d.papers.len(),
             one_paper: d.papers.len() == 1,
-            top_title: d.top_paper().map(|p| p.title.as_str()),
+            top_title: d.top_paper().map(|p| crate::tex::to_text(&p.title)),
         })
         .collect();
     let mut by_count: Vec<(&str, usize)> = categories

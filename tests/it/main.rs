@@ -36,5 +36,6 @@ mod site;
 mod smtp_server;
 mod subscribers;
 mod support;
+mod tex;
 mod tls;
 mod webhooks;
