@@ -276,7 +276,8 @@ impl Parser<'_> {
         Some(match token {
             Token::Char('-') => "−".to_owned(),
             Token::Char('\'') => "′".to_owned(),
-            Token::Char('&') => return None,
+            // `&` aligns, which inline text cannot.
+            Token::Char('&') | Token::Close | Token::Sup | Token::Sub => return None,
             Token::Char(c) => c.to_string(),
             Token::Open => self.sequence(true)?,
             Token::Symbol(c) => match c {
@@ -287,7 +288,6 @@ impl Parser<'_> {
                 _ => return None,
             },
             Token::Command(name) => self.command(&name, before)?,
-            Token::Close | Token::Sup | Token::Sub => return None,
         })
     }
 
