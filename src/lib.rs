@@ -9,7 +9,8 @@
 //! subcommand and is the only layer doing I/O.
 //! Beside the flow: `templates` is the one template loader the renderers share,
 //! `html` the one HTML escaper and the tweet sanitizer, and `cite` a paper as
-//! BibTeX and `COinS`.
+//! BibTeX and `COinS`, `tex` the TeX of abstracts and titles as HTML
+//! (MathML) and Unicode text, `links` the bare URLs in text.
 
 // `cargo clippy -- -W clippy::pedantic` (in `.ci/run`) holds, with these
 // named exceptions where pedantic is wrong for this code:
@@ -37,6 +38,7 @@ pub mod email;
 pub mod feed;
 pub mod html;
 pub mod ledger;
+pub mod links;
 pub mod model;
 pub mod output;
 pub mod render;
@@ -46,5 +48,6 @@ pub mod serve;
 pub mod site;
 pub mod subscribers;
 pub mod templates;
+pub mod tex;
 pub mod text;
 pub mod token;

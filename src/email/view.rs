@@ -10,7 +10,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::config::{MailSettings, SiteSettings};
+use crate::links;
 use crate::model::{Digest, Paper, PaperFilter, Selection};
+use crate::tex::{self, HtmlOptions, MathOutput, Rich};
 
 /// Authors listed before "et al." when a paper has more than [`MAX_AUTHORS`].
 const SHOWN_AUTHORS: usize = 3;
@@ -209,7 +211,7 @@ pub(crate) struct SubscriberView {
 pub(crate) struct PaperView {
     /// Rank in the whole digest (kept when a filter drops papers).
     pub(crate) rank: u32,
-    /// Title, plain text.
+    /// Title, plain text (TeX as Unicode).
     pub(crate) title: String,
     /// Canonical abs page.
     pub(crate) url: String,
@@ -227,11 +229,14 @@ pub(crate) struct PaperView {
     pub(crate) retweets: u64,
     /// Favorites when counted.
     pub(crate) favorites: u64,
-    /// Full abstract (may be empty).
+    /// Full abstract, plain text (TeX as Unicode; may be empty).
     #[serde(rename = "abstract")]
     pub(crate) abstract_text: String,
     /// Abstract cut at a sentence boundary when long.
     pub(crate) abstract_short: String,
+    /// `abstract_short` as HTML: escaped, with emphasis and links, math as
+    /// Unicode (mail clients do not render MathML).
+    pub(crate) abstract_short_html: String,
     /// True when `abstract_short` is cut (show "read more").
     pub(crate) abstract_truncated: bool,
     /// The most shared tweet, or null.
@@ -265,6 +270,8 @@ pub(crate) struct TweetView {
     pub(crate) text: String,
     /// Tweet text split into its lines (no empty lines).
     pub(crate) lines: Vec<String>,
+    /// The same lines as HTML: escaped, their URLs links.
+    pub(crate) lines_html: Vec<String>,
 }
 
 /// What the subject template can use.
@@ -453,11 +460,19 @@ impl PaperView {
         } else {
             authors.join(", ")
         };
-        let abstract_text = clean(&p.abstract_text);
+        let abstract_rich = Rich::parse(&clean(&p.abstract_text));
+        let abstract_text = abstract_rich.text();
         let (abstract_short, abstract_truncated) = shorten_abstract(&abstract_text);
+        let abstract_short_html = short_html(&abstract_rich, &abstract_text, &abstract_short);
+        let lines: Vec<String> = clean(&t_text(p))
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
         Self {
             rank: p.rank,
-            title: clean(&p.title),
+            title: tex::to_text(&clean(&p.title)),
             url: p.canonical_url(),
             pdf_url: p.arxiv_id.pdf_url(),
             arxiv_id: p.arxiv_id.to_string(),
@@ -475,6 +490,7 @@ impl PaperView {
             favorites: p.favorites,
             abstract_text,
             abstract_short,
+            abstract_short_html,
             abstract_truncated,
             alert: None,
             tweet: p.lead_tweet().map(|t| TweetView {
@@ -483,15 +499,34 @@ impl PaperView {
                 url: t.url.clone(),
                 date: t.date.map(|d| d.format("%Y-%m-%d").to_string()),
                 text: clean(&t.text),
-                lines: clean(&t.text)
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                lines_html: lines.iter().map(|l| links::html(l).into_owned()).collect(),
+                lines,
             }),
         }
     }
+}
+
+/// The lead tweet's text ("" without one).
+fn t_text(p: &Paper) -> String {
+    p.lead_tweet().map(|t| t.text.clone()).unwrap_or_default()
+}
+
+/// `short` (the start of `full`, perhaps with an ellipsis) as mail HTML:
+/// the spans of `rich` as far as `short` follows `full`, then the rest of
+/// `short` as text.
+fn short_html(rich: &Rich, full: &str, short: &str) -> String {
+    let same = full
+        .chars()
+        .zip(short.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut html = rich.truncated(same).html(HtmlOptions {
+        math: MathOutput::Unicode,
+        links: true,
+    });
+    let rest: String = short.chars().skip(same).collect();
+    html.push_str(&crate::html::escape(&rest));
+    html
 }
 
 fn more_papers(n: usize) -> String {

@@ -141,7 +141,7 @@ fn paper_entry(entry: &PaperEntry<'_>, path: &str, site: &SiteSettings) -> Entry
     };
     Entry {
         id: super::paper_id(&site.link(path), paper),
-        title: Text::plain(paper.title.clone()),
+        title: Text::plain(crate::tex::to_text(&paper.title)),
         updated: entry.updated(),
         published: Some(entry.published()),
         authors,

@@ -360,13 +360,19 @@ pub fn build_with<D: Borrow<Digest>>(
 }
 
 /// A digest's entry title, saying what is inside: "Hot Papers 2021-08-24:
-/// Towards Explainable Fact Checking, and 11 more".
+/// Towards Explainable Fact Checking, and 11 more" (TeX as Unicode: a title
+/// is plain text).
 #[must_use]
 pub fn entry_title(digest: &Digest) -> String {
     match digest.papers.as_slice() {
         [] => digest.title.clone(),
-        [only] => format!("{}: {}", digest.title, only.title),
-        [first, rest @ ..] => format!("{}: {}, and {} more", digest.title, first.title, rest.len()),
+        [only] => format!("{}: {}", digest.title, crate::tex::to_text(&only.title)),
+        [first, rest @ ..] => format!(
+            "{}: {}, and {} more",
+            digest.title,
+            crate::tex::to_text(&first.title),
+            rest.len()
+        ),
     }
 }
 

@@ -5,9 +5,12 @@
 //! I/O, no clock, so the same digest always gives the same bytes.
 //!
 //! Every piece of text from the digest is escaped exactly once, by the
-//! template; the only markup taken from the digest, the tweet HTML, is a
-//! [`crate::html::SafeHtml`], sanitized when the tweet was parsed, and goes in
-//! as it is.
+//! template or by [`crate::tex`], which writes the TeX of titles and
+//! abstracts as escaped text with emphasis, links and MathML
+//! (`title_html`, `abstract_html`); the only markup taken from the digest,
+//! the tweet HTML, is a [`crate::html::SafeHtml`], sanitized when the tweet
+//! was parsed, and goes in as it is. Plain-text summaries carry the TeX as
+//! Unicode ([`crate::tex::to_text`]).
 
 use std::fmt::Write;
 
@@ -16,6 +19,7 @@ use serde::Serialize;
 use crate::config::SiteSettings;
 use crate::model::{Digest, Paper, Tweet};
 use crate::templates::{self, TemplateError, Templates};
+use crate::tex::{self, HtmlOptions, MathOutput, Rich};
 
 /// The whole digest as an HTML fragment (`digest.html.hbs`): a short heading
 /// line linking to the digest's page, then every paper (rank, linked title,
@@ -87,15 +91,21 @@ pub(crate) struct PaperView<'a> {
     rank: u32,
     /// Canonical abs page.
     url: String,
-    title: &'a str,
+    /// The title as plain Unicode text (TeX converted).
+    title: String,
+    /// The title as HTML: emphasis and MathML, no links (it is one).
+    title_html: String,
     authors: &'a [String],
     retweets: u64,
     favorites: u64,
     arxiv_id: &'a str,
     pdf_url: Option<String>,
     categories: Vec<CategoryLink<'a>>,
+    /// The abstract as plain Unicode text (TeX converted).
     #[serde(rename = "abstract")]
-    abstract_text: &'a str,
+    abstract_text: String,
+    /// The abstract as HTML: emphasis, links, MathML.
+    abstract_html: String,
     tweets: Vec<TweetView<'a>>,
     /// The `COinS` `ContextObject` ([`crate::cite::coins`]) on the digest's own
     /// page; null in feeds.
@@ -110,7 +120,11 @@ impl<'a> PaperView<'a> {
         Self {
             rank: paper.rank,
             url: paper.canonical_url(),
-            title: &paper.title,
+            title: tex::to_text(&paper.title),
+            title_html: Rich::parse(&paper.title).html(HtmlOptions {
+                math: MathOutput::MathMl,
+                links: false,
+            }),
             authors: &paper.authors,
             retweets: paper.retweets,
             favorites: paper.favorites,
@@ -124,7 +138,8 @@ impl<'a> PaperView<'a> {
                     url: format!("{categories}{}/", c.as_str()),
                 })
                 .collect(),
-            abstract_text: &paper.abstract_text,
+            abstract_text: tex::to_text(&paper.abstract_text),
+            abstract_html: tex::to_html(&paper.abstract_text),
             tweets: paper.tweets.iter().map(TweetView::new).collect(),
             coins: None,
         }
@@ -181,11 +196,11 @@ pub fn digest_summary(digest: &Digest) -> String {
     if digest.papers.is_empty() {
         return format!("No papers trended on {}.", day_label(digest));
     }
-    let titles: Vec<&str> = digest
+    let titles: Vec<String> = digest
         .papers
         .iter()
         .take(SHOWN)
-        .map(|p| p.title.as_str())
+        .map(|p| tex::to_text(&p.title))
         .collect();
     let more = digest.papers.len().saturating_sub(SHOWN);
     let papers = if digest.papers.len() == 1 {
@@ -207,7 +222,8 @@ pub fn digest_summary(digest: &Digest) -> String {
     s
 }
 
-/// A short plain-text summary of a paper: authors and the start of the abstract.
+/// A short plain-text summary of a paper: authors and the start of the
+/// abstract (its TeX as Unicode).
 #[must_use]
 pub fn paper_summary(paper: &Paper) -> String {
     const MAX_CHARS: usize = 280;
@@ -216,7 +232,8 @@ pub fn paper_summary(paper: &Paper) -> String {
         if !s.is_empty() {
             s.push_str(". ");
         }
-        let abs = paper.abstract_text.trim();
+        let abs = tex::to_text(&paper.abstract_text);
+        let abs = abs.trim();
         if abs.chars().count() > MAX_CHARS {
             let cut: String = abs.chars().take(MAX_CHARS).collect();
             // Cut at a word boundary when there is one.

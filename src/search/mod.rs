@@ -4,8 +4,9 @@
 //! `"phrases"`, `author:`, `category:`, `after:`/`before:`, arXiv ids) into
 //! a query; [`Index`] runs it and gives highlighted hits.
 //!
-//! Titles and abstracts are indexed with their TeX reduced to its words
-//! (`Pok\'emon` → `Pokemon`), folded to ASCII and stemmed (English); author
+//! Titles and abstracts are indexed as the Unicode text their TeX reads as
+//! (`Pok\'emon` → `Pokémon`, `$\alpha$` → `α`), folded to ASCII and stemmed
+//! (English); author
 //! names folded and lowercased, not stemmed; categories and ids as exact
 //! keywords. A title match weighs 3, an author 2, the abstract 1.
 
@@ -149,68 +150,12 @@ fn register_tokenizers(index: &tantivy::Index) {
     );
 }
 
-/// TeX reduced to its words, for indexing and for showing a hit: commands
-/// and math delimiters go, their arguments stay (`\emph{deep} $\alpha$-nets`
-/// → `deep alpha-nets`, `Pok\'emon` → `Pokemon`).
+/// A TeX field as the index holds and shows it: its Unicode text
+/// ([`crate::tex::to_text`]: `Pok\'emon` → `Pokémon`, `$\alpha$-\emph{nets}`
+/// → `α-nets`), on one line. Accents fold away when it is tokenized.
 #[must_use]
 pub fn tex_words(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.peek().copied() {
-                Some(l) if l.is_ascii_alphabetic() => {
-                    let mut name = String::new();
-                    while let Some(&l) = chars.peek() {
-                        if !l.is_ascii_alphabetic() {
-                            break;
-                        }
-                        name.push(l);
-                        chars.next();
-                    }
-                    // Greek letters and the like are words a reader types.
-                    if name.len() > 1
-                        && !matches!(
-                            name.as_str(),
-                            "emph"
-                                | "textit"
-                                | "textbf"
-                                | "mathrm"
-                                | "mathcal"
-                                | "mathbf"
-                                | "text"
-                                | "url"
-                                | "href"
-                                | "cite"
-                                | "frac"
-                                | "sqrt"
-                        )
-                    {
-                        if !out.is_empty() && !out.ends_with([' ', '(', '[', '-', '/']) {
-                            out.push(' ');
-                        }
-                        out.push_str(&name);
-                        if chars
-                            .peek()
-                            .is_some_and(|c| c.is_alphanumeric() || *c == '\\')
-                        {
-                            out.push(' ');
-                        }
-                    }
-                }
-                // An accent or an escaped character: keep the character.
-                Some(_) => {
-                    chars.next();
-                }
-                None => {}
-            },
-            '{' | '}' | '$' => {}
-            '~' => out.push(' '),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    crate::text::one_line(&out)
+    crate::text::one_line(&crate::tex::to_text(text))
 }
 
 /// The fingerprint of one day's papers in the index: every field it
@@ -749,15 +694,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tex_keeps_its_words() {
+    fn tex_is_indexed_as_its_unicode_text() {
         assert_eq!(
             tex_words(r"Pok\'emon and $\alpha$-\emph{nets}"),
-            "Pokemon and alpha-nets"
+            "Pokémon and α-nets"
         );
         assert_eq!(
             tex_words(r"$\mathcal{O}(n \log n)$ sorting"),
-            "O(n log n) sorting"
+            "𝒪(n log n) sorting"
         );
-        assert_eq!(tex_words(r"unbalanced {\bf x"), "unbalanced bf x");
+        assert_eq!(tex_words("unbalanced {\\bf x\n y"), "unbalanced {x y");
     }
 }

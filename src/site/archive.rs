@@ -95,7 +95,7 @@ fn category_index(days: &[&Digest]) -> BTreeMap<String, Vec<CategoryEntry>> {
                     .push(CategoryEntry {
                         date: digest.date.format("%Y-%m-%d").to_string(),
                         rank: paper.rank,
-                        title: paper.title.clone(),
+                        title: crate::tex::to_text(&paper.title),
                         retweets: paper.retweets,
                     });
             }
@@ -116,7 +116,7 @@ fn index_page(
         title: &'a str,
         papers: usize,
         one_paper: bool,
-        top_title: Option<&'a str>,
+        top_title: Option<String>,
     }
     #[derive(Serialize)]
     struct Year {
@@ -142,7 +142,7 @@ fn index_page(
             title: &d.title,
             papers: d.papers.len(),
             one_paper: d.papers.len() == 1,
-            top_title: d.top_paper().map(|p| p.title.as_str()),
+            top_title: d.top_paper().map(|p| crate::tex::to_text(&p.title)),
         })
         .collect();
     let mut years: Vec<Year> = Vec::new();
@@ -317,13 +317,14 @@ fn day_page(
         /// `YYYY-MM-DD/papers.bib`, relative to the root; null without papers.
         bibtex: Option<String>,
         /// The papers' ranks and titles, on a day with many of them.
-        contents: Vec<Contents<'a>>,
+        contents: Vec<Contents>,
         digest_html: String,
     }
     #[derive(Serialize)]
-    struct Contents<'a> {
+    struct Contents {
         rank: u32,
-        title: &'a str,
+        /// Plain text: TeX as Unicode.
+        title: String,
     }
     let day = digest.date.format("%Y-%m-%d").to_string();
     let view = View {
@@ -340,7 +341,7 @@ fn day_page(
                 .iter()
                 .map(|p| Contents {
                     rank: p.rank,
-                    title: &p.title,
+                    title: crate::tex::to_text(&p.title),
                 })
                 .collect()
         } else {

@@ -134,7 +134,8 @@ fn atom_has_one_entry_per_digest_newest_first_with_stable_ids_and_digest_dates()
     let summary = &e.summary.as_ref().unwrap().value;
     assert_eq!(
         summary,
-        "2 papers trending on 2021-03-02: Attention Is Still All You Need; A Paper on $SU(N)$ & Friends."
+        "2 papers trending on 2021-03-02: Attention Is Still All You Need; A Paper on SU(N) & Friends.",
+        "summaries are plain text: TeX as Unicode"
     );
     let content = e.content.as_ref().unwrap();
     assert_eq!(content.content_type.as_deref(), Some("html"));
@@ -148,7 +149,9 @@ fn atom_has_one_entry_per_digest_newest_first_with_stable_ids_and_digest_dates()
         "<blockquote cite=\"https://twitter.com/ashish/status/2\"><p>Still all you need.</p>",
         "— Fan (@fan) <a href=\"https://twitter.com/fan/status/3\">March 2, 2021</a>",
         "<p>Agreed &amp; amazed</p>",
-        "A Paper on $SU(N)$ &amp; Friends",
+        // TeX math in the title is MathML in the content.
+        "A Paper on <math><mi>S</mi><mi>U</mi>",
+        "</math> &amp; Friends</a></h2>",
     ] {
         assert!(html.contains(part), "missing {part} in {html}");
     }
@@ -195,7 +198,7 @@ fn rss_has_the_same_items_with_guids_rfc822_dates_and_full_content() {
     );
     assert_eq!(
         item.description.as_deref(),
-        Some("2 papers trending on 2021-03-01: A Paper on $SU(N)$ &amp; Friends; Compilers for Everyone."),
+        Some("2 papers trending on 2021-03-01: A Paper on SU(N) &amp; Friends; Compilers for Everyone."),
         "description is HTML: text escaped once"
     );
     assert!(item
@@ -262,7 +265,10 @@ fn a_paper_trending_on_two_days_is_one_entry_updated_on_the_latest_day() {
         "2021-03-03T08:29:59+00:00",
         "last day it trended, one second before rank 1 (it was rank 2)"
     );
-    assert_eq!(twice.title.value, "A Paper on $SU(N)$ & Friends");
+    assert_eq!(
+        twice.title.value, "A Paper on SU(N) & Friends",
+        "TeX as Unicode"
+    );
     let authors: Vec<&str> = twice.authors.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(authors, ["Ada Lovelace", "Alan Turing"]);
     assert_eq!(twice.links[0].rel, "alternate");
@@ -428,8 +434,8 @@ fn a_hostile_digest_gives_valid_feeds_with_the_hostile_parts_removed() {
     let json_feed = json(&files);
 
     assert_eq!(
-        papers.entries[0].title.value, paper.title,
-        "the title reads exactly as in the digest: escaped once, not twice, not raw"
+        papers.entries[0].title.value, "Breaking ]]> CDATA &amp; <b>Tags</b> in a<b Titles",
+        "the title reads as in the digest, its TeX as Unicode: escaped once, not twice, not raw"
     );
     assert_eq!(
         paper.title,
@@ -454,9 +460,9 @@ fn a_hostile_digest_gives_valid_feeds_with_the_hostile_parts_removed() {
         );
         assert!(
             html.contains(
-                "Breaking ]]&gt; CDATA &amp;amp; &lt;b&gt;Tags&lt;/b&gt; in $a&lt;b$ Titles"
+                "Breaking ]]&gt; CDATA &amp;amp; &lt;b&gt;Tags&lt;/b&gt; in <math><mi>a</mi><mo>&lt;</mo><mi>b</mi></math> Titles"
             ),
-            "the title is text inside the HTML: {html}"
+            "the title is text inside the HTML, its math MathML: {html}"
         );
         assert!(
             html.contains(
@@ -487,7 +493,34 @@ fn assert_safe_html(html: &str) {
             continue;
         };
         assert!(
-            ["html", "p", "a", "br", "h2", "section", "blockquote"].contains(&el.name()),
+            [
+                "html",
+                "p",
+                "a",
+                "br",
+                "h2",
+                "section",
+                "blockquote",
+                "em",
+                "strong",
+                "code",
+                // MathML of TeX formulas (src/tex)
+                "math",
+                "mi",
+                "mn",
+                "mo",
+                "mtext",
+                "mrow",
+                "msup",
+                "msub",
+                "msubsup",
+                "mfrac",
+                "msqrt",
+                "mover",
+                "munder",
+                "mspace",
+            ]
+            .contains(&el.name()),
             "<{}> in {html}",
             el.name()
         );

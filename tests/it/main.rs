@@ -38,6 +38,7 @@ mod site;
 mod smtp_server;
 mod subscribers;
 mod support;
+mod tex;
 mod tls;
 mod webhooks;
 mod weekly;

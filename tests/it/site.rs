@@ -776,7 +776,7 @@ fn a_day_of_many_papers_opens_with_their_list() {
     assert_eq!(entries.len(), day.papers.len());
     for (paper, (href, title)) in day.papers.iter().zip(&entries) {
         assert_eq!(href, &format!("#paper-{}", paper.rank));
-        assert_eq!(title, &paper.title);
+        assert_eq!(title, &hotpapers::tex::to_text(&paper.title));
         assert!(attr(&doc, &format!("section#paper-{}", paper.rank), "id").is_some());
     }
 }
