@@ -20,7 +20,7 @@ use super::MAX_INPUT;
 use crate::secret::Password;
 
 /// How long one IMAP exchange (connect, a command and its answer) may take.
-const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+const EXCHANGE_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// The default port of IMAP over implicit TLS (RFC 8314).
 const IMAPS_PORT: u16 = 993;

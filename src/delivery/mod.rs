@@ -128,7 +128,7 @@ impl SendOptions {
             bounce_limit: 3,
             unknown_policy: UnknownPolicy::Resend,
             backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(120),
+            max_backoff: Duration::from_mins(2),
         }
     }
 

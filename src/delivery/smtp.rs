@@ -32,7 +32,7 @@ use super::transport::{error_text, BoxFuture, DeliverError, Outgoing, Reply, Ste
 pub use crate::config::{SmtpSettingError, SmtpSettings, TlsMode};
 
 /// How long one SMTP step (connect, a command, the data) may take.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// Sends over SMTP with at most N connections, reused between messages.
 pub struct SmtpTransport {

@@ -949,7 +949,7 @@ fn dkim_verdict(raw: &[u8], public_pem: &str) -> DkimResult {
     records.insert(
         "test2021._domainkey.hotpapers.example.org.".to_owned(),
         record.into(),
-        Instant::now() + std::time::Duration::from_secs(3600),
+        Instant::now() + std::time::Duration::from_hours(1),
     );
     let message = AuthenticatedMessage::parse(raw).expect("the message parses");
     let runtime = tokio::runtime::Builder::new_current_thread()

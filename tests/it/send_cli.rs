@@ -293,7 +293,7 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_mins(1),
             "timed out waiting"
         );
         std::thread::sleep(Duration::from_millis(1));
