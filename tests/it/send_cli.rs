@@ -246,6 +246,66 @@ fn killed_with_sigkill_at_several_moments_every_subscriber_still_gets_exactly_on
 }
 
 #[test]
+fn a_weekly_send_killed_with_sigkill_resumes_and_each_weekly_reader_gets_one_edition() {
+    const N: usize = 400;
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: Duration::from_micros(300),
+        data_delay: Duration::from_millis(2),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // Weekly readers due on Fridays, and 2021-02-12 is a Friday.
+    let mut yaml = String::new();
+    for i in 0..N {
+        yaml.push_str(&format!(
+            "- email: reader{i}@example.org\n  cadence: weekly\n  weekday: friday\n"
+        ));
+    }
+    std::fs::write(dir.path().join("subscribers.yaml"), yaml).unwrap();
+    for threshold in [40, 200] {
+        let before = server.received().len();
+        let mut child = send_cmd(dir.path(), Some(&server))
+            .args(["send", "--date", "2021-02-12"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(|| server.received().len() >= threshold.max(before + 1));
+        child.kill().unwrap(); // SIGKILL
+        assert!(
+            child.wait().unwrap().code().is_none(),
+            "killed, not finished"
+        );
+    }
+    let (out, stdout, stderr) =
+        run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Running the day again sends nothing new.
+    let received = server.received().len();
+    let (out, stdout, stderr) =
+        run(send_cmd(dir.path(), Some(&server)).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(server.received().len(), received, "{stdout}");
+
+    let ledger = Ledger::open(&dir.path().join("state/hotpapers.db")).unwrap();
+    let week = hotpapers::ledger::EditionKey::week_of(day());
+    let counts = server.count_by_recipient();
+    for i in 0..N {
+        let email = format!("reader{i}@example.org");
+        let row = ledger.get(week.clone(), &email).unwrap().unwrap();
+        assert_eq!(row.state, State::Sent, "{email}");
+        let n = counts.get(&email).copied().unwrap_or(0) as u32;
+        assert!(n >= 1, "{email} never received the weekly edition");
+        assert!(
+            n <= 1 + row.unknowns,
+            "{email} received {n} copies but only {} cut(s) were recorded as unknown",
+            row.unknowns
+        );
+        assert!(ledger.get(day(), &email).unwrap().is_none(), "no daily row");
+    }
+}
+
+#[test]
 fn ctrl_c_finishes_the_messages_in_flight_exits_130_and_leaves_nothing_unknown() {
     let server = SmtpServer::start(Behaviour {
         reply_delay: Duration::from_millis(1),
