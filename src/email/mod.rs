@@ -573,6 +573,13 @@ impl Edition<'_> {
                             view.links.digest.clone_from(&week.link);
                             view.week = Some(week.clone());
                             view.preheader = view::preheader(&view.papers, "This week\u{2019}s");
+                            // The weekly cap is the edition's, not the reader's.
+                            if key.0.max_papers.is_none() && view.over_limit > 0 {
+                                view.limit_note = Some(view::edition_limit_note(
+                                    view.over_limit,
+                                    WEEKLY_MAX_PAPERS.min(n.mail.max_papers),
+                                ));
+                            }
                             (templates::WEEKLY_HTML, templates::WEEKLY_TXT)
                         }
                         None => (templates::EMAIL_HTML, templates::EMAIL_TXT),

@@ -375,11 +375,7 @@ impl EmailView {
                     more_papers(selection.over_limit)
                 )
             } else {
-                format!(
-                    "{} beyond this email's limit of {} (all of them are on the site)",
-                    more_papers(selection.over_limit),
-                    mail.max_papers
-                )
+                edition_limit_note(selection.over_limit, mail.max_papers)
             }
         });
         let preheader = preheader(&papers, "Today\u{2019}s");
@@ -527,6 +523,15 @@ fn short_html(rich: &Rich, full: &str, short: &str) -> String {
     let rest: String = short.chars().skip(same).collect();
     html.push_str(&crate::html::escape(&rest));
     html
+}
+
+/// "3 more papers beyond this email's limit of 20 (all of them are on the
+/// site)": the note for a cut the reader did not ask for.
+pub(crate) fn edition_limit_note(over: usize, limit: usize) -> String {
+    format!(
+        "{} beyond this email's limit of {limit} (all of them are on the site)",
+        more_papers(over)
+    )
 }
 
 fn more_papers(n: usize) -> String {
