@@ -17,6 +17,7 @@ mod headers;
 mod limit;
 mod mail;
 mod path;
+mod preferences;
 mod search;
 mod subscribe;
 mod webhook;
@@ -184,6 +185,10 @@ pub fn router(site: Arc<Site>) -> App {
         .route(
             "/unsubscribe",
             get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
+        )
+        .route(
+            "/preferences",
+            get(preferences::preferences_page).post(preferences::change_preferences),
         )
         .route("/search", get(search::search))
         .route("/search.json", get(search::search_json))

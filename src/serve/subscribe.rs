@@ -43,13 +43,13 @@ const MAX_CATEGORIES: usize = 200;
 /// The `?token=` of a link.
 #[derive(Debug, Deserialize)]
 pub(crate) struct TokenQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
 }
 
 /// A page, its status, and the headers every answer of this module carries
 /// (the security headers, `Referrer-Policy: no-referrer` among them since the
 /// URL may carry a token, are added around every answer by `headers`).
-fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
+pub(super) fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
     let html = match render_message(page, &site.config.site, &site.templates) {
         Ok(html) => html,
         Err(e) => {
@@ -71,7 +71,7 @@ fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
         .into_response()
 }
 
-fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
+pub(super) fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
     MessagePage {
         heading: heading.to_owned(),
         paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
@@ -81,7 +81,7 @@ fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
 
 /// The answer to a token that does not verify: 400 for garbage, 403 for a
 /// forged or expired one. Nothing was changed.
-fn token_refused(site: &Site, err: &TokenError) -> Response {
+pub(super) fn token_refused(site: &Site, err: &TokenError) -> Response {
     match err {
         TokenError::Malformed => page(
             site,
@@ -110,11 +110,11 @@ fn token_refused(site: &Site, err: &TokenError) -> Response {
     }
 }
 
-fn missing_token(site: &Site) -> Response {
+pub(super) fn missing_token(site: &Site) -> Response {
     token_refused(site, &TokenError::Malformed)
 }
 
-fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
+pub(super) fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
     tracing::error!("subscriber store: {err}");
     page(
         site,

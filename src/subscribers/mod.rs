@@ -25,7 +25,9 @@ use crate::model::{EmailAddress, Subscriber, SubscriberStatus};
 
 pub use categories::is_known_category;
 pub use csv_import::{parse_categories, read_csv, CsvRows};
-pub use store::{AddRequest, Added, Confirmation, Confirmed, Imported, StatusChange, Store};
+pub use store::{
+    AddRequest, Added, Confirmation, Confirmed, Imported, Preferences, StatusChange, Store,
+};
 
 /// File name new records go to when the store is a folder.
 pub const DEFAULT_FILE: &str = "subscribers.yaml";
@@ -320,6 +322,15 @@ impl Store for SubscriberStore {
         now: DateTime<Utc>,
     ) -> Result<StatusChange, SubscriberError> {
         self.update(|list| Ok(store::rules::set_status(list, email, status, now)))
+    }
+
+    fn set_preferences(
+        &self,
+        email: &str,
+        preferences: &Preferences,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, SubscriberError> {
+        self.update(|list| Ok(store::rules::set_preferences(list, email, preferences, now)))
     }
 
     fn import(

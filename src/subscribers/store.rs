@@ -60,6 +60,42 @@ pub struct AddRequest {
     pub keywords: Vec<String>,
 }
 
+/// A reader's own choices, as the preferences page sets them: every field
+/// is replaced (an empty list or `None` clears it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferences {
+    /// Daily or weekly.
+    pub cadence: Cadence,
+    /// A weekly reader's day (`None`: the default, Friday).
+    pub weekday: Option<Weekday>,
+    /// Categories (empty: every paper).
+    pub categories: BTreeSet<Category>,
+    /// Most papers per email (`None`: the edition's default).
+    pub max_papers: Option<usize>,
+    /// Fewest retweets for a paper (`None`: no floor).
+    pub min_retweets: Option<u64>,
+    /// Author alerts.
+    pub authors: Vec<String>,
+    /// Keyword alerts.
+    pub keywords: Vec<String>,
+}
+
+impl Preferences {
+    /// The choices a record holds now.
+    #[must_use]
+    pub fn of(s: &Subscriber) -> Self {
+        Self {
+            cadence: s.cadence,
+            weekday: s.weekday,
+            categories: s.categories.clone(),
+            max_papers: s.max_papers,
+            min_retweets: s.min_retweets,
+            authors: s.authors.clone(),
+            keywords: s.keywords.clone(),
+        }
+    }
+}
+
 /// What an `add` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -122,6 +158,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<StatusChange, SubscriberError>;
 
+    /// Replaces a reader's choices (the preferences page); their status,
+    /// name and dates are left as they are.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    fn set_preferences(
+        &self,
+        email: &str,
+        preferences: &Preferences,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, SubscriberError>;
+
     /// Adds the readers not yet present; never touches an existing record,
     /// so an unsubscribed or bounced address stays suppressed.
     ///
@@ -137,8 +185,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// The rules, as changes to a snapshot (a store applies them atomically).
 pub(super) mod rules {
     use super::{
-        AddRequest, Added, Confirmation, Confirmed, DateTime, Imported, StatusChange, Subscriber,
-        SubscriberList, SubscriberStatus, Utc,
+        AddRequest, Added, Confirmation, Confirmed, DateTime, Imported, Preferences, StatusChange,
+        Subscriber, SubscriberList, SubscriberStatus, Utc,
     };
 
     pub(in crate::subscribers) fn confirm(
@@ -225,6 +273,30 @@ pub(super) mod rules {
         } else {
             StatusChange::Unchanged
         }
+    }
+
+    pub(in crate::subscribers) fn set_preferences(
+        list: &mut SubscriberList,
+        email: &str,
+        p: &Preferences,
+        _now: DateTime<Utc>,
+    ) -> StatusChange {
+        let Some(existing) = list.get(email) else {
+            return StatusChange::NotFound;
+        };
+        if Preferences::of(existing) == *p {
+            return StatusChange::Unchanged;
+        }
+        let mut s = existing.clone();
+        s.cadence = p.cadence;
+        s.weekday = p.weekday;
+        s.categories.clone_from(&p.categories);
+        s.max_papers = p.max_papers;
+        s.min_retweets = p.min_retweets;
+        s.authors.clone_from(&p.authors);
+        s.keywords.clone_from(&p.keywords);
+        list.upsert(s);
+        StatusChange::Changed
     }
 
     pub(in crate::subscribers) fn import(

@@ -28,6 +28,7 @@ mod feed;
 mod hardening;
 mod imap;
 mod postfix;
+mod preferences;
 mod search;
 mod send;
 mod send_cli;
