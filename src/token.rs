@@ -61,6 +61,10 @@ pub struct ConfirmClaim {
     /// After this, the link no longer confirms.
     #[serde(rename = "x", with = "chrono::serde::ts_seconds")]
     pub expires: DateTime<Utc>,
+    /// Where the sign-up came from, for the consent record (links made
+    /// before it was kept have none).
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub signup: Option<crate::model::SignUp>,
 }
 
 /// Signs and verifies tokens under the operator's secret.
@@ -367,6 +371,7 @@ mod tests {
             categories: vec!["cs.CV".into()],
             issued,
             expires: issued + Duration::hours(48),
+            signup: None,
         }
     }
 

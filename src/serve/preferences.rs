@@ -539,7 +539,10 @@ mod tests {
         let v = FormValues {
             categories: vec!["cs.XX".into(), "hep-th".into()],
             min_retweets: "-5".into(),
-            keywords: (0..21).map(|i| format!("k{i}")).collect::<Vec<_>>().join("\n"),
+            keywords: (0..21)
+                .map(|i| format!("k{i}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             authors: "x".repeat(101),
             ..values()
         };

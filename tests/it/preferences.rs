@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
+use hotpapers::clock::Clock;
 use hotpapers::delivery::Mailer;
 use hotpapers::email::Newsletter;
 use hotpapers::model::{Cadence, Subscriber, SubscriberStatus, Weekday};
@@ -356,5 +357,181 @@ async fn the_emails_preferences_link_opens_the_readers_page_and_its_unsubscribe_
         server.record("bob@example.org").unwrap().status,
         SubscriberStatus::Unsubscribed
     );
+    server.stop().await;
+}
+
+/// `hotpapers subscribers ARGS` over the server's subscriber folder.
+fn subscribers_cli(server: &Running, args: &[&str]) -> String {
+    let (out, stdout, stderr) = crate::support::run(
+        crate::support::hotpapers()
+            .env("HOTPAPERS_SUBSCRIBERS", &server.config.subscribers)
+            .arg("subscribers")
+            .args(args),
+    );
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    stdout
+}
+
+#[tokio::test]
+async fn consent_is_on_record_from_sign_up_through_changes_to_withdrawal() {
+    let dir = site_dir();
+    archive(&dir);
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let asked = server.clock.now();
+    // Behind a local proxy: the client is the forwarded address.
+    let res = client
+        .post(server.url("/subscribe"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "198.51.100.77")
+        .header(header::USER_AGENT, "TestBrowser/1.0 (X11)")
+        .body("email=carol%40example.org&categories=cs.LG")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let link = server.confirm_link("carol@example.org").await;
+    server.clock.advance(chrono::Duration::minutes(5));
+    let confirmed = server.clock.now();
+    let (status, _) = post_form(
+        &client,
+        &server.url("/confirm"),
+        form(&[("token", &token_of(&link))]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let consent = server.record("carol@example.org").unwrap().consent.unwrap();
+    assert_eq!(consent.asked_at, Some(asked));
+    assert_eq!(consent.confirmed_at, Some(confirmed));
+    let shown = subscribers_cli(&server, &["show", "Carol@Example.org"]);
+    for line in [
+        "asked_at: 2021-02-12T08:00:00Z",
+        "confirmed_at: 2021-02-12T08:05:00Z",
+        "source: form",
+        "form_version: 2026-12-01",
+        "client_network: 198.51.100.0/24",
+        "user_agent: TestBrowser/1.0 (X11)",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+    assert!(
+        !shown.contains("198.51.100.77"),
+        "the full address is never kept"
+    );
+
+    // A change on the preferences page is recorded, with what changed.
+    server.clock.advance(chrono::Duration::days(1));
+    let token = token_of(&preferences_link(&server, "carol@example.org"));
+    let (status, page) = post_form(
+        &client,
+        &server.url("/preferences"),
+        form(&[
+            ("token", &token),
+            ("cadence", "weekly"),
+            ("weekday", "friday"),
+            ("categories", "cs.LG"),
+            ("keywords", "diffusion"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    // One-click unsubscribe: the withdrawal and its channel.
+    server.clock.advance(chrono::Duration::days(1));
+    let (status, _) = post_form(
+        &client,
+        &server.unsubscribe_link("carol@example.org"),
+        "List-Unsubscribe=One-Click".into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let shown = subscribers_cli(&server, &["show", "carol@example.org"]);
+    let events = &shown[shown.find("events:").expect("a history")..];
+    let expected = [
+        "at: 2021-02-12T08:05:00Z\n      event: subscribed\n      via: form",
+        "at: 2021-02-13T08:05:00Z\n      event: changed\n      via: preferences\n      fields: cadence, keywords",
+        "at: 2021-02-14T08:05:00Z\n      event: withdrawn\n      via: one-click",
+    ];
+    let mut from = 0;
+    for e in expected {
+        let at = events[from..]
+            .find(e)
+            .unwrap_or_else(|| panic!("{e:?} after the previous event in {events}"));
+        from += at + e.len();
+    }
+
+    // The export holds the same, for every reader.
+    let csv = subscribers_cli(&server, &["export", "--format", "csv"]);
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("email,name,greeting_name,status,"));
+    let carol = csv
+        .lines()
+        .find(|l| l.starts_with("carol@example.org,"))
+        .unwrap();
+    assert!(carol.contains(",unsubscribed,weekly,"), "{carol}");
+    assert!(
+        carol.contains("198.51.100.0/24,TestBrowser/1.0 (X11),"),
+        "{carol}"
+    );
+    assert!(
+        carol.contains("2021-02-14T08:05:00Z withdrawn via one-click"),
+        "{carol}"
+    );
+    assert!(
+        csv.lines().any(|l| l.starts_with("old@example.org,")),
+        "{csv}"
+    );
+    let yaml = subscribers_cli(&server, &["export"]);
+    assert!(yaml.contains("- email: old@example.org"), "{yaml}");
+    assert!(yaml.contains("client_network: 198.51.100.0/24"), "{yaml}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_preferences_pages_unsubscribe_button_is_recorded_as_such() {
+    let dir = site_dir();
+    archive(&dir);
+    let server = Running::start(&dir).await;
+    let client = raw_client();
+    let page = client
+        .get(preferences_link(&server, "ada@example.org"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("action=\"unsubscribe?").unwrap() + "action=\"".len();
+    let action = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
+    let (status, _) = post_form(&client, &server.url(&format!("/{action}")), String::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let ada = server.record("ada@example.org").unwrap();
+    assert_eq!(ada.status, SubscriberStatus::Unsubscribed);
+    let events = ada
+        .consent
+        .expect("a history is started for an old record")
+        .events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, hotpapers::model::EventKind::Withdrawn);
+    assert_eq!(events[0].via, hotpapers::model::Channel::Preferences);
+    // The email's own unsubscribe page button is the `link` channel.
+    let (status, _) = post_form(
+        &client,
+        &server.unsubscribe_link("bob@example.org"),
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let bob = server
+        .record("bob@example.org")
+        .unwrap()
+        .consent
+        .unwrap()
+        .events;
+    assert_eq!(bob[0].via, hotpapers::model::Channel::Link);
     server.stop().await;
 }

@@ -811,6 +811,7 @@ async fn expired_forged_and_malformed_confirmations_change_nothing() {
         categories: vec![],
         issued: now,
         expires: now + Duration::hours(48),
+        signup: None,
     });
     // One character of the sealed token changed (inside it, so it still decodes).
     let mut tampered = good.clone().into_bytes();
@@ -955,6 +956,7 @@ async fn forged_or_malformed_unsubscribe_tokens_change_nothing() {
         categories: vec![],
         issued: server.clock.now(),
         expires: server.clock.now() + Duration::hours(1),
+        signup: None,
     });
     for (token, expected) in [
         (forged.as_str(), StatusCode::FORBIDDEN),
