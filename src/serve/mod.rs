@@ -1,5 +1,6 @@
-//! `hotpapers serve`: the built site over HTTP, plus the three things a
-//! static folder cannot do — subscribe (double opt-in), confirm, unsubscribe.
+//! `hotpapers serve`: the built site over HTTP, plus what a static folder
+//! cannot do — subscribe (double opt-in), confirm, unsubscribe, and the
+//! reader's preferences page.
 //!
 //! Sits beside `cmd` at the end of the flow: it reads what `build` wrote and
 //! edits the subscriber store through the same lock as the `subscribers`
@@ -8,8 +9,8 @@
 //!
 //! `accept` is the server loop (timeouts, connection cap), `headers` the
 //! security headers around every answer, `files` the built folder, `subscribe`
-//! the endpoints, `mail` the queue their confirmation emails leave from, and
-//! `limit` the rate limits.
+//! the endpoints, `preferences` the reader's own choices, `mail` the queue
+//! their confirmation emails leave from, and `limit` the rate limits.
 
 mod accept;
 mod files;
