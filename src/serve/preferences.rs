@@ -93,6 +93,8 @@ struct PreferencesView {
     authors: String,
     keywords: String,
     max_list: usize,
+    /// The operator's cap on papers per email (`HOTPAPERS_MAX_PAPERS`).
+    mail_cap: usize,
     unsubscribe_action: String,
 }
 
@@ -352,6 +354,7 @@ fn view(
         authors: values.authors.clone(),
         keywords: values.keywords.clone(),
         max_list: MAX_ALERTS,
+        mail_cap: site.config.mail.max_papers,
         unsubscribe_action: format!("unsubscribe?{unsubscribe}"),
     }
 }

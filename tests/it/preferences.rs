@@ -118,6 +118,7 @@ async fn get_shows_the_readers_choices_and_changes_nothing() {
     );
     assert!(page.contains("<summary>Statistics"), "{page}");
     assert!(page.contains(r#"value="daily" checked"#), "{page}");
+    assert!(page.contains("empty: up to 50 daily, 20 weekly"), "{page}");
     assert!(
         page.contains(r#"<option value="friday" selected>Friday</option>"#),
         "{page}"
