@@ -166,7 +166,7 @@ impl FormValues {
                     categories.insert(cat);
                 }
                 _ => errors.push(format!(
-                    "`{}` is not one of the archive's categories.",
+                    "“{}” is not one of the archive’s categories.",
                     shorten(c)
                 )),
             }
@@ -223,7 +223,7 @@ fn alert_list(text: &str, what: &str, errors: &mut Vec<String>) -> Vec<String> {
         }
         if line.chars().count() > MAX_ALERT_CHARS {
             errors.push(format!(
-                "`{}` is too long: at most {MAX_ALERT_CHARS} characters.",
+                "“{}” is too long: at most {MAX_ALERT_CHARS} characters.",
                 shorten(line)
             ));
             return Vec::new();
@@ -551,8 +551,8 @@ mod tests {
         };
         let errors = v.validate(&allowed()).unwrap_err();
         assert_eq!(errors.len(), 5, "{errors:?}");
-        assert!(errors[0].contains("`cs.XX`"), "{errors:?}");
-        assert!(errors[1].contains("`hep-th`"), "{errors:?}");
+        assert!(errors[0].contains("“cs.XX”"), "{errors:?}");
+        assert!(errors[1].contains("“hep-th”"), "{errors:?}");
         assert!(errors[2].contains("retweets"), "{errors:?}");
         assert!(errors[3].contains("too long"), "{errors:?}");
         assert!(errors[4].contains("21 keywords"), "{errors:?}");

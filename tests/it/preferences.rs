@@ -210,7 +210,7 @@ async fn bad_values_are_named_on_the_page_and_change_nothing() {
         (
             "categories",
             "hep-th",
-            "`hep-th` is not one of the archive&#39;s categories",
+            "“hep-th” is not one of the archive’s categories",
         ),
         ("authors", &many, "That is 21 author names: at most 20"),
         ("keywords", &long, "is too long: at most 100 characters"),
