@@ -532,6 +532,27 @@ pub enum SubscribersCommand {
     },
     /// Validate the subscriber files.
     Check,
+    /// Print one subscriber's record and consent history (YAML).
+    Show {
+        /// The address (compared case-insensitively).
+        email: String,
+    },
+    /// Write every record, consent history included, to standard output.
+    Export {
+        /// `yaml` (the records as stored) or `csv` (one row a reader; the
+        /// consent events in one column, `; `-separated).
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: ExportFormat,
+    },
+}
+
+/// The format of `subscribers export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// YAML, as the subscriber files hold it.
+    Yaml,
+    /// CSV with a header row.
+    Csv,
 }
 
 fn parse_cadence(s: &str) -> Result<Cadence, String> {

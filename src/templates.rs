@@ -134,6 +134,7 @@ const SPECS: &[Spec] = &[
     spec!(SITE_SEARCH, "site-search.html.hbs", Site, Html),
     spec!(SITE_FEED, "site-feed.html.hbs", Site, Html),
     spec!(SITE_PAGE, "page.html.hbs", Site, Html),
+    spec!(SITE_PREFERENCES, "preferences.html.hbs", Site, Html),
     spec!(DIGEST_HTML, "digest.html.hbs", Digest, Html),
     spec!(FEED_PAPER_HTML, "feed-paper.html.hbs", Digest, Html),
     spec!(
@@ -182,6 +183,8 @@ pub(crate) const SITE_SEARCH: &str = "site-search";
 pub(crate) const SITE_FEED: &str = "site-feed";
 /// The pages `serve` answers with (confirm, unsubscribe, messages).
 pub(crate) const SITE_PAGE: &str = "page";
+/// `serve`'s `/preferences` page: a reader's choices in a form.
+pub(crate) const SITE_PREFERENCES: &str = "preferences";
 /// A digest as HTML (feed entry content, the body of a day's page).
 pub(crate) const DIGEST_HTML: &str = "digest.html";
 /// A paper entry of the papers feeds: the paper and the days it trended.

@@ -61,6 +61,10 @@ pub struct ConfirmClaim {
     /// After this, the link no longer confirms.
     #[serde(rename = "x", with = "chrono::serde::ts_seconds")]
     pub expires: DateTime<Utc>,
+    /// Where the sign-up came from, for the consent record (links made
+    /// before it was kept have none).
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub signup: Option<crate::model::SignUp>,
 }
 
 /// Signs and verifies tokens under the operator's secret.
@@ -78,6 +82,7 @@ impl std::fmt::Debug for Signer {
 /// Labels mixed into the MAC so a token signed for one use is useless for another.
 const UNSUBSCRIBE: &[u8] = b"hotpapers/unsubscribe/v1";
 const CONFIRM: &[u8] = b"hotpapers/confirm/v1";
+const PREFERENCES: &[u8] = b"hotpapers/preferences/v1";
 /// Labels of the keys derived from the secret for sealed tokens.
 const SEAL_KEY: &[u8] = b"hotpapers/token-key/v2";
 const NONCE_KEY: &[u8] = b"hotpapers/token-nonce/v2";
@@ -202,6 +207,24 @@ impl Signer {
     #[must_use]
     pub fn unsubscribe_token(&self, email: &str) -> String {
         self.seal(UNSUBSCRIBE, email.trim().to_lowercase().as_bytes())
+    }
+
+    /// The token for `email`'s preferences links: like the unsubscribe token
+    /// (lowercased address, no expiry) but sealed for another purpose, so
+    /// neither opens the other's page.
+    #[must_use]
+    pub fn preferences_token(&self, email: &str) -> String {
+        self.seal(PREFERENCES, email.trim().to_lowercase().as_bytes())
+    }
+
+    /// The (lowercased) address a preferences token was made for.
+    ///
+    /// # Errors
+    /// [`TokenError::Malformed`] or [`TokenError::BadSignature`] (also for an
+    /// unsubscribe or confirmation token).
+    pub fn verify_preferences(&self, token: &str) -> Result<String, TokenError> {
+        let payload = self.open(PREFERENCES, token)?;
+        String::from_utf8(payload).map_err(|_| TokenError::Malformed)
     }
 
     /// A stable, opaque id of a reader's address under this secret, for
@@ -348,6 +371,7 @@ mod tests {
             categories: vec!["cs.CV".into()],
             issued,
             expires: issued + Duration::hours(48),
+            signup: None,
         }
     }
 
@@ -356,6 +380,16 @@ mod tests {
         let t = signer().unsubscribe_token("Ada@Example.org");
         assert_eq!(signer().verify_unsubscribe(&t).unwrap(), "ada@example.org");
         assert_eq!(t, signer().unsubscribe_token("ada@example.org"));
+    }
+
+    #[test]
+    fn preferences_and_unsubscribe_tokens_do_not_open_each_other() {
+        let s = signer();
+        let prefs = s.preferences_token("Ada@Example.org");
+        let unsub = s.unsubscribe_token("Ada@Example.org");
+        assert_eq!(s.verify_preferences(&prefs).unwrap(), "ada@example.org");
+        assert!(s.verify_preferences(&unsub).is_err());
+        assert!(s.verify_unsubscribe(&prefs).is_err());
     }
 
     #[test]

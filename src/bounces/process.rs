@@ -26,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 use super::{classify, Kind, Reason, Report};
 use crate::delivery::Mailer;
 use crate::ledger::{Event, Ledger, LedgerError};
-use crate::model::{EmailAddress, SubscriberStatus};
+use crate::model::{Channel, EmailAddress, SubscriberStatus};
 use crate::subscribers::{StatusChange, Store, SubscriberError};
 use crate::token::Signer;
 
@@ -259,9 +259,14 @@ impl<'a> Processor<'a> {
     ) -> Result<Action, ProcessError> {
         match report.kind {
             Kind::Complaint | Kind::Unsubscribe => {
+                let via = if report.kind == Kind::Complaint {
+                    Channel::Complaint
+                } else {
+                    Channel::Mailto
+                };
                 match self
                     .store
-                    .set_status(email, SubscriberStatus::Unsubscribed, now)?
+                    .set_status(email, SubscriberStatus::Unsubscribed, via, now)?
                 {
                     StatusChange::Changed => Ok(Action::Unsubscribed(email.to_owned())),
                     _ => Ok(Action::Recorded(Some(email.to_owned()))),
@@ -298,7 +303,7 @@ impl<'a> Processor<'a> {
         Ok(
             match self
                 .store
-                .set_status(email, SubscriberStatus::Bounced, now)?
+                .set_status(email, SubscriberStatus::Bounced, Channel::Bounce, now)?
             {
                 StatusChange::Changed => Action::Bounced(email.to_owned()),
                 _ => Action::Recorded(Some(email.to_owned())),

@@ -1,4 +1,5 @@
-//! `hotpapers subscribers list | add | remove | import | check`: changes go
+//! `hotpapers subscribers list | add | remove | import | check | show |
+//! export`: changes go
 //! through the store's rules ([`Store`]: locked, atomic), the same ones the
 //! web server uses, so they never race it or lose a record.
 
@@ -8,13 +9,13 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 
 use super::{printable, Outcome};
-use crate::cli::SubscribersCommand;
+use crate::cli::{ExportFormat, SubscribersCommand};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::model::{Cadence, Category, SubscriberStatus};
+use crate::model::{Cadence, Category, Channel, Subscriber, SubscriberStatus};
 use crate::subscribers::{
-    check_address, parse_categories, read_csv, AddRequest, Added, StatusChange, Store,
-    SubscriberError, SubscriberStore,
+    check_address, parse_categories, read_csv, to_csv, to_yaml, AddRequest, Added, StatusChange,
+    Store, SubscriberError, SubscriberStore,
 };
 
 /// Runs one `subscribers` subcommand.
@@ -78,7 +79,13 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             Ok(Outcome::Done)
         }
         SubscribersCommand::Remove { email } => {
-            match Store::set_status(&store, email, SubscriberStatus::Unsubscribed, now)? {
+            match Store::set_status(
+                &store,
+                email,
+                SubscriberStatus::Unsubscribed,
+                Channel::Cli,
+                now,
+            )? {
                 StatusChange::NotFound => bail!("no subscriber `{}`", printable(email)),
                 StatusChange::Changed | StatusChange::Unchanged => {
                     writeln!(
@@ -91,6 +98,28 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             Ok(Outcome::Done)
         }
         SubscribersCommand::Import { file } => import(&store, file, now, &mut out),
+        SubscribersCommand::Show { email } => {
+            let list = store.load()?;
+            let Some(record) = list.get(email.trim()) else {
+                bail!("no subscriber `{}`", printable(email));
+            };
+            if record.consent.is_none() {
+                eprintln!("note: this record predates consent records: it has no consent history");
+            }
+            out.write_all(to_yaml(&[record])?.as_bytes())?;
+            Ok(Outcome::Done)
+        }
+        SubscribersCommand::Export { format } => {
+            let list = store.load()?;
+            let records: Vec<&Subscriber> = list.iter().collect();
+            let text = match format {
+                ExportFormat::Yaml => to_yaml(&records)?,
+                ExportFormat::Csv => to_csv(&records)?,
+            };
+            out.write_all(text.as_bytes())?;
+            eprintln!("{} subscribers exported", records.len());
+            Ok(Outcome::Done)
+        }
         SubscribersCommand::Check => match store.load() {
             Ok(list) => {
                 for w in list.warnings() {

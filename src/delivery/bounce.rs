@@ -47,9 +47,15 @@ pub(super) async fn after_refusal(
     }
     let store = Arc::clone(store);
     let k = key.to_owned();
-    let changed =
-        tokio::task::spawn_blocking(move || store.set_status(&k, SubscriberStatus::Bounced, now))
-            .await;
+    let changed = tokio::task::spawn_blocking(move || {
+        store.set_status(
+            &k,
+            SubscriberStatus::Bounced,
+            crate::model::Channel::Bounce,
+            now,
+        )
+    })
+    .await;
     match changed {
         Ok(Ok(StatusChange::Changed)) => Ok(Verdict::Bounced),
         Ok(Ok(StatusChange::Unchanged | StatusChange::NotFound)) => Ok(Verdict::Active),

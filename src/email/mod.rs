@@ -234,6 +234,20 @@ impl Newsletter {
         url.into()
     }
 
+    /// `SITE_URL/preferences?token=…` for `email`; the token is sealed for
+    /// the preferences page only (an unsubscribe token does not open it).
+    #[must_use]
+    pub fn preferences_url(&self, email: &str) -> String {
+        let mut url = self
+            .site
+            .url
+            .join("preferences")
+            .unwrap_or_else(|_| self.site.url.clone());
+        url.query_pairs_mut()
+            .append_pair("token", &self.signer.preferences_token(email));
+        url.into()
+    }
+
     /// The double opt-in email: one link, why the reader gets it, and that
     /// they can ignore it if they did not ask.
     ///
@@ -386,6 +400,7 @@ pub struct Reader {
     /// What the greeting calls them ([`greeting_name`]).
     greeting: Option<String>,
     unsubscribe: String,
+    preferences: String,
 }
 
 impl Reader {
@@ -399,6 +414,7 @@ impl Reader {
                 .unwrap_or(""),
             Personal::Greeting => self.greeting.as_deref().unwrap_or(""),
             Personal::Unsubscribe => &self.unsubscribe,
+            Personal::Preferences => &self.preferences,
         }
     }
 
@@ -418,6 +434,12 @@ impl Reader {
     #[must_use]
     pub fn unsubscribe_url(&self) -> &str {
         &self.unsubscribe
+    }
+
+    /// The reader's preferences page.
+    #[must_use]
+    pub fn preferences_url(&self) -> &str {
+        &self.preferences
     }
 
     /// A [`Segment::Personal`] line of the HTML part with the values in, escaped.
@@ -474,6 +496,7 @@ impl Edition<'_> {
         };
         let email = subscriber.email.trim().to_owned();
         let unsubscribe = self.newsletter.unsubscribe_url(&email);
+        let preferences = self.newsletter.preferences_url(&email);
         Ok(Some((
             key,
             prepared,
@@ -482,6 +505,7 @@ impl Edition<'_> {
                 name,
                 greeting,
                 unsubscribe,
+                preferences,
             },
         )))
     }
@@ -679,6 +703,7 @@ mod tests {
             Personal::Name => "N".to_owned(),
             Personal::Greeting => "G".to_owned(),
             Personal::Unsubscribe => "U".to_owned(),
+            Personal::Preferences => "P".to_owned(),
         });
         assert_eq!(filled, "a E@x b U c \u{E000}x \u{E000}");
     }

@@ -36,14 +36,16 @@ pub(crate) enum Personal {
     Name,
     Greeting,
     Unsubscribe,
+    Preferences,
 }
 
 impl Personal {
-    pub(crate) const ALL: [Personal; 4] = [
+    pub(crate) const ALL: [Personal; 5] = [
         Personal::Email,
         Personal::Name,
         Personal::Greeting,
         Personal::Unsubscribe,
+        Personal::Preferences,
     ];
 
     fn key(self) -> char {
@@ -52,6 +54,7 @@ impl Personal {
             Personal::Name => 'N',
             Personal::Greeting => 'G',
             Personal::Unsubscribe => 'U',
+            Personal::Preferences => 'P',
         }
     }
 
@@ -108,6 +111,8 @@ pub(crate) struct EmailView {
     pub(crate) subscriber: SubscriberView,
     /// The reader's one-click unsubscribe page.
     pub(crate) unsubscribe_url: String,
+    /// The reader's preferences page.
+    pub(crate) preferences_url: String,
     /// Postal / contact line (`HOTPAPERS_POSTAL_ADDRESS`).
     pub(crate) postal_address: String,
     /// The sender's address.
@@ -400,6 +405,7 @@ impl EmailView {
             links: Links::new(site, digest.date),
             subscriber: SubscriberView::placeholders(has_name),
             unsubscribe_url: Personal::Unsubscribe.placeholder(),
+            preferences_url: Personal::Preferences.placeholder(),
             postal_address: mail.postal_address.clone(),
             from_email: mail.from.email.to_string(),
             week: None,

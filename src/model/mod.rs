@@ -5,12 +5,17 @@
 mod address;
 mod alert;
 mod arxiv;
+mod consent;
 mod subscriber;
 mod week;
 
 pub use address::{AddressError, EmailAddress};
 pub use alert::fold;
 pub use arxiv::{ArxivId, Category};
+pub use consent::{
+    clean_form_version, clean_user_agent, truncate_address, Channel, Consent, ConsentEvent,
+    EventKind, SignUp, MAX_USER_AGENT, SUBSCRIBE_FORM_VERSION,
+};
 pub use subscriber::{Cadence, PaperFilter, Selection, Subscriber, SubscriberStatus, Weekday};
 pub use week::{weekly_digest, Week};
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Category, Digest, Paper};
+use super::{Category, Channel, Consent, ConsentEvent, Digest, EventKind, Paper};
 
 /// Whether a subscriber may be mailed. Unsubscribed and bounced records stay
 /// in the store: they are the suppression list.
@@ -184,6 +184,10 @@ pub struct Subscriber {
     /// the web server and the suppression list need to know when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_changed_at: Option<DateTime<Utc>>,
+    /// The consent on record: the sign-up and every change since (records
+    /// written before consent was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -208,7 +212,27 @@ impl Subscriber {
             keywords: Vec::new(),
             subscribed_at: None,
             status_changed_at: None,
+            consent: None,
         }
+    }
+
+    /// Appends to the consent history (creating it for an old record).
+    pub fn record_event(
+        &mut self,
+        at: DateTime<Utc>,
+        event: EventKind,
+        via: Channel,
+        fields: Option<String>,
+    ) {
+        self.consent
+            .get_or_insert_with(Consent::default)
+            .events
+            .push(ConsentEvent {
+                at,
+                event,
+                via,
+                fields,
+            });
     }
 
     /// The identity of the record: addresses compare case-insensitively.

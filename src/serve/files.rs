@@ -82,6 +82,11 @@ impl Coding {
 }
 
 impl StaticFiles {
+    /// The folder served.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Serves `root`; the folder must exist.
     pub(crate) fn new(root: &Path) -> std::io::Result<Self> {
         let root = root.canonicalize()?;

@@ -37,6 +37,8 @@ pub(crate) struct ConfirmationRequest {
     pub(crate) email: EmailAddress,
     pub(crate) categories: BTreeSet<Category>,
     pub(crate) at: DateTime<Utc>,
+    /// The form's wording version and the client, for the consent record.
+    pub(crate) signup: crate::model::SignUp,
 }
 
 /// What making and sending a confirmation needs.
@@ -152,12 +154,14 @@ impl Composer {
             email,
             categories,
             at,
+            signup,
         } = request;
         let claim = ConfirmClaim {
             email: email.to_string(),
             categories: categories.iter().map(|c| c.as_str().to_owned()).collect(),
             issued: at,
             expires: at + chrono::Duration::hours(CONFIRM_TTL_HOURS),
+            signup: Some(signup),
         };
         let token = self.signer.confirm_token(&claim);
         let mut url = self

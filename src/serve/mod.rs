@@ -1,5 +1,6 @@
-//! `hotpapers serve`: the built site over HTTP, plus the three things a
-//! static folder cannot do — subscribe (double opt-in), confirm, unsubscribe.
+//! `hotpapers serve`: the built site over HTTP, plus what a static folder
+//! cannot do — subscribe (double opt-in), confirm, unsubscribe, and the
+//! reader's preferences page.
 //!
 //! Sits beside `cmd` at the end of the flow: it reads what `build` wrote and
 //! edits the subscriber store through the same lock as the `subscribers`
@@ -8,9 +9,9 @@
 //!
 //! `accept` is the server loop (timeouts, connection cap), `headers` the
 //! security headers around every answer, `files` the built folder (a feed's
-//! page for a browser, chosen by `negotiate`), `subscribe`
-//! the endpoints, `mail` the queue their confirmation emails leave from, and
-//! `limit` the rate limits.
+//! page for a browser, chosen by `negotiate`), `subscribe` the endpoints,
+//! `preferences` the reader's own choices, `mail` the queue their
+//! confirmation emails leave from, and `limit` the rate limits.
 
 mod accept;
 mod files;
@@ -19,6 +20,7 @@ mod limit;
 mod mail;
 mod negotiate;
 mod path;
+mod preferences;
 mod search;
 mod subscribe;
 mod webhook;
@@ -186,6 +188,10 @@ pub fn router(site: Arc<Site>) -> App {
         .route(
             "/unsubscribe",
             get(subscribe::unsubscribe_page).post(subscribe::unsubscribe),
+        )
+        .route(
+            "/preferences",
+            get(preferences::preferences_page).post(preferences::change_preferences),
         )
         .route("/search", get(search::search))
         .route("/search.json", get(search::search_json))

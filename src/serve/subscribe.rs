@@ -29,7 +29,10 @@ use serde::Deserialize;
 use super::limit::client_bucket;
 use super::mail::ConfirmationRequest;
 use super::Site;
-use crate::model::{Category, EmailAddress, SubscriberStatus};
+use crate::model::{
+    clean_form_version, clean_user_agent, truncate_address, Category, Channel, EmailAddress,
+    SignUp, SubscriberStatus, SUBSCRIBE_FORM_VERSION,
+};
 use crate::site::{render_message, HiddenField, MessageForm, MessagePage};
 use crate::subscribers::{Confirmation, Confirmed, StatusChange};
 use crate::token::TokenError;
@@ -43,13 +46,16 @@ const MAX_CATEGORIES: usize = 200;
 /// The `?token=` of a link.
 #[derive(Debug, Deserialize)]
 pub(crate) struct TokenQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
+    /// Where an unsubscribe button was (`preferences`), for the consent record.
+    #[serde(default)]
+    via: Option<String>,
 }
 
 /// A page, its status, and the headers every answer of this module carries
 /// (the security headers, `Referrer-Policy: no-referrer` among them since the
 /// URL may carry a token, are added around every answer by `headers`).
-fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
+pub(super) fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
     let html = match render_message(page, &site.config.site, &site.templates) {
         Ok(html) => html,
         Err(e) => {
@@ -71,7 +77,7 @@ fn page(site: &Site, status: StatusCode, page: &MessagePage) -> Response {
         .into_response()
 }
 
-fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
+pub(super) fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
     MessagePage {
         heading: heading.to_owned(),
         paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
@@ -81,7 +87,7 @@ fn message(heading: &str, paragraphs: &[&str]) -> MessagePage {
 
 /// The answer to a token that does not verify: 400 for garbage, 403 for a
 /// forged or expired one. Nothing was changed.
-fn token_refused(site: &Site, err: &TokenError) -> Response {
+pub(super) fn token_refused(site: &Site, err: &TokenError) -> Response {
     match err {
         TokenError::Malformed => page(
             site,
@@ -110,11 +116,11 @@ fn token_refused(site: &Site, err: &TokenError) -> Response {
     }
 }
 
-fn missing_token(site: &Site) -> Response {
+pub(super) fn missing_token(site: &Site) -> Response {
     token_refused(site, &TokenError::Malformed)
 }
 
-fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
+pub(super) fn store_failed(site: &Site, err: &dyn std::fmt::Display) -> Response {
     tracing::error!("subscriber store: {err}");
     page(
         site,
@@ -151,6 +157,9 @@ pub(crate) fn client_address(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
 struct SubscribeForm {
     email: EmailAddress,
     categories: BTreeSet<Category>,
+    /// The form's `form_version` hidden field, when an overriding template
+    /// sends one (and it is a plain version string).
+    form_version: Option<String>,
 }
 
 /// Parses the form body: `email`, and `categories` given as repeated fields
@@ -158,9 +167,11 @@ struct SubscribeForm {
 fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
     let mut email = None;
     let mut categories = BTreeSet::new();
+    let mut form_version = None;
     for (name, value) in url::form_urlencoded::parse(body) {
         match name.as_ref() {
             "email" => email = Some(value.trim().to_owned()),
+            "form_version" => form_version = clean_form_version(&value),
             "categories" | "category" => {
                 for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                     let cat = Category::parse(part).map_err(|_| {
@@ -181,7 +192,11 @@ fn parse_subscribe_form(body: &[u8]) -> Result<SubscribeForm, &'static str> {
     if categories.len() > MAX_CATEGORIES {
         return Err("That is too many categories.");
     }
-    Ok(SubscribeForm { email, categories })
+    Ok(SubscribeForm {
+        email,
+        categories,
+        form_version,
+    })
 }
 
 /// `POST /subscribe`.
@@ -192,10 +207,8 @@ pub(crate) async fn subscribe(
     body: Bytes,
 ) -> Response {
     let now = site.clock.now();
-    if let Err(wait) = site
-        .per_client
-        .check(&client_bucket(client_address(peer, &headers)), now)
-    {
+    let client = client_address(peer, &headers);
+    if let Err(wait) = site.per_client.check(&client_bucket(client), now) {
         let mut res = page(
             &site,
             StatusCode::TOO_MANY_REQUESTS,
@@ -229,6 +242,16 @@ pub(crate) async fn subscribe(
             email: form.email.clone(),
             categories: form.categories,
             at: now,
+            signup: SignUp {
+                form_version: Some(
+                    form.form_version
+                        .unwrap_or_else(|| SUBSCRIBE_FORM_VERSION.to_owned()),
+                ),
+                client_network: Some(truncate_address(client)),
+                user_agent: headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| clean_user_agent(&String::from_utf8_lossy(v.as_bytes()))),
+            },
         });
     } else {
         tracing::info!("confirmation email held back: mailbox limit");
@@ -310,6 +333,7 @@ pub(crate) async fn confirm(State(site): State<Arc<Site>>, body: Bytes) -> Respo
         email,
         categories,
         issued: claim.issued,
+        signup: claim.signup.clone(),
     };
     let store = Arc::clone(&site.store);
     let result = tokio::task::spawn_blocking(move || store.confirm(&confirmation, now)).await;
@@ -369,6 +393,22 @@ pub(crate) async fn unsubscribe_page(
     }
 }
 
+/// Through which channel an unsubscribe came, for the consent record: the
+/// RFC 8058 body, the preferences page's button (`via=preferences`), or the
+/// unsubscribe page's button.
+fn unsubscribe_channel(q: &TokenQuery, body: &[u8]) -> Channel {
+    let form = || url::form_urlencoded::parse(body);
+    if form().any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click") {
+        Channel::OneClick
+    } else if q.via.as_deref() == Some("preferences")
+        || form().any(|(k, v)| k == "via" && v == "preferences")
+    {
+        Channel::Preferences
+    } else {
+        Channel::Link
+    }
+}
+
 /// `POST /unsubscribe?token=`: the button, and RFC 8058 one-click
 /// (`List-Unsubscribe=One-Click` body). The token may also come in the body.
 pub(crate) async fn unsubscribe(
@@ -376,6 +416,7 @@ pub(crate) async fn unsubscribe(
     Query(q): Query<TokenQuery>,
     body: Bytes,
 ) -> Response {
+    let via = unsubscribe_channel(&q, &body);
     let token = q.token.or_else(|| {
         url::form_urlencoded::parse(&body)
             .find(|(k, _)| k == "token")
@@ -391,7 +432,7 @@ pub(crate) async fn unsubscribe(
     let now = site.clock.now();
     let store = Arc::clone(&site.store);
     let result = tokio::task::spawn_blocking(move || {
-        store.set_status(&email, SubscriberStatus::Unsubscribed, now)
+        store.set_status(&email, SubscriberStatus::Unsubscribed, via, now)
     })
     .await;
     match result {

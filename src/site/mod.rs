@@ -169,6 +169,24 @@ pub fn render_message(
     Ok(templates.render_html(templates::SITE_LAYOUT, &layout)?)
 }
 
+/// `serve`'s preferences page: `view` (any serializable view of the
+/// reader's choices) in `preferences.html.hbs`, inside the layout, never
+/// indexed.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn render_preferences(
+    view: &impl Serialize,
+    site: &SiteSettings,
+    templates: &Templates,
+) -> Result<String, SiteError> {
+    let content = templates.render_html(templates::SITE_PREFERENCES, view)?;
+    let title = format!("Your preferences · {}", site.title);
+    let mut layout = layout(site, &title, &site.subtitle, None, "", content);
+    layout.noindex = true;
+    Ok(templates.render_html(templates::SITE_LAYOUT, &layout)?)
+}
+
 fn layout<'a>(
     site: &'a SiteSettings,
     title: &'a str,

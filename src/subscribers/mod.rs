@@ -9,6 +9,7 @@
 
 mod categories;
 mod csv_import;
+mod export;
 mod store;
 mod yaml;
 
@@ -21,11 +22,14 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::atomic::{self, NewFileMode};
-use crate::model::{EmailAddress, Subscriber, SubscriberStatus};
+use crate::model::{Channel, EmailAddress, Subscriber, SubscriberStatus};
 
 pub use categories::is_known_category;
 pub use csv_import::{parse_categories, read_csv, CsvRows};
-pub use store::{AddRequest, Added, Confirmation, Confirmed, Imported, StatusChange, Store};
+pub use export::{to_csv, to_yaml, CSV_HEADER};
+pub use store::{
+    AddRequest, Added, Confirmation, Confirmed, Imported, Preferences, StatusChange, Store,
+};
 
 /// File name new records go to when the store is a folder.
 pub const DEFAULT_FILE: &str = "subscribers.yaml";
@@ -61,6 +65,9 @@ pub enum SubscriberError {
     /// A change asked for something impossible (an address that is not valid...).
     #[error("{0}")]
     Rejected(String),
+    /// The records could not be exported (a bug to report).
+    #[error("could not export the records (a bug to report): {0}")]
+    Export(String),
 }
 
 /// One validation message with its place.
@@ -317,9 +324,19 @@ impl Store for SubscriberStore {
         &self,
         email: &str,
         status: SubscriberStatus,
+        via: Channel,
         now: DateTime<Utc>,
     ) -> Result<StatusChange, SubscriberError> {
-        self.update(|list| Ok(store::rules::set_status(list, email, status, now)))
+        self.update(|list| Ok(store::rules::set_status(list, email, status, via, now)))
+    }
+
+    fn set_preferences(
+        &self,
+        email: &str,
+        preferences: &Preferences,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, SubscriberError> {
+        self.update(|list| Ok(store::rules::set_preferences(list, email, preferences, now)))
     }
 
     fn import(

@@ -13,7 +13,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use super::{SubscriberError, SubscriberList};
-use crate::model::{Cadence, Category, EmailAddress, Subscriber, SubscriberStatus, Weekday};
+use crate::model::{
+    Cadence, Category, Channel, Consent, EmailAddress, EventKind, SignUp, Subscriber,
+    SubscriberStatus, Weekday,
+};
 
 /// A sign-up the reader confirmed by following their link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub struct Confirmation {
     pub categories: BTreeSet<Category>,
     /// When the link was issued: an unsubscribe or bounce after it wins.
     pub issued: DateTime<Utc>,
+    /// The form version and client the sign-up came from, if known.
+    pub signup: Option<SignUp>,
 }
 
 /// What a confirmation did.
@@ -58,6 +63,42 @@ pub struct AddRequest {
     pub authors: Vec<String>,
     /// Keyword alerts, when given (empty: leave as they are).
     pub keywords: Vec<String>,
+}
+
+/// A reader's own choices, as the preferences page sets them: every field
+/// is replaced (an empty list or `None` clears it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preferences {
+    /// Daily or weekly.
+    pub cadence: Cadence,
+    /// A weekly reader's day (`None`: the default, Friday).
+    pub weekday: Option<Weekday>,
+    /// Categories (empty: every paper).
+    pub categories: BTreeSet<Category>,
+    /// Most papers per email (`None`: the edition's default).
+    pub max_papers: Option<usize>,
+    /// Fewest retweets for a paper (`None`: no floor).
+    pub min_retweets: Option<u64>,
+    /// Author alerts.
+    pub authors: Vec<String>,
+    /// Keyword alerts.
+    pub keywords: Vec<String>,
+}
+
+impl Preferences {
+    /// The choices a record holds now.
+    #[must_use]
+    pub fn of(s: &Subscriber) -> Self {
+        Self {
+            cadence: s.cadence,
+            weekday: s.weekday,
+            categories: s.categories.clone(),
+            max_papers: s.max_papers,
+            min_retweets: s.min_retweets,
+            authors: s.authors.clone(),
+            keywords: s.keywords.clone(),
+        }
+    }
 }
 
 /// What an `add` did.
@@ -111,7 +152,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// When the store cannot be read or written.
     fn add(&self, r: &AddRequest, now: DateTime<Utc>) -> Result<Added, SubscriberError>;
 
-    /// Sets a reader's status (unsubscribed, bounced, active).
+    /// Sets a reader's status (unsubscribed, bounced, active), recording
+    /// the change and its channel in the consent history.
     ///
     /// # Errors
     /// When the store cannot be read or written.
@@ -119,6 +161,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         email: &str,
         status: SubscriberStatus,
+        via: Channel,
+        now: DateTime<Utc>,
+    ) -> Result<StatusChange, SubscriberError>;
+
+    /// Replaces a reader's choices (the preferences page); their status,
+    /// name and dates are left as they are.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    fn set_preferences(
+        &self,
+        email: &str,
+        preferences: &Preferences,
         now: DateTime<Utc>,
     ) -> Result<StatusChange, SubscriberError>;
 
@@ -137,9 +192,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// The rules, as changes to a snapshot (a store applies them atomically).
 pub(super) mod rules {
     use super::{
-        AddRequest, Added, Confirmation, Confirmed, DateTime, Imported, StatusChange, Subscriber,
-        SubscriberList, SubscriberStatus, Utc,
+        AddRequest, Added, Channel, Confirmation, Confirmed, Consent, DateTime, EventKind,
+        Imported, Preferences, StatusChange, Subscriber, SubscriberList, SubscriberStatus, Utc,
     };
+
+    /// The names of the choices that differ between two versions of a record,
+    /// for the consent history; `None` when none does.
+    fn changed_fields(before: &Subscriber, after: &Subscriber) -> Option<String> {
+        let mut names = Vec::new();
+        if before.name != after.name {
+            names.push("name");
+        }
+        if before.cadence != after.cadence {
+            names.push("cadence");
+        }
+        if before.weekday != after.weekday {
+            names.push("weekday");
+        }
+        if before.categories != after.categories {
+            names.push("categories");
+        }
+        if before.max_papers != after.max_papers {
+            names.push("max_papers");
+        }
+        if before.min_retweets != after.min_retweets {
+            names.push("min_retweets");
+        }
+        if before.authors != after.authors {
+            names.push("authors");
+        }
+        if before.keywords != after.keywords {
+            names.push("keywords");
+        }
+        (!names.is_empty()).then(|| names.join(", "))
+    }
 
     pub(in crate::subscribers) fn confirm(
         list: &mut SubscriberList,
@@ -163,6 +249,15 @@ pub(super) mod rules {
         if reactivated {
             record.status_changed_at = Some(now);
         }
+        let signup = c.signup.clone().unwrap_or_default();
+        let consent = record.consent.get_or_insert_with(Consent::default);
+        consent.asked_at = Some(c.issued);
+        consent.confirmed_at = Some(now);
+        consent.source = Some(Channel::Form);
+        consent.form_version = signup.form_version;
+        consent.client_network = signup.client_network;
+        consent.user_agent = signup.user_agent;
+        record.record_event(now, EventKind::Subscribed, Channel::Form, None);
         list.upsert(record);
         Confirmed::Added
     }
@@ -177,12 +272,20 @@ pub(super) mod rules {
             None => {
                 let mut s = Subscriber::new(r.email.as_str());
                 s.subscribed_at = Some(now);
+                s.consent = Some(Consent {
+                    confirmed_at: Some(now),
+                    source: Some(Channel::Cli),
+                    ..Consent::default()
+                });
+                s.record_event(now, EventKind::Subscribed, Channel::Cli, None);
                 (s, Added::New)
             }
         };
+        let before = s.clone();
         if s.status != SubscriberStatus::Active {
             s.status = SubscriberStatus::Active;
             s.status_changed_at = Some(now);
+            s.record_event(now, EventKind::Subscribed, Channel::Cli, None);
         }
         if r.name.is_some() {
             s.name.clone_from(&r.name);
@@ -208,6 +311,11 @@ pub(super) mod rules {
         if !r.keywords.is_empty() {
             s.keywords.clone_from(&r.keywords);
         }
+        if added == Added::Updated {
+            if let Some(fields) = changed_fields(&before, &s) {
+                s.record_event(now, EventKind::Changed, Channel::Cli, Some(fields));
+            }
+        }
         list.upsert(s);
         added
     }
@@ -216,15 +324,52 @@ pub(super) mod rules {
         list: &mut SubscriberList,
         email: &str,
         status: SubscriberStatus,
+        via: Channel,
         now: DateTime<Utc>,
     ) -> StatusChange {
-        if list.get(email).is_none() {
-            StatusChange::NotFound
-        } else if list.set_status(email, status, now) {
-            StatusChange::Changed
-        } else {
-            StatusChange::Unchanged
+        let Some(existing) = list.get(email) else {
+            return StatusChange::NotFound;
+        };
+        if existing.status == status {
+            return StatusChange::Unchanged;
         }
+        let mut s = existing.clone();
+        s.status = status;
+        s.status_changed_at = Some(now);
+        let event = if status == SubscriberStatus::Active {
+            EventKind::Subscribed
+        } else {
+            EventKind::Withdrawn
+        };
+        s.record_event(now, event, via, None);
+        list.upsert(s);
+        StatusChange::Changed
+    }
+
+    pub(in crate::subscribers) fn set_preferences(
+        list: &mut SubscriberList,
+        email: &str,
+        p: &Preferences,
+        now: DateTime<Utc>,
+    ) -> StatusChange {
+        let Some(existing) = list.get(email) else {
+            return StatusChange::NotFound;
+        };
+        if Preferences::of(existing) == *p {
+            return StatusChange::Unchanged;
+        }
+        let mut s = existing.clone();
+        s.cadence = p.cadence;
+        s.weekday = p.weekday;
+        s.categories.clone_from(&p.categories);
+        s.max_papers = p.max_papers;
+        s.min_retweets = p.min_retweets;
+        s.authors.clone_from(&p.authors);
+        s.keywords.clone_from(&p.keywords);
+        let fields = changed_fields(existing, &s);
+        s.record_event(now, EventKind::Changed, Channel::Preferences, fields);
+        list.upsert(s);
+        StatusChange::Changed
     }
 
     pub(in crate::subscribers) fn import(
@@ -237,7 +382,15 @@ pub(super) mod rules {
             if list.get(&s.email).is_some() {
                 done.kept += 1;
             } else {
-                s.subscribed_at.get_or_insert(now);
+                let at = *s.subscribed_at.get_or_insert(now);
+                if s.consent.is_none() {
+                    s.consent = Some(Consent {
+                        confirmed_at: Some(at),
+                        source: Some(Channel::Import),
+                        ..Consent::default()
+                    });
+                    s.record_event(now, EventKind::Subscribed, Channel::Import, None);
+                }
                 list.upsert(s);
                 done.added += 1;
             }

@@ -29,6 +29,7 @@ mod hardening;
 mod imap;
 mod newsboat;
 mod postfix;
+mod preferences;
 mod search;
 mod send;
 mod send_cli;

@@ -22,14 +22,14 @@ use crate::support;
 
 /// A built folder with one file of each kind, plus a secret next to it and
 /// dot-files inside it that must never be served.
-struct SiteDir {
+pub(crate) struct SiteDir {
     _tmp: tempfile::TempDir,
-    out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 const ATOM: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Hot Papers</title></feed>\n";
 
-fn site_dir() -> SiteDir {
+pub(crate) fn site_dir() -> SiteDir {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("public");
     let write = |rel: &str, body: &str| {
@@ -71,7 +71,7 @@ fn site_dir() -> SiteDir {
 
 /// A clock the tests move by hand.
 #[derive(Debug)]
-struct TestClock(Mutex<DateTime<Utc>>);
+pub(crate) struct TestClock(Mutex<DateTime<Utc>>);
 
 impl TestClock {
     fn new() -> Arc<Self> {
@@ -79,7 +79,7 @@ impl TestClock {
             Utc.with_ymd_and_hms(2021, 2, 12, 8, 0, 0).unwrap(),
         )))
     }
-    fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         *self.0.lock().unwrap() += by;
     }
 }
@@ -90,7 +90,7 @@ impl Clock for TestClock {
     }
 }
 
-const SECRET: &str = "serve-test-secret-0123456789";
+pub(crate) const SECRET: &str = "serve-test-secret-0123456789";
 
 /// Settings for a server at `addr` over `dir`: subscribers, outbox and
 /// templates folders inside the temporary folder.
@@ -108,16 +108,16 @@ fn config_for(dir: &SiteDir, addr: SocketAddr, secret: &str) -> Config {
 
 /// A server running in this process on an ephemeral loopback port, mailing
 /// to the outbox folder.
-struct Running {
-    addr: SocketAddr,
-    config: Config,
-    clock: Arc<TestClock>,
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<TestClock>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
-    async fn start(dir: &SiteDir) -> Self {
+    pub(crate) async fn start(dir: &SiteDir) -> Self {
         Self::start_with(dir, None).await
     }
 
@@ -154,11 +154,11 @@ impl Running {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -166,7 +166,7 @@ impl Running {
     }
 
     /// The subscriber record for `email`, as stored on disk now.
-    fn record(&self, email: &str) -> Option<Subscriber> {
+    pub(crate) fn record(&self, email: &str) -> Option<Subscriber> {
         SubscriberStore::open(&self.config.subscribers)
             .unwrap()
             .load()
@@ -223,7 +223,7 @@ impl Running {
     }
 
     /// The confirmation link in the newest message to `email`.
-    async fn confirm_link(&self, email: &str) -> String {
+    pub(crate) async fn confirm_link(&self, email: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let (_, body) = loop {
             let found = self
@@ -249,7 +249,7 @@ impl Running {
         link
     }
 
-    fn unsubscribe_link(&self, email: &str) -> String {
+    pub(crate) fn unsubscribe_link(&self, email: &str) -> String {
         let mut url = self.config.site.url.join("unsubscribe").unwrap();
         url.query_pairs_mut().append_pair(
             "token",
@@ -260,7 +260,7 @@ impl Running {
 }
 
 /// A client that neither decompresses nor follows redirects, so tests see the wire.
-fn raw_client() -> reqwest::Client {
+pub(crate) fn raw_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_gzip()
         .no_brotli()
@@ -528,7 +528,7 @@ async fn healthz_answers_ok() {
     server.stop().await;
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         s.append_pair(k, v);
@@ -536,7 +536,11 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-async fn post_form(client: &reqwest::Client, url: &str, body: String) -> (StatusCode, String) {
+pub(crate) async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+) -> (StatusCode, String) {
     let res = client
         .post(url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -549,7 +553,7 @@ async fn post_form(client: &reqwest::Client, url: &str, body: String) -> (Status
 }
 
 /// The token inside a confirmation link.
-fn token_of(link: &str) -> String {
+pub(crate) fn token_of(link: &str) -> String {
     url::Url::parse(link)
         .unwrap()
         .query_pairs()
@@ -807,6 +811,7 @@ async fn expired_forged_and_malformed_confirmations_change_nothing() {
         categories: vec![],
         issued: now,
         expires: now + Duration::hours(48),
+        signup: None,
     });
     // One character of the sealed token changed (inside it, so it still decodes).
     let mut tampered = good.clone().into_bytes();
@@ -951,6 +956,7 @@ async fn forged_or_malformed_unsubscribe_tokens_change_nothing() {
         categories: vec![],
         issued: server.clock.now(),
         expires: server.clock.now() + Duration::hours(1),
+        signup: None,
     });
     for (token, expected) in [
         (forged.as_str(), StatusCode::FORBIDDEN),

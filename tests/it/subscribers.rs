@@ -233,3 +233,75 @@ fn a_write_killed_with_sigkill_leaves_every_record_readable() {
         }
     }
 }
+
+/// `add`, a changing `add`, `remove` and `import` leave their consent
+/// events; an old record without consent is shown (and exported) as it is.
+#[test]
+fn operator_commands_are_on_the_consent_record_and_old_records_show_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("list.yaml");
+    std::fs::write(&file, "- email: old@example.org\n  name: Old Reader\n").unwrap();
+    let ok = |args: &[&str]| {
+        let (out, stdout, stderr) = run(subs_cmd(&file).args(args));
+        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+        (stdout, stderr)
+    };
+    let (shown, note) = ok(&["show", "OLD@example.org"]);
+    assert_eq!(shown, "- email: old@example.org\n  name: Old Reader\n");
+    assert!(note.contains("no consent history"), "{note}");
+
+    ok(&["add", "ada@example.org", "--name", "Ada"]);
+    ok(&[
+        "add",
+        "ada@example.org",
+        "--cadence",
+        "weekly",
+        "--keywords",
+        "diffusion",
+    ]);
+    ok(&["remove", "ada@example.org"]);
+    let csv = dir.path().join("new.csv");
+    std::fs::write(&csv, "email,name\nbob@example.org,Bob\n").unwrap();
+    ok(&["import", csv.to_str().unwrap()]);
+
+    let ada = SubscriberStore::open(&file)
+        .unwrap()
+        .load()
+        .unwrap()
+        .get("ada@example.org")
+        .cloned()
+        .unwrap();
+    let consent = ada.consent.unwrap();
+    assert_eq!(consent.source, Some(hotpapers::model::Channel::Cli));
+    assert!(consent.confirmed_at.is_some());
+    let events: Vec<String> = consent
+        .events
+        .iter()
+        .map(|e| {
+            format!(
+                "{:?} {} {}",
+                e.event,
+                e.via.as_str(),
+                e.fields.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "Subscribed cli ",
+            "Changed cli cadence, keywords",
+            "Withdrawn cli "
+        ]
+    );
+    let (shown, _) = ok(&["show", "bob@example.org"]);
+    assert!(shown.contains("source: import"), "{shown}");
+    let (exported, _) = ok(&["export"]);
+    assert!(
+        exported
+            .starts_with("- email: old@example.org\n  name: Old Reader\n- email: ada@example.org"),
+        "{exported}"
+    );
+    let (_, stderr) = ok(&["export", "--format", "csv"]);
+    assert_eq!(stderr, "3 subscribers exported\n");
+}
