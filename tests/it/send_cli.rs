@@ -292,7 +292,7 @@ fn a_weekly_send_killed_with_sigkill_resumes_and_each_weekly_reader_gets_one_edi
     let counts = server.count_by_recipient();
     for i in 0..N {
         let email = format!("reader{i}@example.org");
-        let row = ledger.get(week.clone(), &email).unwrap().unwrap();
+        let row = ledger.get(week, &email).unwrap().unwrap();
         assert_eq!(row.state, State::Sent, "{email}");
         let n = counts.get(&email).copied().unwrap_or(0) as u32;
         assert!(n >= 1, "{email} never received the weekly edition");
