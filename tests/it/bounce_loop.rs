@@ -78,6 +78,7 @@ fn postfix_dsns_for_refused_readers_mark_exactly_the_hard_bounced_and_the_next_s
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let (_, list, _) = run(cmd(work.path()).args(["subscribers", "list"]));
     assert!(list.contains("dead@example.org\tbounced"), "{list}");
+    assert_eq!(last_channel(work.path(), "dead@example.org"), "bounce");
     assert!(
         list.contains("full@example.org\tactive"),
         "soft: kept\n{list}"
@@ -149,6 +150,17 @@ fn pipe(work: &Path, message: &str) -> (Option<i32>, String, String) {
     )
 }
 
+/// The channel of the reader's last consent event (`via:` in `subscribers show`).
+fn last_channel(work: &Path, email: &str) -> String {
+    let (_, shown, stderr) = run(cmd(work).args(["subscribers", "show", email]));
+    shown
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("via: "))
+        .next_back()
+        .unwrap_or_else(|| panic!("no consent event for {email}: {shown}{stderr}"))
+        .to_owned()
+}
+
 pub(crate) fn status_of(work: &Path, email: &str) -> String {
     let (_, list, _) = run(cmd(work).args(["subscribers", "list"]));
     list.lines()
@@ -184,6 +196,8 @@ fn a_mail_to_the_readers_mailto_unsubscribes_exactly_that_reader_and_a_forged_on
     assert!(stdout.contains("unsubscribed: ada@example.org"), "{stdout}");
     assert_eq!(status_of(work.path(), "ada@example.org"), "unsubscribed");
     assert_eq!(status_of(work.path(), "grace@example.org"), "active");
+    // The withdrawal is on record with its channel.
+    assert_eq!(last_channel(work.path(), "ada@example.org"), "mailto");
 }
 
 #[test]
@@ -210,6 +224,7 @@ Subject: Hot Papers 2021-02-19\r\nMessage-ID: <2021-02-19.x@hotpapers.example.or
     assert!(stdout.contains("complaint 1"), "{stdout}");
     assert_eq!(status_of(work.path(), "grace@example.org"), "unsubscribed");
     assert_eq!(status_of(work.path(), "ada@example.org"), "active");
+    assert_eq!(last_channel(work.path(), "grace@example.org"), "complaint");
     // The same report again changes and records nothing new.
     let (_, stdout, _) = pipe(work.path(), arf);
     assert!(stdout.contains("seen before"), "{stdout}");
