@@ -37,8 +37,10 @@ use crate::model::Digest;
 pub const INDEX_DIR: &str = ".search";
 /// The file naming the current index folder inside [`INDEX_DIR`].
 const CURRENT: &str = "CURRENT";
-/// Bumped when the schema or the analysis changes: a new index is built.
-const SCHEMA_VERSION: u32 = 1;
+/// Bumped when the schema or what is indexed changes (2: TeX indexed as its
+/// Unicode text): `days.tsv` of another version is not trusted, and a new
+/// index is built.
+const SCHEMA_VERSION: u32 = 2;
 /// The most hits one page shows.
 pub const PER_PAGE: usize = 10;
 /// The deepest page served (deep pages cost; nobody reads page 500).

@@ -206,27 +206,9 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
         .await
         .unwrap();
     // Categories come folded by arXiv group: open Computer Science, tick one.
-    browser
-        .find(Locator::Css("form.subscribe details summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("input[name=categories][value='cs.LG']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("form.subscribe button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form.subscribe details summary").await;
+    click(&browser, "input[name=categories][value='cs.LG']").await;
+    click(&browser, "form.subscribe button[type=submit]").await;
     assert_eq!(
         heading_after_navigation(&browser, "Check your inbox").await,
         "Check your inbox"
@@ -261,13 +243,7 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
         !subscribers_yaml(work).contains("reader@example.org"),
         "a GET must change nothing"
     );
-    browser
-        .find(Locator::Css("form.action button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form.action button").await;
     assert_eq!(
         heading_after_navigation(&browser, "You are subscribed").await,
         "You are subscribed"
@@ -298,13 +274,7 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
     assert_eq!(unsubscribe.len(), 1, "{header}");
     browser.goto(&unsubscribe[0]).await.unwrap();
     shot("4-unsubscribe").await;
-    browser
-        .find(Locator::Css("form.action button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form.action button").await;
     assert_eq!(
         heading_after_navigation(&browser, "You are unsubscribed").await,
         "You are unsubscribed"
@@ -315,13 +285,7 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
 
     // 4. A digest page from the archive, reached by a link on the front page.
     browser.goto(&site).await.unwrap();
-    browser
-        .find(Locator::Css("ul.days a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "ul.days a").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut path = String::new();
     while !path.ends_with("/2021-08-24/") && Instant::now() < deadline {
@@ -340,13 +304,7 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
         .send_keys("combinatorial optimization author:velickovic")
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("header form.search button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "header form.search button[type=submit]").await;
     assert_eq!(
         heading_after_navigation(&browser, "Search the archive").await,
         "Search the archive"
@@ -416,13 +374,7 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
     );
     // The front page links each feed's page, which build wrote for static hosting too.
     browser.goto(&site).await.unwrap();
-    browser
-        .find(Locator::Css("ul.feeds a[href='feeds/papers.html']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "ul.feeds a[href='feeds/papers.html']").await;
     assert_eq!(
         heading_after_navigation(&browser, "Hot Papers: every paper").await,
         "Hot Papers: every paper"
@@ -433,6 +385,17 @@ async fn a_reader_subscribes_confirms_and_unsubscribes_in_a_real_browser() {
 /// The page's `<h1>` once it reads `expected`, or whatever it reads after ten
 /// seconds: a click on a form button returns before the next page has loaded,
 /// so reading at once could see the old page.
+/// Clicks the first element `css` selects (there must be one).
+async fn click(browser: &fantoccini::Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css} cannot be clicked: {e}"));
+}
+
 async fn heading_after_navigation(browser: &fantoccini::Client, expected: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

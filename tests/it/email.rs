@@ -77,6 +77,15 @@ fn reader() -> Subscriber {
     s
 }
 
+/// What the reader Ada gets of `d`'s edition (she gets one).
+fn ada_copy(n: &Newsletter, d: &Digest) -> hotpapers::email::RenderedEmail {
+    n.edition(d)
+        .expect("the edition renders")
+        .render_for(&reader())
+        .expect("her copy renders")
+        .expect("her filter keeps papers")
+}
+
 /// The message side of an edition (`delivery::Mailer` around the renderer's
 /// letters), as `send` builds it.
 trait Messages {
@@ -144,24 +153,14 @@ fn header_names(block: &str) -> Vec<String> {
 #[test]
 fn text_part_of_the_sample_digest_matches_the_snapshot() {
     let n = newsletter(same);
-    let r = n
-        .edition(&digest("2021-03-19"))
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &digest("2021-03-19"));
     insta::assert_snapshot!("email_2021-03-19.txt", r.text);
 }
 
 #[test]
 fn html_part_of_the_sample_digest_matches_the_snapshot() {
     let n = newsletter(same);
-    let r = n
-        .edition(&digest("2021-03-19"))
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &digest("2021-03-19"));
     insta::assert_snapshot!("email_2021-03-19.html", r.html);
 }
 
@@ -336,12 +335,7 @@ fn long_subjects_are_shortened_at_a_word_to_78_characters() {
     d.papers[0].title = "An extraordinarily long paper title that goes on and on about \
                          transformers, diffusion, and everything in between"
         .to_owned();
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     assert!(r.subject.chars().count() <= SUBJECT_LIMIT, "{}", r.subject);
     assert!(r.subject.ends_with('…'));
     let kept = r.subject.trim_end_matches('…');
@@ -354,24 +348,14 @@ fn long_subjects_are_shortened_at_a_word_to_78_characters() {
     assert!(d.papers[0].title[kept.len() - "Hot Papers 2021-03-19: ".len()..].starts_with(' '));
     // A short one is kept whole.
     d.papers[0].title = "Short".to_owned();
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     assert_eq!(r.subject, "Hot Papers 2021-03-19: Short");
 }
 
 #[test]
 fn subject_template_can_be_set_in_the_settings() {
     let n = newsletter(|b| b.subject(Some("{{paper_count}} papers on {{date}}")));
-    let r = n
-        .edition(&digest("2021-03-19"))
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &digest("2021-03-19"));
     assert_eq!(r.subject, "16 papers on 2021-03-19");
 }
 
@@ -462,12 +446,7 @@ fn html_from_the_digest_is_escaped_in_the_html_part() {
     let mut d = digest("2021-03-19");
     d.papers[0].title = "<script>alert(1)</script> & <b>bold</b>".to_owned();
     d.papers[0].abstract_text = "x<img src=x onerror=alert(1)>".to_owned();
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     assert!(!r.html.contains("<script"));
     assert!(!r.html.contains("<img"));
     assert!(r
@@ -632,12 +611,7 @@ fn readers_sharing_a_filter_get_their_own_address_name_and_link() {
 #[test]
 fn html_is_a_600px_table_layout_with_dark_mode_and_no_remote_content() {
     let n = newsletter(same);
-    let r = n
-        .edition(&digest("2021-03-19"))
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &digest("2021-03-19"));
     let html = &r.html;
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<table role=\"presentation\""));
@@ -687,12 +661,7 @@ fn html_is_a_600px_table_layout_with_dark_mode_and_no_remote_content() {
 fn every_paper_shows_its_rank_links_authors_counts_abstract_and_tweet() {
     let n = newsletter(same);
     let d = digest("2021-03-19");
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     for p in &d.papers {
         let abs = p.canonical_url();
         assert!(r.html.contains(&format!("href=\"{abs}\"")), "{abs}");
@@ -719,12 +688,7 @@ fn every_paper_shows_its_rank_links_authors_counts_abstract_and_tweet() {
 fn text_lines_fit_72_columns_except_unbreakable_urls() {
     let n = newsletter(same);
     for day in ["2021-03-19", "2021-02-19", "2020-06-29"] {
-        let r = n
-            .edition(&digest(day))
-            .unwrap()
-            .render_for(&reader())
-            .unwrap()
-            .unwrap();
+        let r = ada_copy(&n, &digest(day));
         for line in r.text.lines() {
             if line.chars().count() > 72 {
                 let longest = line.split(' ').max_by_key(|w| w.chars().count()).unwrap();
@@ -808,12 +772,7 @@ fn templates_are_overridden_file_by_file() {
     std::fs::write(dir.path().join("index.html.tera"), "{{ nonsense").unwrap();
     let n = newsletter(|b| b.templates(dir.path()));
     let d = digest("2021-03-19");
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     assert!(r.subject.starts_with("Today: "), "{}", r.subject);
     let default = newsletter(|b| b.templates("/nonexistent/templates"));
     let r0 = default
@@ -1380,22 +1339,12 @@ fn one_email_holds_at_most_max_papers_and_says_how_many_more_are_on_the_site() {
     assert!(total > 600);
     let links = |max: usize| {
         let n = newsletter(|b| b.max_papers(max));
-        let r = n
-            .edition(&d)
-            .unwrap()
-            .render_for(&reader())
-            .unwrap()
-            .unwrap();
+        let r = ada_copy(&n, &d);
         r.text.matches("https://arxiv.org/abs/").count()
     };
     assert_eq!(links(25), 25 * links(1), "25 papers, each with its links");
     let n = newsletter(|b| b.max_papers(25usize));
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     let more = total - 25;
     assert!(
         r.text.contains(&format!(
@@ -1436,12 +1385,7 @@ fn in_w3m_the_html_part_opens_with_a_sentence_and_shows_no_markup_or_css() {
     let Some(w3m) = w3m() else { return };
     let n = newsletter(same);
     let d = digest("2021-03-19");
-    let r = n
-        .edition(&d)
-        .unwrap()
-        .render_for(&reader())
-        .unwrap()
-        .unwrap();
+    let r = ada_copy(&n, &d);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("email.html");
     std::fs::write(&file, &r.html).unwrap();
