@@ -11,8 +11,9 @@
 //! byte-identical for the same input.
 //!
 //! Tokens of the first format, `PAYLOAD.SIGNATURE` (the address in base64url
-//! and an HMAC-SHA256), are never issued any more but still accepted: a link
-//! in an email sent before the change must keep unsubscribing.
+//! and an HMAC-SHA256), are never issued any more but still accepted for
+//! unsubscribing: a link in an email sent before the change must keep
+//! working. No other purpose ever had such a token that is still valid.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -157,7 +158,7 @@ impl Signer {
                     aad: purpose,
                 },
             )
-            .unwrap_or_default();
+            .expect("XChaCha20-Poly1305 encrypts any payload into a Vec");
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(nonce);
         out.extend_from_slice(&sealed);
@@ -187,7 +188,10 @@ impl Signer {
                 )
                 .map_err(|_| TokenError::BadSignature);
         }
-        // The first format: PAYLOAD.SIGNATURE.
+        // The first format, PAYLOAD.SIGNATURE: unsubscribe links only.
+        if purpose != UNSUBSCRIBE {
+            return Err(TokenError::Malformed);
+        }
         let (payload, tag) = token.split_once('.').ok_or(TokenError::Malformed)?;
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
@@ -263,15 +267,10 @@ impl Signer {
             return Err(TokenError::Malformed);
         }
         let (body, tag) = bytes.split_at(body_len);
-        let full = self.mac(purpose, body).finalize().into_bytes();
         // Constant time, like every other comparison of a MAC here.
-        let mut diff = 0u8;
-        for (a, b) in full[..SHORT_MAC_LEN].iter().zip(tag) {
-            diff |= a ^ b;
-        }
-        if diff != 0 {
-            return Err(TokenError::BadSignature);
-        }
+        self.mac(purpose, body)
+            .verify_truncated_left(tag)
+            .map_err(|_| TokenError::BadSignature)?;
         Ok(body.to_vec())
     }
 
@@ -329,10 +328,13 @@ impl Signer {
     }
 
     /// The token for a double opt-in confirmation link.
+    ///
+    /// # Panics
+    /// Never: a claim of strings and numbers always serializes.
     #[must_use]
     pub fn confirm_token(&self, claim: &ConfirmClaim) -> String {
         // Serializing a struct of strings and integers to JSON cannot fail.
-        let payload = serde_json::to_vec(claim).unwrap_or_default();
+        let payload = serde_json::to_vec(claim).expect("a claim of strings and numbers serializes");
         self.seal(CONFIRM, &payload)
     }
 
@@ -488,6 +490,19 @@ mod tests {
     }
 
     /// Links in emails sent before tokens were sealed keep working.
+    #[test]
+    fn tokens_of_the_first_format_open_only_the_unsubscribe_page() {
+        let s = signer();
+        let payload = b"grace@example.org";
+        let tag = s.mac(PREFERENCES, payload).finalize().into_bytes();
+        let old = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        );
+        assert_eq!(s.verify_preferences(&old), Err(TokenError::Malformed));
+    }
+
     #[test]
     fn tokens_of_the_first_format_are_still_accepted() {
         let s = signer();
