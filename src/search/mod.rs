@@ -346,11 +346,17 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
             }
         }
     }
-    let name = wanted.folder_name();
-    let dir = root.join(&name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    // A folder of its own, never one that exists: an index updated in place
+    // keeps its first name, so the name of these days may be taken by the
+    // current index (or the one before it) that a reader has open.
+    let base = wanted.folder_name();
+    let mut name = base.clone();
+    let mut n = 0;
+    while root.join(&name).exists() {
+        n += 1;
+        name = format!("{base}-{n}");
     }
+    let dir = root.join(&name);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let (schema, f) = schema();
     let index = tantivy::Index::create_in_dir(&dir, schema).map_err(tantivy_error(&dir))?;
@@ -375,7 +381,13 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
             let file = entry.file_name();
             let file = file.to_string_lossy();
             if file.starts_with("index-") && !keep.contains(&Some(file.as_ref())) {
-                let _ = std::fs::remove_dir_all(entry.path());
+                if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                    // Only disk space is lost: the next build tries again.
+                    tracing::warn!(
+                        "could not remove the old index `{}`: {e}",
+                        entry.path().display()
+                    );
+                }
             }
         }
     }

@@ -408,3 +408,33 @@ fn serve_picks_up_a_rebuilt_index_without_a_restart() {
     let (_, _, body) = get(&url, "application/json");
     assert!(body.contains("\"id\":\"2102.09544\""), "{body}");
 }
+
+#[test]
+fn a_rebuild_back_to_earlier_days_never_takes_the_folder_of_the_current_index() {
+    let out = tempfile::tempdir().unwrap();
+    let archive = hotpapers::digest::load_archive(&fixture("corpus")).unwrap();
+    let all: Vec<_> = archive.iter().collect();
+    let one = &all[..1];
+    let two = &all[..2];
+    search::write_index(out.path(), one).unwrap();
+    let first = search::current_name(out.path()).unwrap();
+    // A day added: updated in place, in the folder named for the first day.
+    assert!(matches!(
+        search::write_index(out.path(), two).unwrap(),
+        search::Written::Updated { days: 1, .. }
+    ));
+    assert_eq!(search::current_name(out.path()).unwrap(), first);
+    let opened = Index::open(out.path()).unwrap();
+    // Back to the first day alone: most days changed, so a new index, whose
+    // days are named like the current folder; it must not be that folder.
+    assert!(matches!(
+        search::write_index(out.path(), one).unwrap(),
+        search::Written::New(_)
+    ));
+    let last = search::current_name(out.path()).unwrap();
+    assert_ne!(last, first);
+    // The index a reader had open is the one before: kept, whole.
+    assert!(out.path().join(".search").join(&first).is_dir());
+    assert_eq!(everything(&opened), fresh(two));
+    assert_eq!(everything(&Index::open(out.path()).unwrap()), fresh(one));
+}
