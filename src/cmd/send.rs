@@ -42,13 +42,11 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         )
     })?;
     // A digest file of the day that does not parse is not a day off.
-    let stem = day.format("%Y-%m-%d").to_string();
-    if let Some(broken) = archive.problems.iter().find(|p| {
-        p.path()
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(&stem))
-    }) {
+    if let Some(broken) = archive
+        .problems
+        .iter()
+        .find(|p| problem_day(p) == Some(day))
+    {
         return Err(anyhow!("the digest of {day} cannot be read: {broken}"));
     }
     let store = SubscriberStore::open(&config.subscribers)?;
@@ -91,6 +89,20 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     }
     let active = |v: &[Subscriber]| v.iter().filter(|s| s.is_active()).count() as u64;
     let (daily_due, weekly_due) = (active(&daily_readers), active(&weekly_readers));
+    // The weekly edition is sent once per week: a digest of the week that
+    // does not parse would be left out of it for good, so it stops the run.
+    if weekly_due > 0 {
+        let broken = archive
+            .problems
+            .iter()
+            .find(|p| problem_day(p).is_some_and(|d| week.contains(d)));
+        if let Some(broken) = broken {
+            return Err(anyhow!(
+                "the weekly edition of {} cannot be made: {broken}",
+                week.iso_key()
+            ));
+        }
+    }
     let weekly_has_papers = !weekly.digest().papers.is_empty();
     let total = if daily.is_some() { daily_due } else { 0 }
         + if weekly_has_papers { weekly_due } else { 0 };
@@ -154,7 +166,7 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let mut notes = Vec::new();
     match daily {
         Some(edition) => runs.push((
-            stem.clone(),
+            day.format("%Y-%m-%d").to_string(),
             sender_for(edition),
             daily_readers,
             daily_due,
@@ -374,4 +386,12 @@ impl Compose for EditionComposer {
     fn compose(&self, subscriber: &Subscriber) -> Result<Option<Outgoing>, ComposeError> {
         Ok(self.messages.message_for(subscriber, self.clock.now())?)
     }
+}
+
+/// The day a digest that failed to load is for, as its file name says
+/// (`2021-02-12.md`, `2021-02-12---Hot-Papers.md`): the title inside could
+/// not be read.
+fn problem_day(problem: &digest::DigestError) -> Option<chrono::NaiveDate> {
+    let name = problem.path().file_name()?.to_str()?;
+    chrono::NaiveDate::parse_from_str(name.get(..10)?, "%Y-%m-%d").ok()
 }

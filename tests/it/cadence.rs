@@ -310,3 +310,38 @@ fn a_digest_of_the_day_that_does_not_parse_is_not_a_day_off() {
     );
     assert!(smtp.received().is_empty());
 }
+
+#[test]
+fn a_broken_digest_of_the_week_stops_the_weekly_edition_but_not_another_days_daily() {
+    let dir = tempfile::tempdir().unwrap();
+    february_digests(&dir.path().join("digests"));
+    // Wednesday the 10th no longer parses; Friday the 12th is fine.
+    std::fs::write(
+        dir.path().join("digests/2021-02-10.md"),
+        "---\ntitle: [\n---\n",
+    )
+    .unwrap();
+    let smtp = SmtpServer::start(Behaviour::default());
+    std::fs::write(
+        dir.path().join("subscribers.yaml"),
+        "- email: weekly@example.org\n  cadence: weekly\n  weekday: friday\n",
+    )
+    .unwrap();
+    // Sent without that day, the week's edition would miss it for good.
+    let (code, stdout, stderr) = send(dir.path(), &smtp, day("2021-02-12"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the weekly edition of 2021-W06 cannot be made"),
+        "{stderr}"
+    );
+    assert!(smtp.received().is_empty());
+    // A daily reader on Thursday is not held up by Wednesday's file.
+    std::fs::write(
+        dir.path().join("subscribers.yaml"),
+        "- email: daily@example.org\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = send(dir.path(), &smtp, day("2021-02-11"));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(smtp.received().len(), 1);
+}
