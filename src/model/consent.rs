@@ -152,7 +152,7 @@ pub fn truncate_address(ip: IpAddr) -> String {
 pub fn clean_user_agent(ua: &str) -> Option<String> {
     let kept: String = ua
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !c.is_control() && !crate::text::is_unsafe_in_display(c))
         .take(MAX_USER_AGENT)
         .collect();
     let kept = kept.trim();

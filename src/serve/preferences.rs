@@ -114,7 +114,7 @@ impl FormValues {
     fn of(s: &Subscriber) -> Self {
         Self {
             cadence: s.cadence.as_str().to_owned(),
-            weekday: s.weekday.unwrap_or(Weekday::Friday).as_str().to_owned(),
+            weekday: s.weekday().as_str().to_owned(),
             categories: s.categories.iter().map(|c| c.as_str().to_owned()).collect(),
             max_papers: s.max_papers.map(|n| n.to_string()).unwrap_or_default(),
             min_retweets: s.min_retweets.map(|n| n.to_string()).unwrap_or_default(),
@@ -217,8 +217,13 @@ fn number(text: &str, min: u64, max: u64) -> Result<Option<u64>, ()> {
 fn alert_list(text: &str, what: &str, errors: &mut Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if line.chars().any(char::is_control) {
-            errors.push(format!("The {what} may not hold control characters."));
+        if line
+            .chars()
+            .any(|c| c.is_control() || crate::text::is_unsafe_in_display(c))
+        {
+            errors.push(format!(
+                "The {what} may not hold control characters or direction overrides."
+            ));
             return Vec::new();
         }
         if line.chars().count() > MAX_ALERT_CHARS {

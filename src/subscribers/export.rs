@@ -119,7 +119,7 @@ fn status_name(status: crate::model::SubscriberStatus) -> String {
 
 /// A cell a spreadsheet would read as a formula, made plain text.
 fn defuse(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@']) {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {
         cell.to_owned()

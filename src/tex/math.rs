@@ -32,7 +32,13 @@ pub(super) fn unicode(tex: &str) -> Option<String> {
 pub(super) fn mathml(tex: &str, display: bool) -> Option<String> {
     static CONVERTER: OnceLock<Option<math_core::LatexToMathML>> = OnceLock::new();
     let converter = CONVERTER
-        .get_or_init(|| math_core::LatexToMathML::new(math_core::MathCoreConfig::default()).ok())
+        .get_or_init(|| {
+            math_core::LatexToMathML::new(math_core::MathCoreConfig::default())
+                .inspect_err(|e| {
+                    tracing::error!("math-core did not start ({e:?}): formulas stay as TeX");
+                })
+                .ok()
+        })
         .as_ref()?;
     let display = if display {
         math_core::MathDisplay::Block
