@@ -1,5 +1,6 @@
-//! Content negotiation of the feeds: whether a request's `Accept` prefers an
-//! HTML page to the feed itself. Browsers put `text/html` first and reach a
+//! Content negotiation: whether a request's `Accept` prefers one type to
+//! another. For the feeds, whether it prefers an HTML page to the feed
+//! itself; for search, JSON to the results page. Browsers put `text/html` first and reach a
 //! feed type only through `*/*;q=0.8`; feed readers name the feed types, or
 //! send `*/*` or no `Accept` at all. Only a strict preference by quality
 //! values (RFC 9110 §12.5.1, the most specific range deciding) gets the page:
@@ -11,15 +12,22 @@ use mime::Mime;
 /// Whether `Accept` rates `text/html` above `feed_type`
 /// (`application/atom+xml`); false without an `Accept`.
 pub(crate) fn prefers_html(headers: &HeaderMap, feed_type: &str) -> bool {
+    prefers(headers, "text/html", feed_type)
+}
+
+/// Whether `Accept` rates `wanted` strictly above `over` (a tie, or no
+/// `Accept`, keeps `over`).
+pub(crate) fn prefers(headers: &HeaderMap, wanted: &str, over: &str) -> bool {
     let ranges = accepted(headers);
     if ranges.is_empty() {
         return false;
     }
-    quality(&ranges, "text", "html") > feed_quality(&ranges, feed_type)
+    type_quality(&ranges, wanted) > type_quality(&ranges, over)
 }
 
-fn feed_quality(ranges: &[(Mime, f32)], feed_type: &str) -> f32 {
-    let essence = feed_type.split(';').next().unwrap_or_default().trim();
+/// The quality of a media type (parameters ignored).
+fn type_quality(ranges: &[(Mime, f32)], media_type: &str) -> f32 {
+    let essence = media_type.split(';').next().unwrap_or_default().trim();
     match essence.split_once('/') {
         Some((type_, subtype)) => quality(ranges, type_, subtype),
         None => 0.0,
@@ -71,6 +79,21 @@ fn quality(ranges: &[(Mime, f32)], type_: &str, subtype: &str) -> f32 {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn search_gets_json_only_when_it_is_rated_above_html() {
+        let json = |accept: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+            super::prefers(&headers, "application/json", "text/html")
+        };
+        assert!(json("application/json"));
+        assert!(json("application/json, text/html;q=0.5"));
+        // By quality, not by order: listed first but rated lower.
+        assert!(!json("application/json;q=0.1, text/html"));
+        assert!(!json("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert!(!json("*/*"));
+    }
 
     fn prefers(accept: Option<&str>) -> bool {
         let mut headers = HeaderMap::new();

@@ -71,17 +71,9 @@ struct JsonError<'a> {
     error: String,
 }
 
+/// JSON when `Accept` rates it above HTML (by quality values), else the page.
 fn wants_json(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let position = |media: &str| accept.find(media);
-    match (position("application/json"), position("text/html")) {
-        (Some(_), None) => true,
-        (Some(j), Some(h)) => j < h,
-        _ => false,
-    }
+    super::negotiate::prefers(headers, "application/json", "text/html")
 }
 
 fn with_headers(status: StatusCode, content_type: &'static str, body: String) -> Response {
