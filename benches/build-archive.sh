@@ -22,8 +22,11 @@ N=${1:-2940}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/hotpapers
+# BIN=path/to/hotpapers times another build (an older one, for "before").
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=${CARGO_TARGET_DIR:-target}/release/hotpapers
+fi
 
 VENV=target/bench-venv
 if [ ! -x "$VENV/bin/hugo" ]; then

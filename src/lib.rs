@@ -5,8 +5,9 @@
 //! `digest` (files → [`model::Digest`]) → `feed` | `site` | `email` (renderers
 //! that return values) → `delivery` (who is due, the messages, SMTP or the
 //! outbox, retries, bounces, with the `ledger` as the exactly-once record).
-//! `subscribers` holds the mailing list; `cmd` wires the stages for each
-//! subcommand and is the only layer doing I/O.
+//! `subscribers` holds the mailing list; `build` runs the site's stages
+//! over the archive, reusing what the last build left; `cmd` wires the
+//! stages for each subcommand and does the rest of the I/O.
 //! Beside the flow: `templates` is the one template loader the renderers share,
 //! `html` the one HTML escaper and the tweet sanitizer, and `cite` a paper as
 //! BibTeX and `COinS`, `tex` the TeX of abstracts and titles as HTML
@@ -27,6 +28,7 @@
 
 pub mod atomic;
 pub mod bounces;
+pub mod build;
 pub mod cite;
 pub mod cli;
 pub mod clock;

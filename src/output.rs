@@ -20,6 +20,23 @@ use crate::atomic::{self, NewFileMode};
 /// When the folder cannot be created or the file cannot be read, written or
 /// renamed.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    write_changed(path, bytes, atomic::replace)
+}
+
+/// [`write_if_changed`] with [`atomic::replace_deferred`]: durable once the
+/// caller has called [`atomic::sync_filesystem`].
+///
+/// # Errors
+/// As [`write_if_changed`].
+pub fn write_if_changed_deferred(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    write_changed(path, bytes, atomic::replace_deferred)
+}
+
+fn write_changed(
+    path: &Path,
+    bytes: &[u8],
+    replace: fn(&Path, &[u8], NewFileMode) -> io::Result<()>,
+) -> io::Result<bool> {
     let unchanged = match fs::metadata(path) {
         Ok(meta) => meta.is_file() && meta.len() == bytes.len() as u64 && fs::read(path)? == bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
@@ -28,7 +45,7 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     if unchanged {
         return Ok(false);
     }
-    atomic::replace(path, bytes, NewFileMode::Public)?;
+    replace(path, bytes, NewFileMode::Public)?;
     Ok(true)
 }
 

@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 
 use handlebars::{Handlebars, RenderError, RenderErrorReason};
 use serde::Serialize;
+use sha2::Digest as _;
 
 /// A template that does not load, parse or render.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +201,9 @@ pub struct Templates {
     sources: Vec<(&'static str, String)>,
     /// `feed.xsl` when the set has it.
     stylesheet: Option<Cow<'static, [u8]>>,
+    /// SHA-256 of every template's name and source: what a build's cache
+    /// is made with.
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Templates {
@@ -266,6 +270,7 @@ impl Templates {
         text.register_helper("thousands", Box::new(thousands));
         let mut sources = Vec::with_capacity(SPECS.len());
         let mut stylesheet = None;
+        let mut fingerprint = sha2::Sha256::new();
         for spec in SPECS.iter().filter(|s| sets.contains(&s.set)) {
             let path = dir.join(spec.file);
             let subject = subject.filter(|_| spec.name == EMAIL_SUBJECT);
@@ -284,6 +289,10 @@ impl Templates {
                     Err(source) => return Err(TemplateError::Read { path, source }),
                 }
             };
+            for part in [spec.name.as_bytes(), &source] {
+                fingerprint.update((part.len() as u64).to_le_bytes());
+                fingerprint.update(part);
+            }
             let registry = match spec.kind {
                 Kind::Verbatim => {
                     stylesheet = Some(source);
@@ -321,7 +330,15 @@ impl Templates {
             text,
             sources,
             stylesheet,
+            fingerprint: hex::encode(fingerprint.finalize()),
         })
+    }
+
+    /// A fingerprint of every template of the set (names and sources): equal
+    /// for two sets that render the same.
+    #[must_use]
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Renders an HTML template.

@@ -88,7 +88,22 @@ pub fn display_text(text: &str) -> Cow<'_, str> {
 /// The first forbidden character of `text` and its byte offset.
 #[must_use]
 pub fn first_forbidden(text: &str) -> Option<(usize, char)> {
-    text.char_indices().find(|&(_, c)| is_forbidden(c))
+    // Only these bytes can start a forbidden character: ASCII controls,
+    // and the lead bytes of U+0080–U+009F (C2), U+FDD0–U+FDEF and U+FFFE/F
+    // (EF), and the planes' last two (F0–F4). Each is a character boundary,
+    // so whole feeds are checked at the speed of a byte scan.
+    let may_start = |b: u8| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xEF || b >= 0xF0;
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = bytes[from..].iter().position(|&b| may_start(b)) {
+        let start = from + at;
+        let c = text[start..].chars().next()?;
+        if is_forbidden(c) {
+            return Some((start, c));
+        }
+        from = start + c.len_utf8();
+    }
+    None
 }
 
 /// `U+0001, U+FFFE`: the distinct characters of `text` that `matches`
@@ -161,5 +176,23 @@ mod tests {
             "U+0001, U+FFFE"
         );
         assert_eq!(first_forbidden("ab\u{FFFF}"), Some((2, '\u{FFFF}')));
+    }
+
+    #[test]
+    fn the_byte_scan_finds_what_a_scan_of_every_character_finds() {
+        let naive = |t: &str| t.char_indices().find(|&(_, c)| is_forbidden(c));
+        let mut text = String::new();
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            text.clear();
+            text.push_str("aé€");
+            text.push(c);
+            text.push('z');
+            assert_eq!(
+                first_forbidden(&text),
+                naive(&text),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
     }
 }

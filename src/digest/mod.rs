@@ -40,6 +40,14 @@ pub struct ParsedDigest {
 /// When the file cannot be read, is too large, is binary, or does not follow
 /// the format; the error names the file and line.
 pub fn read_digest(path: &Path) -> Result<ParsedDigest, DigestError> {
+    parse_bytes(path, &read_digest_bytes(path)?)
+}
+
+/// The bytes of a digest file, refused when it is larger than any digest.
+///
+/// # Errors
+/// When the file cannot be read or is too large.
+pub fn read_digest_bytes(path: &Path) -> Result<Vec<u8>, DigestError> {
     let io = |source| DigestError::Io {
         path: path.to_owned(),
         source,
@@ -54,8 +62,7 @@ pub fn read_digest(path: &Path) -> Result<ParsedDigest, DigestError> {
             ),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    parse_bytes(path, &bytes)
+    std::fs::read(path).map_err(io)
 }
 
 /// Parses the bytes of a digest: decode, repair mojibake, parse.

@@ -84,7 +84,12 @@ pub(super) fn category(
     let site = set.site;
     let path = category_path(category);
     let entries: Vec<Entry> = papers.iter().map(|p| paper_entry(p, &path, site)).collect();
-    let updated = newest(&entries);
+    // A category with no paper in the window changed when the window moved.
+    let updated = if entries.is_empty() {
+        set.newest()
+    } else {
+        newest(&entries)
+    };
     let mut feed = feed(
         site,
         &path,

@@ -136,6 +136,9 @@ pub struct FeedSet<'a> {
     digest_html: Vec<String>,
     /// Every paper of the window, most recently trending first.
     papers: Vec<PaperEntry<'a>>,
+    /// Categories of the whole archive that get a feed even with no paper
+    /// in the window ([`FeedSet::with_archive_categories`]).
+    archive_categories: Vec<Category>,
 }
 
 impl<'a> FeedSet<'a> {
@@ -167,13 +170,32 @@ impl<'a> FeedSet<'a> {
             digests,
             digest_html,
             papers,
+            archive_categories: Vec::new(),
         })
     }
 
-    /// Every category that occurs, with its papers (most recent first).
+    /// Gives every category of the archive its feed, empty when none of its
+    /// papers is in the window: a category page links its feed, and a
+    /// reader's feed of a rare category stays where it was (and a build
+    /// writes the same files whatever came before it).
     #[must_use]
-    pub fn categories(&self) -> BTreeMap<&'a Category, Vec<&PaperEntry<'a>>> {
-        let mut map: BTreeMap<&'a Category, Vec<&PaperEntry<'a>>> = BTreeMap::new();
+    pub fn with_archive_categories(
+        mut self,
+        categories: impl IntoIterator<Item = Category>,
+    ) -> Self {
+        self.archive_categories = categories.into_iter().collect();
+        self
+    }
+
+    /// Every category with a feed (of the window and of the archive), with
+    /// its papers in the window (most recent first).
+    #[must_use]
+    pub fn categories(&self) -> BTreeMap<&Category, Vec<&PaperEntry<'a>>> {
+        let mut map: BTreeMap<&Category, Vec<&PaperEntry<'a>>> = self
+            .archive_categories
+            .iter()
+            .map(|c| (c, Vec::new()))
+            .collect();
         for entry in &self.papers {
             for c in &entry.paper.categories {
                 let list = map.entry(c).or_default();

@@ -163,7 +163,8 @@ pub fn tex_words(text: &str) -> String {
 /// The fingerprint of one day's papers in the index: every field it
 /// indexes, fed to SHA-256 as it is (no copy of the digest is made). A day
 /// of the same fingerprint needs no reindexing.
-fn day_fingerprint(d: &Digest) -> String {
+#[must_use]
+pub fn day_fingerprint(d: &Digest) -> String {
     let mut h = Sha256::new();
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
@@ -204,16 +205,6 @@ struct Manifest {
 const MANIFEST: &str = "days.tsv";
 
 impl Manifest {
-    fn of(digests: &[&Digest]) -> Self {
-        use rayon::prelude::*;
-        Self {
-            days: digests
-                .par_iter()
-                .map(|d| (day_number(d.date), day_fingerprint(d)))
-                .collect(),
-        }
-    }
-
     /// The manifest of the index in `dir`; `None` if missing, unreadable or
     /// of another schema (the index is then rebuilt).
     fn read(dir: &Path) -> Option<Self> {
@@ -309,7 +300,28 @@ pub enum Written {
 /// instead of updating the current one (a fresh one is compact).
 const REBUILD_SHARE: f64 = 0.5;
 
-/// Writes the index of `digests` under `out/.search/`.
+/// Writes the index of `digests` under `out/.search/`: [`plan_index`] from
+/// their fingerprints, then each day it asks for, then [`IndexUpdate::finish`].
+///
+/// # Errors
+/// When the folder cannot be written or tantivy fails.
+pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchError> {
+    use rayon::prelude::*;
+    let days: Vec<(chrono::NaiveDate, String)> = digests
+        .par_iter()
+        .map(|d| (d.date, day_fingerprint(d)))
+        .collect();
+    let papers = digests.iter().map(|d| d.papers.len()).sum();
+    let update = plan_index(out, days, papers)?;
+    for digest in digests {
+        if update.needs(digest.date) {
+            update.add(digest)?;
+        }
+    }
+    update.finish()
+}
+
+/// A search index being brought up to date by a build.
 ///
 /// The daily case is cheap: the current index's manifest names the
 /// fingerprint of every day it holds, and only the days that differ are
@@ -319,29 +331,85 @@ const REBUILD_SHARE: f64 = 0.5;
 /// folder and made current by replacing `CURRENT` atomically; older
 /// folders are removed but the one before (a reader may still have it open).
 ///
+/// [`IndexUpdate::add`] takes `&self`, so the days can be fed from the
+/// threads that render them, each digest dropped once added.
+pub struct IndexUpdate {
+    out: PathBuf,
+    wanted: Manifest,
+    papers: usize,
+    job: Job,
+}
+
+enum Job {
+    Unchanged,
+    InPlace {
+        dir: PathBuf,
+        writer: tantivy::IndexWriter<TantivyDocument>,
+        fields: Fields,
+        days: Vec<u64>,
+    },
+    New {
+        dir: PathBuf,
+        name: String,
+        previous: Option<String>,
+        writer: tantivy::IndexWriter<TantivyDocument>,
+        fields: Fields,
+    },
+}
+
+/// Plans the index of an archive whose days have these fingerprints
+/// ([`day_fingerprint`]) and `papers` papers in all: which days must be
+/// (re)indexed, and where.
+///
 /// # Errors
-/// When the folder cannot be written or tantivy fails.
-pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchError> {
-    let wanted = Manifest::of(digests);
-    let papers = digests.iter().map(|d| d.papers.len()).sum();
+/// When the index folder cannot be read or made, or tantivy fails.
+pub fn plan_index(
+    out: &Path,
+    days: impl IntoIterator<Item = (chrono::NaiveDate, String)>,
+    papers: usize,
+) -> Result<IndexUpdate, SearchError> {
+    let wanted = Manifest {
+        days: days
+            .into_iter()
+            .map(|(day, hash)| (day_number(day), hash))
+            .collect(),
+    };
     let root = out.join(INDEX_DIR);
-    let current_file = root.join(CURRENT);
     let previous = current_name(out);
+    let plan = |job| IndexUpdate {
+        out: out.to_owned(),
+        wanted: Manifest::default(),
+        papers,
+        job,
+    };
     if let Some(current) = previous.as_deref() {
         let dir = root.join(current);
         if let Some(held) = Manifest::read(&dir) {
             let changed = held.changed_days(&wanted);
             if changed.is_empty() {
-                return Ok(Written::Unchanged(papers));
+                return Ok(IndexUpdate {
+                    wanted,
+                    ..plan(Job::Unchanged)
+                });
             }
             #[allow(clippy::cast_precision_loss)] // day counts are far below 2^52
             let share = changed.len() as f64 / wanted.days.len().max(1) as f64;
             if share <= REBUILD_SHARE {
-                update_in_place(&dir, digests, &changed)?;
-                wanted.write(&dir)?;
-                return Ok(Written::Updated {
-                    days: changed.len(),
-                    papers,
+                let index = tantivy::Index::open_in_dir(&dir).map_err(tantivy_error(&dir))?;
+                register_tokenizers(&index);
+                let (_, fields) = schema();
+                let writer = writer(&index, &dir)?;
+                for &day in &changed {
+                    writer.delete_term(tantivy::Term::from_field_u64(fields.day, day));
+                }
+                return Ok(IndexUpdate {
+                    wanted,
+                    ..plan(Job::InPlace {
+                        dir,
+                        writer,
+                        fields,
+                        days: changed,
+                    })
                 });
             }
         }
@@ -358,40 +426,125 @@ pub fn write_index(out: &Path, digests: &[&Digest]) -> Result<Written, SearchErr
     }
     let dir = root.join(&name);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let (schema, f) = schema();
+    let (schema, fields) = schema();
     let index = tantivy::Index::create_in_dir(&dir, schema).map_err(tantivy_error(&dir))?;
     register_tokenizers(&index);
-    let mut writer = writer(&index, &dir)?;
-    for digest in digests {
-        add_day(&mut writer, f, digest, &dir)?;
+    let writer = writer(&index, &dir)?;
+    Ok(IndexUpdate {
+        wanted,
+        ..plan(Job::New {
+            dir,
+            name,
+            previous,
+            writer,
+            fields,
+        })
+    })
+}
+
+impl IndexUpdate {
+    /// Whether the papers of `day` must be given to [`IndexUpdate::add`].
+    #[must_use]
+    pub fn needs(&self, day: chrono::NaiveDate) -> bool {
+        let day = day_number(day);
+        match &self.job {
+            Job::Unchanged => false,
+            Job::InPlace { days, .. } => days.binary_search(&day).is_ok(),
+            Job::New { .. } => self.wanted.days.contains_key(&day),
+        }
     }
-    writer.commit().map_err(tantivy_error(&dir))?;
-    writer.wait_merging_threads().map_err(tantivy_error(&dir))?;
-    wanted.write(&dir)?;
-    crate::atomic::replace(
-        &current_file,
-        format!("{name}\n").as_bytes(),
-        crate::atomic::NewFileMode::Public,
-    )
-    .map_err(io(&current_file))?;
-    // Keep the new one and the one before it.
-    let keep = [Some(name.as_str()), previous.as_deref()];
-    if let Ok(listing) = std::fs::read_dir(&root) {
-        for entry in listing.filter_map(Result::ok) {
-            let file = entry.file_name();
-            let file = file.to_string_lossy();
-            if file.starts_with("index-") && !keep.contains(&Some(file.as_ref())) {
-                if let Err(e) = std::fs::remove_dir_all(entry.path()) {
-                    // Only disk space is lost: the next build tries again.
-                    tracing::warn!(
-                        "could not remove the old index `{}`: {e}",
-                        entry.path().display()
-                    );
-                }
+
+    /// Indexes the papers of a day [`IndexUpdate::needs`]; any other day is
+    /// left alone.
+    ///
+    /// # Errors
+    /// When tantivy refuses the documents.
+    pub fn add(&self, digest: &Digest) -> Result<(), SearchError> {
+        if !self.needs(digest.date) {
+            return Ok(());
+        }
+        match &self.job {
+            Job::Unchanged => Ok(()),
+            Job::InPlace {
+                dir,
+                writer,
+                fields,
+                ..
+            }
+            | Job::New {
+                dir,
+                writer,
+                fields,
+                ..
+            } => add_day(writer, *fields, digest, dir),
+        }
+    }
+
+    /// Commits what was added and makes it current.
+    ///
+    /// # Errors
+    /// When tantivy fails or a file of the index cannot be written.
+    pub fn finish(self) -> Result<Written, SearchError> {
+        let papers = self.papers;
+        match self.job {
+            Job::Unchanged => Ok(Written::Unchanged(papers)),
+            Job::InPlace {
+                dir,
+                mut writer,
+                days,
+                ..
+            } => {
+                writer.commit().map_err(tantivy_error(&dir))?;
+                writer.wait_merging_threads().map_err(tantivy_error(&dir))?;
+                self.wanted.write(&dir)?;
+                Ok(Written::Updated {
+                    days: days.len(),
+                    papers,
+                })
+            }
+            Job::New {
+                dir,
+                name,
+                previous,
+                mut writer,
+                ..
+            } => {
+                writer.commit().map_err(tantivy_error(&dir))?;
+                writer.wait_merging_threads().map_err(tantivy_error(&dir))?;
+                self.wanted.write(&dir)?;
+                let root = self.out.join(INDEX_DIR);
+                let current_file = root.join(CURRENT);
+                crate::atomic::replace(
+                    &current_file,
+                    format!("{name}\n").as_bytes(),
+                    crate::atomic::NewFileMode::Public,
+                )
+                .map_err(io(&current_file))?;
+                remove_old_indexes(&root, [name.as_str(), previous.as_deref().unwrap_or("")]);
+                Ok(Written::New(papers))
             }
         }
     }
-    Ok(Written::New(papers))
+}
+
+/// Removes the index folders but `keep` (the new one and the one before it).
+fn remove_old_indexes(root: &Path, keep: [&str; 2]) {
+    let Ok(listing) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in listing.filter_map(Result::ok) {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with("index-") && !keep.contains(&file.as_ref()) {
+            if let Err(e) = std::fs::remove_dir_all(entry.path()) {
+                // Only disk space is lost: the next build tries again.
+                tracing::warn!(
+                    "could not remove the old index `{}`: {e}",
+                    entry.path().display()
+                );
+            }
+        }
+    }
 }
 
 fn writer(
@@ -403,29 +556,9 @@ fn writer(
         .map_err(tantivy_error(dir))
 }
 
-/// Replaces the papers of `days` in the index in `dir` by those `digests`
-/// have for them (none for a day that is gone), in one commit.
-fn update_in_place(dir: &Path, digests: &[&Digest], days: &[u64]) -> Result<(), SearchError> {
-    let index = tantivy::Index::open_in_dir(dir).map_err(tantivy_error(dir))?;
-    register_tokenizers(&index);
-    let (_, f) = schema();
-    let mut writer = writer(&index, dir)?;
-    for &day in days {
-        writer.delete_term(tantivy::Term::from_field_u64(f.day, day));
-    }
-    for digest in digests {
-        if days.binary_search(&day_number(digest.date)).is_ok() {
-            add_day(&mut writer, f, digest, dir)?;
-        }
-    }
-    writer.commit().map_err(tantivy_error(dir))?;
-    writer.wait_merging_threads().map_err(tantivy_error(dir))?;
-    Ok(())
-}
-
 /// Adds one document per paper of `digest`.
 fn add_day(
-    writer: &mut tantivy::IndexWriter<TantivyDocument>,
+    writer: &tantivy::IndexWriter<TantivyDocument>,
     f: Fields,
     digest: &Digest,
     dir: &Path,

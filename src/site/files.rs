@@ -5,9 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::archive::{archive_days, category_names};
+use super::{CategoryIndex, DaySummary};
 use crate::config::SiteSettings;
-use crate::model::Digest;
 
 /// One file to write: a path relative to the output folder and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +21,14 @@ pub struct SiteFile {
 const FAVICON_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#b31b1b"/><path d="M4 3h6l2 2v8H4z" fill="#fff"/><path d="M6 7h4M6 9h4M6 11h3" stroke="#b31b1b" stroke-width="1"/></svg>
 "##;
 
-/// `robots.txt`, `sitemap.xml`, `favicon.svg` and `favicon.ico` for `archive`.
+/// `robots.txt`, `sitemap.xml`, `favicon.svg` and `favicon.ico` for the
+/// archive of `days` (oldest first, one per day) and its `categories`.
 #[must_use]
-pub fn site_files(archive: &[&Digest], site: &SiteSettings) -> Vec<SiteFile> {
+pub fn site_files(
+    days: &[DaySummary],
+    categories: &CategoryIndex<'_>,
+    site: &SiteSettings,
+) -> Vec<SiteFile> {
     vec![
         SiteFile {
             path: "robots.txt".to_owned(),
@@ -32,7 +36,7 @@ pub fn site_files(archive: &[&Digest], site: &SiteSettings) -> Vec<SiteFile> {
         },
         SiteFile {
             path: "sitemap.xml".to_owned(),
-            bytes: sitemap(archive, site).into_bytes(),
+            bytes: sitemap(days, categories, site).into_bytes(),
         },
         SiteFile {
             path: "favicon.svg".to_owned(),
@@ -69,8 +73,7 @@ fn robots(site: &SiteSettings) -> String {
 }
 
 /// Every page of the archive, with each day's page dated by its digest.
-fn sitemap(archive: &[&Digest], site: &SiteSettings) -> String {
-    let days = archive_days(archive);
+fn sitemap(days: &[DaySummary], categories: &CategoryIndex<'_>, site: &SiteSettings) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
@@ -91,8 +94,8 @@ fn sitemap(archive: &[&Digest], site: &SiteSettings) -> String {
         let day = digest.date.format("%Y-%m-%d").to_string();
         url(site.link(&format!("{day}/")), Some(day));
     }
-    for name in category_names(&days) {
-        url(site.link(&format!("categories/{name}/")), None);
+    for page in categories.pages() {
+        url(site.link(&page.href()), None);
     }
     out.push_str("</urlset>\n");
     out

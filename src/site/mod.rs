@@ -20,6 +20,7 @@ mod archive;
 mod feeds;
 mod files;
 mod search;
+mod summary;
 
 use std::borrow::Cow;
 
@@ -28,10 +29,14 @@ use serde::Serialize;
 use crate::config::SiteSettings;
 use crate::templates::{self, TemplateError, Templates};
 
-pub use archive::render_pages;
+pub use archive::{
+    archive_wide_pages, bibliography_path, category_page, day_page, day_page_path, render_pages,
+    CategoryEntry, CategoryIndex, CategoryPage, CATEGORY_LATEST,
+};
 pub use feeds::{feed_page_path, render_feed_pages, FEED_PAGES_DIR};
 pub use files::{site_files, SiteFile};
 pub use search::{render_search, search_href, SearchPage};
+pub use summary::{DaySummary, PaperSummary};
 
 use crate::model::Digest;
 
@@ -67,13 +72,17 @@ pub struct Bibliography {
 pub fn render_bibliographies(archive: &[&Digest]) -> Vec<Bibliography> {
     archive::archive_days(archive)
         .into_iter()
-        .filter_map(|digest| {
-            archive::bibliography_path(digest).map(|path| Bibliography {
-                path,
-                text: crate::cite::bibliography(digest),
-            })
-        })
+        .filter_map(render_bibliography)
         .collect()
+}
+
+/// A day's `papers.bib`; none for a day without papers.
+#[must_use]
+pub fn render_bibliography(digest: &Digest) -> Option<Bibliography> {
+    archive::day_bibliography_path(digest).map(|path| Bibliography {
+        path,
+        text: crate::cite::bibliography(digest),
+    })
 }
 
 /// A feed link in the head (autodiscovery) and the footer.

@@ -760,11 +760,11 @@ fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
-            // The search index (`.search/`) is `serve`'s, not a published file.
-            if path
-                .file_name()
-                .is_some_and(|n| n == hotpapers::search::INDEX_DIR)
-            {
+            // The search index (`.search/`) is `serve`'s and the build's
+            // cache (`.build/`) the next build's, not published files.
+            if path.file_name().is_some_and(|n| {
+                n == hotpapers::search::INDEX_DIR || n == hotpapers::build::cache::CACHE_DIR
+            }) {
                 continue;
             }
             if path.is_dir() {

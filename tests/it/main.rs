@@ -20,6 +20,7 @@
 
 mod bounce_loop;
 mod bounces;
+mod build;
 mod cadence;
 mod digest;
 mod dovecot;

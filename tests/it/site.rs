@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use chrono::Datelike as _;
 use hotpapers::cite;
 use hotpapers::config::Config;
 use hotpapers::digest::{load_archive, parse_bytes};
@@ -969,4 +970,79 @@ fn issue_17_every_feed_has_a_page_with_its_address_reader_links_and_latest_entri
         assert!(!p.html.contains("<script"), "{}", p.path);
     }
     assert_eq!(feed_pages().0, pages, "the same bytes every time");
+}
+
+#[test]
+fn a_category_with_more_papers_than_its_page_shows_lists_them_by_year() {
+    let archive = corpus();
+    let pages = pages(&archive);
+    let entries = |doc: &Html| {
+        doc.select(&Selector::parse("ul.entries > li > a").unwrap())
+            .filter_map(|a| a.value().attr("href").map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let papers_in = |name: &str, year: Option<i32>| {
+        archive
+            .iter()
+            .filter(|d| year.is_none_or(|y| d.date.year() == y))
+            .flat_map(|d| d.papers.iter())
+            .flat_map(|p| p.categories.iter())
+            .filter(|c| c.as_str() == name)
+            .count()
+    };
+    // cs.LG has more papers than a page shows.
+    let total = papers_in("cs.LG", None);
+    assert!(total > hotpapers::site::CATEGORY_LATEST, "{total}");
+    let front = page(&pages, "categories/cs.LG/index.html");
+    let newest = entries(&front);
+    assert_eq!(newest.len(), hotpapers::site::CATEGORY_LATEST);
+    assert!(
+        front.html().contains(&format!("{total} papers in")),
+        "the whole count is given"
+    );
+    let years: Vec<String> = front
+        .select(&Selector::parse("nav a").unwrap())
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    assert_eq!(years, ["2021/", "2020/"], "newest year first");
+    let mut listed = Vec::new();
+    for (href, year) in years.iter().zip([2021, 2020]) {
+        let doc = page(&pages, &format!("categories/cs.LG/{href}index.html"));
+        let of_year = entries(&doc);
+        assert_eq!(of_year.len(), papers_in("cs.LG", Some(year)), "{year}");
+        // Links from three folders down still reach the day pages.
+        assert!(of_year
+            .iter()
+            .all(|h| h.starts_with(&format!("../../../{year}-"))));
+        assert!(attr(&doc, "a[href='../../../categories/cs.LG/']", "href").is_some());
+        listed.extend(of_year);
+    }
+    assert_eq!(
+        listed.len(),
+        total,
+        "every paper is on the page of its year"
+    );
+    // The front page's newest are the first of the years' lists.
+    let rebased: Vec<String> = listed[..newest.len()]
+        .iter()
+        .map(|h| h.replacen("../../../", "../../", 1))
+        .collect();
+    assert_eq!(rebased, newest);
+    // A small category lists everything on its own page, with no years.
+    let small = archive
+        .iter()
+        .flat_map(|d| d.papers.iter())
+        .flat_map(|p| p.categories.iter())
+        .map(|c| c.as_str().to_owned())
+        .find(|c| papers_in(c, None) <= hotpapers::site::CATEGORY_LATEST)
+        .unwrap();
+    let doc = page(&pages, &format!("categories/{small}/index.html"));
+    assert_eq!(entries(&doc).len(), papers_in(&small, None));
+    assert!(doc
+        .select(&Selector::parse("nav").unwrap())
+        .next()
+        .is_none());
+    assert!(!pages
+        .iter()
+        .any(|p| p.path.starts_with(&format!("categories/{small}/2"))));
 }
