@@ -1,4 +1,4 @@
-//! What a build leaves for the next one, in `OUT/.build/cache.json`: each
+//! What a build leaves for the next one, in `OUT/.build/cache`: each
 //! digest file's stamp, hash and summary, and each output file's inputs key
 //! and stamp. With it, a build parses only the files that changed and
 //! renders only the pages whose inputs changed; without it (first build,
@@ -16,13 +16,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Digest;
 use crate::site::DaySummary;
 
 /// Where in the output folder the cache lives (a dot folder, never served).
 pub const CACHE_DIR: &str = ".build";
-const CACHE_FILE: &str = "cache.json";
-/// Bumped when what the cache holds changes.
-const CACHE_VERSION: u32 = 1;
+const CACHE_FILE: &str = "cache";
+/// The file's first bytes: what it is and its layout's version (bumped when
+/// what the cache holds changes). The rest is postcard, which is not
+/// self-describing, so a file of another version is never decoded.
+const MAGIC: &[u8] = b"hotpapers build cache 1\n";
 /// A file whose change time is this close to the previous build's start may
 /// have changed again within the file system's clock tick without its stamp
 /// showing it; its content hash is compared instead.
@@ -115,7 +118,6 @@ pub struct CachedOutput {
 /// The whole cache.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Cache {
-    version: u32,
     /// Program, templates and settings it was made with.
     fingerprint: String,
     /// When the build that wrote it started.
@@ -124,6 +126,20 @@ pub struct Cache {
     pub digests: BTreeMap<String, CachedDigest>,
     /// Output files by path (relative, `/`-separated).
     pub outputs: BTreeMap<String, CachedOutput>,
+    /// The digests of the feeds' window, whole, by file name: every build
+    /// renders the feeds from them, and reading these back is cheaper than
+    /// parsing the files again.
+    window: BTreeMap<String, CachedWindow>,
+}
+
+/// A whole digest of the feeds' window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedWindow {
+    /// SHA-256 of the file it was parsed from.
+    sha256: String,
+    /// The digest as JSON (the model's own serde form, which skips absent
+    /// fields, so not postcard).
+    json: String,
 }
 
 impl Cache {
@@ -132,7 +148,6 @@ impl Cache {
     #[must_use]
     pub fn new(fingerprint: String, started_ns: u64) -> Self {
         Self {
-            version: CACHE_VERSION,
             fingerprint,
             started_ns,
             ..Self::default()
@@ -156,7 +171,14 @@ impl Cache {
                 return None;
             }
         };
-        let mut cache: Self = match serde_json::from_slice(&bytes) {
+        let Some(body) = bytes.strip_prefix(MAGIC) else {
+            tracing::warn!(
+                "`{}` is not a build cache of this version (building everything)",
+                path.display()
+            );
+            return None;
+        };
+        let mut cache: Self = match postcard::from_bytes(body) {
             Ok(cache) => cache,
             Err(e) => {
                 tracing::warn!("`{}` is damaged (building everything): {e}", path.display());
@@ -165,9 +187,10 @@ impl Cache {
         };
         // Only files a build could have written are ever removed.
         cache.outputs.retain(|path, _| is_output_path(path));
-        if cache.version != CACHE_VERSION || cache.fingerprint != fingerprint {
+        if cache.fingerprint != fingerprint {
             tracing::debug!("the build cache is of other templates, settings or program");
             cache.digests.clear();
+            cache.window.clear();
             for output in cache.outputs.values_mut() {
                 output.key = None;
             }
@@ -202,13 +225,34 @@ impl Cache {
             .then_some(o.stamp)
     }
 
+    /// The digest of the window file `name` as the last build parsed it, if
+    /// the file still has `sha256`.
+    #[must_use]
+    pub fn window_digest(&self, name: &str, sha256: &str) -> Option<Digest> {
+        let cached = self.window.get(name).filter(|w| w.sha256 == sha256)?;
+        serde_json::from_str(&cached.json).ok()
+    }
+
+    /// Keeps the window's digests, each with its file's name and hash.
+    pub fn keep_window<'a>(
+        &mut self,
+        digests: impl Iterator<Item = ((String, String), &'a Digest)>,
+    ) {
+        self.window = digests
+            .filter_map(|((name, sha256), digest)| {
+                let json = serde_json::to_string(digest).ok()?;
+                Some((name, CachedWindow { sha256, json }))
+            })
+            .collect();
+    }
+
     /// Writes the cache into `out`, atomically and durably.
     ///
     /// # Errors
     /// When the file cannot be written.
     pub fn save(&self, out: &Path) -> std::io::Result<PathBuf> {
         let path = out.join(CACHE_DIR).join(CACHE_FILE);
-        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        let bytes = postcard::to_extend(self, MAGIC.to_vec()).map_err(std::io::Error::other)?;
         crate::atomic::replace(&path, &bytes, crate::atomic::NewFileMode::Private)?;
         Ok(path)
     }
@@ -250,7 +294,7 @@ mod tests {
             "../x",
             "a/../../x",
             ".search/CURRENT",
-            ".build/cache.json",
+            ".build/cache",
             "./index.html",
         ] {
             assert!(!is_output_path(bad), "{bad}");

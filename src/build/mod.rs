@@ -160,6 +160,10 @@ enum Bib {
     Stale,
 }
 
+/// A digest of the feeds' window, kept from the second pass: its file's
+/// name and hash, and the digest.
+type Kept = (String, String, Box<Digest>);
+
 /// An output file made by this build: what to record in the cache.
 struct Made {
     path: String,
@@ -195,7 +199,7 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
     let phase = |name: &str| tracing::debug!(elapsed = ?clock.elapsed(), "build: {name} done");
     let fingerprint = fingerprint(inputs);
     let mut old = Cache::load(inputs.out, &fingerprint).unwrap_or_default();
-    let mut new = Cache::new(fingerprint, started_ns);
+    let mut known: BTreeMap<String, CachedDigest> = BTreeMap::new();
 
     // Pass 1: every file stamped; those the cache does not know, parsed.
     let files = digest::digest_files(inputs.digests).map_err(|source| BuildError::Digests {
@@ -247,15 +251,15 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
                 } else {
                     by_day.insert(date, i);
                 }
-                new.digests.insert(file_name(&files[i]), *digest);
+                known.insert(file_name(&files[i]), *digest);
                 parsed.push(p);
             }
         }
     }
     problems.sort_by(|a, b| a.path().cmp(b.path()));
     let order: Vec<usize> = by_day.values().copied().collect();
-    let cached = |i: usize| &new.digests[&file_name(&files[i])];
-    let summaries: Vec<DaySummary> = order.iter().map(|&i| cached(i).summary.clone()).collect();
+    let cached = |i: usize| &known[&file_name(&files[i])];
+    let summaries: Vec<&DaySummary> = order.iter().map(|&i| &cached(i).summary).collect();
     let files_ref = &files;
     let notices = order
         .iter()
@@ -331,13 +335,16 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
         }
     }
     drop(parsed);
-    let results: Vec<(Vec<Made>, Option<Box<Digest>>)> = work
+    let results: Vec<(Vec<Made>, Option<Kept>)> = work
         .into_par_iter()
         .map(|(n, digest)| {
             let day = &days[n];
             let digest = match digest {
                 Some(d) => d,
-                None => reparse(day.path, &day.cached.sha256)?,
+                None => match old.window_digest(&file_name(day.path), &day.cached.sha256) {
+                    Some(d) => Box::new(d),
+                    None => reparse(day.path, &day.cached.sha256)?,
+                },
             };
             let date = digest.date;
             let mut made = Vec::new();
@@ -353,8 +360,8 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
                     html.html.as_bytes(),
                 )?);
             }
-            if let Some(bib) = site::render_bibliography(&digest) {
-                if matches!(day.bib, Bib::Stale) {
+            if matches!(day.bib, Bib::Stale) {
+                if let Some(bib) = site::render_bibliography(&digest) {
                     made.push(write(
                         inputs.out,
                         bib.path,
@@ -364,16 +371,22 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
                 }
             }
             index.add(&digest)?;
-            let keep = window.contains(&date).then_some(digest);
+            let keep = window
+                .contains(&date)
+                .then(|| (file_name(day.path), day.cached.sha256.clone(), digest));
             Ok((made, keep))
         })
         .collect::<Result<_, BuildError>>()?;
     phase("second pass");
     let mut made: Vec<Made> = Vec::new();
     let mut latest: Vec<Digest> = Vec::new();
+    let mut window_files: Vec<(String, String)> = Vec::new();
     for (m, keep) in results {
         made.extend(m);
-        latest.extend(keep.map(|d| *d));
+        if let Some((name, sha256, digest)) = keep {
+            window_files.push((name, sha256));
+            latest.push(*digest);
+        }
     }
 
     // The days reused as they were: their files are outputs of this build too.
@@ -423,25 +436,33 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
         .filter_map(|(name, _)| Category::parse(name).ok());
     let feeds = FeedSet::new(&latest, inputs.site, inputs.templates)?
         .with_archive_categories(archive_categories);
-    let mut always: Vec<(String, Vec<u8>)> = feeds
-        .files()?
-        .into_iter()
-        .map(|f| (f.path, f.bytes))
-        .collect();
-    let pages = site::render_feed_pages(&feeds, inputs.site, inputs.templates)?
-        .into_iter()
-        .chain(site::archive_wide_pages(
-            &summaries,
-            &categories,
-            inputs.site,
-            inputs.templates,
-        )?);
-    always.extend(pages.map(|p| (p.path, p.html.into_bytes())));
-    always.extend(
-        site::site_files(&summaries, &categories, inputs.site)
-            .into_iter()
-            .map(|f| (f.path, f.bytes)),
+    let (feed_files, archive_files) = rayon::join(
+        || -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+            let (files, pages) = rayon::join(
+                || feeds.files(),
+                || site::render_feed_pages(&feeds, inputs.site, inputs.templates),
+            );
+            let mut out: Vec<(String, Vec<u8>)> =
+                files?.into_iter().map(|f| (f.path, f.bytes)).collect();
+            out.extend(pages?.into_iter().map(|p| (p.path, p.html.into_bytes())));
+            Ok(out)
+        },
+        || -> Result<Vec<(String, Vec<u8>)>, BuildError> {
+            let mut out: Vec<(String, Vec<u8>)> =
+                site::archive_wide_pages(&summaries, &categories, inputs.site, inputs.templates)?
+                    .into_iter()
+                    .map(|p| (p.path, p.html.into_bytes()))
+                    .collect();
+            out.extend(
+                site::site_files(&summaries, &categories, inputs.site)
+                    .into_iter()
+                    .map(|f| (f.path, f.bytes)),
+            );
+            Ok(out)
+        },
     );
+    let mut always = feed_files?;
+    always.extend(archive_files?);
     let always_made: Vec<Made> = always
         .into_par_iter()
         .map(|(path, bytes)| write(inputs.out, path, None, &bytes))
@@ -492,6 +513,11 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
             Ok((m.path, CachedOutput { key: m.key, stamp }))
         })
         .collect::<Result<_, BuildError>>()?;
+    let day_count = summaries.len();
+    drop((summaries, days, categories));
+    let mut new = Cache::new(fingerprint, started_ns);
+    new.digests = known;
+    new.keep_window(window_files.into_iter().zip(&latest));
     new.outputs.extend(stamped);
     new.save(inputs.out).map_err(|source| BuildError::Write {
         path: inputs.out.join(cache::CACHE_DIR),
@@ -500,7 +526,7 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
 
     phase("cache");
     Ok(Report {
-        days: summaries.len(),
+        days: day_count,
         in_feeds,
         problems,
         drafts,

@@ -28,6 +28,7 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::config::SiteSettings;
@@ -160,7 +161,7 @@ impl<'a> FeedSet<'a> {
         digests.retain(|d| !d.papers.is_empty());
         digests.truncate(site.feed_limit);
         let digest_html = digests
-            .iter()
+            .par_iter()
             .map(|d| render::digest_html(d, site, templates))
             .collect::<Result<_, _>>()?;
         let papers = papers::merge(&digests, site, templates)?;
@@ -216,24 +217,37 @@ impl<'a> FeedSet<'a> {
     /// # Errors
     /// When a serializer fails (a bug, see [`FeedError`]).
     pub fn files(&self) -> Result<Vec<OutputFile>, FeedError> {
-        let mut files = vec![
-            atom::digests(self)?,
-            rss::digests(self)?,
-            json::digests(self)?,
-            atom::papers(self)?,
-        ];
         let categories = self.categories();
-        for (category, entries) in &categories {
-            files.push(atom::category(self, category, entries)?);
-        }
-        files.push(opml::feeds(self, categories.keys().copied())?);
+        let categories: Vec<(&Category, &Vec<&PaperEntry<'a>>)> =
+            categories.iter().map(|(c, e)| (*c, e)).collect();
+        // Each feed on its own (they share nothing but what they read).
+        let (files, category_files) = rayon::join(
+            || -> Result<Vec<OutputFile>, FeedError> {
+                (0..4)
+                    .into_par_iter()
+                    .map(|job| match job {
+                        0 => atom::digests(self),
+                        1 => rss::digests(self),
+                        2 => json::digests(self),
+                        _ => atom::papers(self),
+                    })
+                    .collect()
+            },
+            || -> Result<Vec<OutputFile>, FeedError> {
+                categories
+                    .par_iter()
+                    .map(|(category, entries)| atom::category(self, category, entries))
+                    .collect()
+            },
+        );
+        let mut files = files?;
+        files.extend(category_files?);
+        files.push(opml::feeds(self, categories.iter().map(|(c, _)| *c))?);
         files.push(OutputFile {
             path: STYLESHEET_FILE.to_owned(),
             bytes: self.templates.stylesheet().to_vec(),
         });
-        for file in &files {
-            refuse_forbidden(file)?;
-        }
+        files.par_iter().try_for_each(refuse_forbidden)?;
         Ok(files)
     }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::SiteSettings;
@@ -85,6 +86,8 @@ pub(super) fn merge<'a>(
     }
     let mut entries: Vec<PaperEntry<'a>> = by_id
         .into_values()
+        .collect::<Vec<_>>()
+        .into_par_iter()
         .filter_map(|days| {
             let latest = *days.first()?;
             Some(

@@ -26,7 +26,8 @@ pub fn render_pages(
     templates: &Templates,
 ) -> Result<Vec<Page>, SiteError> {
     let days = archive_days(archive);
-    let summaries: Vec<DaySummary> = days.iter().map(|d| DaySummary::of(d)).collect();
+    let owned: Vec<DaySummary> = days.iter().map(|d| DaySummary::of(d)).collect();
+    let summaries: Vec<&DaySummary> = owned.iter().collect();
     let categories = CategoryIndex::of(&summaries);
 
     let mut pages = archive_wide_pages(&summaries, &categories, site, templates)?;
@@ -54,7 +55,7 @@ pub fn render_pages(
 /// # Errors
 /// When a template fails to render.
 pub fn archive_wide_pages(
-    days: &[DaySummary],
+    days: &[&DaySummary],
     categories: &CategoryIndex<'_>,
     site: &SiteSettings,
     templates: &Templates,
@@ -133,7 +134,7 @@ pub struct CategoryIndex<'a>(BTreeMap<&'a str, Vec<CategoryEntry<'a>>>);
 impl<'a> CategoryIndex<'a> {
     /// The index of `days` (oldest first, one per day).
     #[must_use]
-    pub fn of(days: &'a [DaySummary]) -> Self {
+    pub fn of(days: &[&'a DaySummary]) -> Self {
         let mut index: BTreeMap<&'a str, Vec<CategoryEntry<'a>>> = BTreeMap::new();
         for day in days.iter().rev() {
             for paper in &day.papers {
@@ -261,7 +262,7 @@ impl CategoryPage<'_> {
 }
 
 fn index_page(
-    days: &[DaySummary],
+    days: &[&DaySummary],
     categories: &CategoryIndex<'_>,
     site: &SiteSettings,
     templates: &Templates,

@@ -60,9 +60,10 @@ pub fn render_feed_pages(
     site: &SiteSettings,
     templates: &Templates,
 ) -> Result<Vec<Page>, SiteError> {
+    use rayon::prelude::*;
     let feeds = set.summaries();
     feeds
-        .iter()
+        .par_iter()
         .map(|feed| feed_page(feed, &feeds, site, templates))
         .collect()
 }

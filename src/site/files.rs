@@ -25,7 +25,7 @@ const FAVICON_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0
 /// archive of `days` (oldest first, one per day) and its `categories`.
 #[must_use]
 pub fn site_files(
-    days: &[DaySummary],
+    days: &[&DaySummary],
     categories: &CategoryIndex<'_>,
     site: &SiteSettings,
 ) -> Vec<SiteFile> {
@@ -73,7 +73,7 @@ fn robots(site: &SiteSettings) -> String {
 }
 
 /// Every page of the archive, with each day's page dated by its digest.
-fn sitemap(days: &[DaySummary], categories: &CategoryIndex<'_>, site: &SiteSettings) -> String {
+fn sitemap(days: &[&DaySummary], categories: &CategoryIndex<'_>, site: &SiteSettings) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
