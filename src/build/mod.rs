@@ -220,41 +220,38 @@ pub fn build(inputs: Inputs<'_>) -> Result<Report, BuildError> {
     let mut by_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
     let mut parsed: Vec<Option<Box<Digest>>> = Vec::with_capacity(files.len());
     for (i, read) in reads.into_iter().enumerate() {
-        let read = match read {
-            Read::Known => match old.digests.remove(&file_name(&files[i])) {
-                Some(digest) => Read::Published {
-                    digest: Box::new(digest),
-                    parsed: None,
-                },
-                None => unreachable!("the first pass found it in the cache"),
-            },
-            other => other,
-        };
-        match read {
-            Read::Known => unreachable!("replaced above"),
+        let (digest, p) = match read {
             Read::Problem(e) => {
                 problems.push(e);
                 parsed.push(None);
+                continue;
             }
             Read::Draft => {
                 drafts += 1;
                 parsed.push(None);
+                continue;
             }
-            Read::Published { digest, parsed: p } => {
-                let date = digest.summary.date;
-                if let Some(&kept) = by_day.get(&date) {
-                    problems.push(DigestError::DuplicateDate {
-                        path: files[i].clone(),
-                        date,
-                        other: files[kept].clone(),
-                    });
-                } else {
-                    by_day.insert(date, i);
-                }
-                known.insert(file_name(&files[i]), *digest);
-                parsed.push(p);
+            Read::Published { digest, parsed: p } => (*digest, p),
+            // Moved, not cloned: an archive's summaries are megabytes.
+            Read::Known => {
+                let Some(digest) = old.digests.remove(&file_name(&files[i])) else {
+                    unreachable!("the first pass found it in the cache, which is unchanged");
+                };
+                (digest, None)
             }
+        };
+        let date = digest.summary.date;
+        if let Some(&kept) = by_day.get(&date) {
+            problems.push(DigestError::DuplicateDate {
+                path: files[i].clone(),
+                date,
+                other: files[kept].clone(),
+            });
+        } else {
+            by_day.insert(date, i);
         }
+        known.insert(file_name(&files[i]), digest);
+        parsed.push(p);
     }
     problems.sort_by(|a, b| a.path().cmp(b.path()));
     let order: Vec<usize> = by_day.values().copied().collect();

@@ -376,20 +376,16 @@ pub fn plan_index(
     };
     let root = out.join(INDEX_DIR);
     let previous = current_name(out);
-    let plan = |job| IndexUpdate {
-        out: out.to_owned(),
-        wanted: Manifest::default(),
-        papers,
-        job,
-    };
     if let Some(current) = previous.as_deref() {
         let dir = root.join(current);
         if let Some(held) = Manifest::read(&dir) {
             let changed = held.changed_days(&wanted);
             if changed.is_empty() {
                 return Ok(IndexUpdate {
+                    out: out.to_owned(),
                     wanted,
-                    ..plan(Job::Unchanged)
+                    papers,
+                    job: Job::Unchanged,
                 });
             }
             #[allow(clippy::cast_precision_loss)] // day counts are far below 2^52
@@ -403,13 +399,15 @@ pub fn plan_index(
                     writer.delete_term(tantivy::Term::from_field_u64(fields.day, day));
                 }
                 return Ok(IndexUpdate {
+                    out: out.to_owned(),
                     wanted,
-                    ..plan(Job::InPlace {
+                    papers,
+                    job: Job::InPlace {
                         dir,
                         writer,
                         fields,
                         days: changed,
-                    })
+                    },
                 });
             }
         }
@@ -431,14 +429,16 @@ pub fn plan_index(
     register_tokenizers(&index);
     let writer = writer(&index, &dir)?;
     Ok(IndexUpdate {
+        out: out.to_owned(),
         wanted,
-        ..plan(Job::New {
+        papers,
+        job: Job::New {
             dir,
             name,
             previous,
             writer,
             fields,
-        })
+        },
     })
 }
 
