@@ -71,6 +71,9 @@ pub enum Command {
     Send(SendArgs),
     /// Show the delivery ledger for one day.
     Status(StatusArgs),
+    /// Set up and inspect the PostgreSQL database (`HOTPAPERS_DATABASE_URL`).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// List, add, remove, import and check subscribers.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
@@ -221,6 +224,17 @@ pub struct Settings {
         default_value = defaults::DKIM_SELECTOR
     )]
     pub dkim_selector: String,
+
+    /// PostgreSQL database holding subscribers (and, with them, what serve
+    /// and send share): `postgres://USER:PASSWORD@HOST/DB?sslmode=…` or
+    /// libpq's `host=… dbname=…`. Unset: the state stays in files.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 
     /// SMTP server URL (`smtp://host:port`, `smtps://host`, `smtp://host?tls=required`).
     /// Without it, messages are written as .eml files to the outbox folder.
@@ -525,9 +539,11 @@ pub enum SubscribersCommand {
         /// The address.
         email: String,
     },
-    /// Import subscribers from a CSV file with a header row (`email`, `name`, `categories`...).
+    /// Import subscribers from a CSV file with a header row (`email`, `name`,
+    /// `categories`...) or a YAML file; existing addresses are left as they are.
     Import {
-        /// The CSV file.
+        /// The CSV file (an `email` column, and optionally name, categories…),
+        /// or a YAML file of records as in the subscriber folder (`.yaml`, `.yml`).
         file: PathBuf,
     },
     /// Validate the subscriber files.
@@ -581,4 +597,14 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// `hotpapers db ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DbCommand {
+    /// Apply the schema migrations the database lacks (safe to run again,
+    /// and from several hosts at once).
+    Migrate,
+    /// Show the database's schema version and what it holds.
+    Status,
 }

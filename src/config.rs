@@ -400,6 +400,8 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// HMAC key for tokens (the built-in development key when none is set).
     pub secret: TokenKey,
+    /// `HOTPAPERS_DATABASE_URL`: the state in PostgreSQL; `None`: in files.
+    pub database: Option<crate::db::DatabaseSettings>,
 }
 
 impl Config {
@@ -461,6 +463,7 @@ pub struct ConfigBuilder {
     sns_cert: Option<PathBuf>,
     postmark_user: Option<String>,
     postmark_password: Option<String>,
+    database_url: Option<String>,
 }
 
 impl Default for ConfigBuilder {
@@ -503,6 +506,7 @@ impl Default for ConfigBuilder {
             sns_cert: None,
             postmark_user: None,
             postmark_password: None,
+            database_url: None,
         }
     }
 }
@@ -547,7 +551,7 @@ impl ConfigBuilder {
         secret: String,
         dkim_key: PathBuf, smtp_url: String, smtp_user: String, smtp_password: String,
         smtp_ca: PathBuf, sns_topics: String, sns_cert: PathBuf, postmark_user: String,
-        postmark_password: String,
+        postmark_password: String, database_url: String,
     }
 
     /// Validates every setting.
@@ -668,6 +672,20 @@ impl ConfigBuilder {
                 "expected a score (0.5 per day with soft bounces), 0 for never",
             ));
         }
+        let database = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(crate::db::DatabaseSettings::parse)
+            .transpose()
+            .map_err(|e| ConfigError::Invalid {
+                name: "HOTPAPERS_DATABASE_URL",
+                value: "(hidden: it may hold a password)".to_owned(),
+                reason: match e {
+                    crate::db::DbError::Settings(reason) => reason,
+                    other => other.to_string(),
+                },
+            })?;
         let unknown_policy = match self.unknown_policy.as_str() {
             "resend" => UnknownPolicy::Resend,
             "skip" => UnknownPolicy::Skip,
@@ -716,6 +734,7 @@ impl ConfigBuilder {
             },
             webhooks,
             secret: TokenKey::new(self.secret.as_deref().filter(|x| !x.trim().is_empty())),
+            database,
         })
     }
 

@@ -18,7 +18,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::ledger::Ledger;
 use crate::secret::Password;
-use crate::subscribers::SubscriberStore;
 
 /// Runs a `bounces` subcommand.
 pub(super) fn run(config: &Config, cmd: &BouncesCommand) -> Result<Outcome> {
@@ -169,7 +168,7 @@ fn process(config: &Config, source: &Source<'_>) -> Result<Outcome> {
     let opened = (|| -> Result<_> {
         let ledger = Ledger::open(&config.state)
             .with_context(|| format!("could not open the ledger `{}`", config.state.display()))?;
-        let store = SubscriberStore::open(&config.subscribers)?;
+        let store = crate::state::subscriber_store(config)?;
         let mailer = super::mailer(config)?;
         Ok((ledger, store, mailer))
     })();
@@ -184,7 +183,7 @@ fn process(config: &Config, source: &Source<'_>) -> Result<Outcome> {
     };
     let processor = Processor::new(
         &ledger,
-        &store,
+        store.as_ref(),
         &mailer,
         config.secret.expose(),
         config.mail.bounce_address.clone(),

@@ -4,6 +4,7 @@
 mod bounces;
 mod build;
 mod check;
+mod db;
 mod parse;
 mod preview;
 mod send;
@@ -145,6 +146,7 @@ pub fn builder_from(s: &Settings) -> ConfigBuilder {
         .sns_cert(s.sns_cert.clone())
         .postmark_user(s.postmark_user.clone())
         .postmark_password(s.postmark_password.clone())
+        .database_url(s.database_url.clone())
 }
 
 /// The newsletter renderer for these settings.
@@ -186,6 +188,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Preview(args) => preview::run(&config, &args),
         Command::Send(args) => send::run(&config, &args),
         Command::Status(args) => status::run(&config, &args),
+        Command::Db(cmd) => db::run(&config, &cmd),
         Command::Subscribers(cmd) => subscribers::run(&config, &cmd),
         Command::Serve(args) => serve::run(&config, &args),
         Command::Bounces(cmd) => bounces::run(&config, &cmd),

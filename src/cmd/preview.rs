@@ -6,7 +6,6 @@
 //! (`DIR/DAY-weekly.*`).
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
@@ -16,7 +15,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::digest;
 use crate::model::{Subscriber, Week};
-use crate::subscribers::SubscriberStore;
 
 /// The reader a preview is rendered for when no `--subscriber` is given.
 const EXAMPLE_READER: &str = "reader@example.org";
@@ -33,7 +31,7 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
         )
     })?;
     let subscriber = match &args.subscriber {
-        Some(email) => find_subscriber(&config.subscribers, email)?,
+        Some(email) => find_subscriber(config, email)?,
         None => Subscriber::new(EXAMPLE_READER),
     };
     let edition = if args.weekly {
@@ -98,13 +96,14 @@ pub(super) fn run(config: &Config, args: &PreviewArgs) -> Result<Outcome> {
 }
 
 /// The subscriber record for `email` (compared case-insensitively) from the
-/// subscriber folder or file.
-fn find_subscriber(path: &Path, email: &str) -> Result<Subscriber> {
-    let list = SubscriberStore::open(path)
+/// subscriber store.
+fn find_subscriber(config: &Config, email: &str) -> Result<Subscriber> {
+    let place = crate::state::subscribers_place(config);
+    let list = crate::state::subscriber_store(config)
         .and_then(|store| store.load())
-        .with_context(|| format!("could not read the subscribers in `{}`", path.display()))?;
+        .with_context(|| format!("could not read the subscribers in {place}"))?;
     match list.get(email) {
         Some(s) => Ok(s.clone()),
-        None => bail!("no subscriber `{email}` in `{}`", path.display()),
+        None => bail!("no subscriber `{email}` in {place}"),
     }
 }

@@ -22,7 +22,6 @@ use crate::digest;
 use crate::email::{Edition, Newsletter};
 use crate::ledger::EditionKey;
 use crate::model::{Cadence, Subscriber, Week};
-use crate::subscribers::SubscriberStore;
 
 /// Runs `send`: the daily edition of the day to daily readers (none when
 /// there is no digest that day: weekends and holidays are not errors), and
@@ -49,11 +48,11 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     {
         return Err(anyhow!("the digest of {day} cannot be read: {broken}"));
     }
-    let store = SubscriberStore::open(&config.subscribers)?;
+    let store = crate::state::subscriber_store(config)?;
     let list = store.load().with_context(|| {
         format!(
-            "could not read the subscribers in `{}`",
-            config.subscribers.display()
+            "could not read the subscribers in {}",
+            crate::state::subscribers_place(config)
         )
     })?;
     for w in list.warnings() {

@@ -14,13 +14,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::model::{Cadence, Category, Channel, Subscriber, SubscriberStatus};
 use crate::subscribers::{
-    check_address, parse_categories, read_csv, to_csv, to_yaml, AddRequest, Added, StatusChange,
-    Store, SubscriberError, SubscriberStore,
+    check_address, parse_categories, read_csv, read_yaml, to_csv, to_yaml, AddRequest, Added,
+    StatusChange, Store, SubscriberError,
 };
 
 /// Runs one `subscribers` subcommand.
 pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> {
-    let store = SubscriberStore::open(&config.subscribers)?;
+    let store = crate::state::subscriber_store(config)?;
     let now = SystemClock.now();
     let mut out = std::io::stdout().lock();
     match cmd {
@@ -70,7 +70,7 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
                 authors: clean_list(authors),
                 keywords: clean_list(keywords),
             };
-            let added = Store::add(&store, &request, now)?;
+            let added = store.add(&request, now)?;
             let verb = match added {
                 Added::New => "added",
                 Added::Updated => "updated",
@@ -79,13 +79,7 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             Ok(Outcome::Done)
         }
         SubscribersCommand::Remove { email } => {
-            match Store::set_status(
-                &store,
-                email,
-                SubscriberStatus::Unsubscribed,
-                Channel::Cli,
-                now,
-            )? {
+            match store.set_status(email, SubscriberStatus::Unsubscribed, Channel::Cli, now)? {
                 StatusChange::NotFound => bail!("no subscriber `{}`", printable(email)),
                 StatusChange::Changed | StatusChange::Unchanged => {
                     writeln!(
@@ -97,7 +91,7 @@ pub(super) fn run(config: &Config, cmd: &SubscribersCommand) -> Result<Outcome> 
             }
             Ok(Outcome::Done)
         }
-        SubscribersCommand::Import { file } => import(&store, file, now, &mut out),
+        SubscribersCommand::Import { file } => import(store.as_ref(), file, now, &mut out),
         SubscribersCommand::Show { email } => {
             let list = store.load()?;
             let Some(record) = list.get(email.trim()) else {
@@ -167,12 +161,20 @@ fn status_name(s: SubscriberStatus) -> &'static str {
 /// Imports new addresses; existing ones (including unsubscribed and bounced,
 /// the suppression list) are left exactly as they are.
 fn import(
-    store: &SubscriberStore,
+    store: &dyn Store,
     file: &Path,
     now: chrono::DateTime<chrono::Utc>,
     out: &mut impl Write,
 ) -> Result<Outcome> {
-    let rows = read_csv(file)?;
+    let rows = if file
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+    {
+        read_yaml(file)?
+    } else {
+        read_csv(file)?
+    };
     let records = rows.records.into_iter().map(|(_, s)| s).collect();
     let done = Store::import(store, records, now)?;
     for b in &rows.bad {

@@ -91,8 +91,8 @@ impl Sender {
 
     /// Marks subscribers `bounced` in this store after too many hard bounces.
     #[must_use]
-    pub fn with_store(mut self, store: impl Store + 'static) -> Self {
-        self.store = Some(Arc::new(store));
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
         self
     }
 

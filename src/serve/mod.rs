@@ -50,7 +50,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::{Mailer, Transport};
 use crate::email::Newsletter;
-use crate::subscribers::{Store, SubscriberStore};
+use crate::subscribers::Store;
 use crate::templates::Templates;
 use crate::token::Signer;
 
@@ -139,7 +139,7 @@ impl Site {
             files,
             config: config.clone(),
             templates: Templates::site(&config.templates)?,
-            store: Arc::new(SubscriberStore::open(&config.subscribers)?),
+            store: crate::state::subscriber_store(config)?,
             mail: MailQueue::new(Composer {
                 site_url: config.site.url.clone(),
                 newsletter: Newsletter::new(

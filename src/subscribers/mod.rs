@@ -27,9 +27,11 @@ use crate::model::{Channel, EmailAddress, Subscriber, SubscriberStatus};
 pub use categories::is_known_category;
 pub use csv_import::{parse_categories, read_csv, CsvRows};
 pub use export::{to_csv, to_yaml, CSV_HEADER};
+pub(crate) use store::rules;
 pub use store::{
     AddRequest, Added, Confirmation, Confirmed, Imported, Preferences, StatusChange, Store,
 };
+pub use yaml::read_yaml;
 
 /// File name new records go to when the store is a folder.
 pub const DEFAULT_FILE: &str = "subscribers.yaml";
@@ -65,6 +67,9 @@ pub enum SubscriberError {
     /// A change asked for something impossible (an address that is not valid...).
     #[error("{0}")]
     Rejected(String),
+    /// The database store failed (connection, statement, schema).
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
     /// The records could not be exported (a bug to report).
     #[error("could not export the records (a bug to report): {0}")]
     Export(String),
@@ -349,6 +354,38 @@ impl Store for SubscriberStore {
 }
 
 impl SubscriberList {
+    /// A snapshot of records that come from somewhere other than files (the
+    /// database): `origin` names it in problems, `lines` are each record's
+    /// place there (its row), checked as a load from files is.
+    ///
+    /// # Errors
+    /// [`SubscriberError::Invalid`], each problem naming `origin:line`.
+    pub fn from_records(
+        origin: PathBuf,
+        records: Vec<Subscriber>,
+        lines: Vec<usize>,
+    ) -> Result<Self, SubscriberError> {
+        let mut list = Self {
+            files: vec![SubscriberFile {
+                path: origin,
+                header: String::new(),
+                records,
+                lines,
+                changed: false,
+            }],
+            index: HashMap::new(),
+            default_file: 0,
+            warnings: Vec::new(),
+        };
+        let mut problems = Vec::new();
+        list.validate(&mut problems);
+        if problems.is_empty() {
+            Ok(list)
+        } else {
+            Err(SubscriberError::Invalid { problems })
+        }
+    }
+
     /// The record for an address, compared case-insensitively.
     #[must_use]
     pub fn get(&self, email: &str) -> Option<&Subscriber> {
@@ -481,7 +518,7 @@ impl SubscriberList {
     }
 
     /// Validation after a change: a change may not introduce an invalid record.
-    fn revalidate(&mut self) -> Result<(), SubscriberError> {
+    pub(crate) fn revalidate(&mut self) -> Result<(), SubscriberError> {
         let mut problems = Vec::new();
         self.validate(&mut problems);
         if problems.is_empty() {

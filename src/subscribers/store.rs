@@ -190,7 +190,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 /// The rules, as changes to a snapshot (a store applies them atomically).
-pub(super) mod rules {
+pub(crate) mod rules {
     use super::{
         AddRequest, Added, Channel, Confirmation, Confirmed, Consent, DateTime, EventKind,
         Imported, Preferences, StatusChange, Subscriber, SubscriberList, SubscriberStatus, Utc,
@@ -227,7 +227,7 @@ pub(super) mod rules {
         (!names.is_empty()).then(|| names.join(", "))
     }
 
-    pub(in crate::subscribers) fn confirm(
+    pub(crate) fn confirm(
         list: &mut SubscriberList,
         c: &Confirmation,
         now: DateTime<Utc>,
@@ -262,11 +262,7 @@ pub(super) mod rules {
         Confirmed::Added
     }
 
-    pub(in crate::subscribers) fn add(
-        list: &mut SubscriberList,
-        r: &AddRequest,
-        now: DateTime<Utc>,
-    ) -> Added {
+    pub(crate) fn add(list: &mut SubscriberList, r: &AddRequest, now: DateTime<Utc>) -> Added {
         let (mut s, added) = match list.get(r.email.as_str()) {
             Some(existing) => (existing.clone(), Added::Updated),
             None => {
@@ -320,7 +316,7 @@ pub(super) mod rules {
         added
     }
 
-    pub(in crate::subscribers) fn set_status(
+    pub(crate) fn set_status(
         list: &mut SubscriberList,
         email: &str,
         status: SubscriberStatus,
@@ -346,7 +342,7 @@ pub(super) mod rules {
         StatusChange::Changed
     }
 
-    pub(in crate::subscribers) fn set_preferences(
+    pub(crate) fn set_preferences(
         list: &mut SubscriberList,
         email: &str,
         p: &Preferences,
@@ -372,7 +368,7 @@ pub(super) mod rules {
         StatusChange::Changed
     }
 
-    pub(in crate::subscribers) fn import(
+    pub(crate) fn import(
         list: &mut SubscriberList,
         records: Vec<Subscriber>,
         now: DateTime<Utc>,

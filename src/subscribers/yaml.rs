@@ -169,6 +169,73 @@ fn clean_message(msg: &str) -> String {
     m.to_owned()
 }
 
+/// Reads a YAML subscriber file for `subscribers import`: every good record
+/// with its line, and `FILE:LINE: what is wrong` for each bad one (a record
+/// that does not parse, or whose address is invalid), so that one bad record
+/// does not stop the rest.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn read_yaml(file: &Path) -> Result<super::CsvRows, super::SubscriberError> {
+    let text = std::fs::read_to_string(file).map_err(|source| super::SubscriberError::Io {
+        action: "could not read",
+        path: file.to_owned(),
+        source,
+    })?;
+    let mut rows = super::CsvRows::default();
+    let items: Vec<(usize, Result<Subscriber, Problem>)> = match block_records(&text) {
+        Some(chunks) => chunks
+            .into_iter()
+            .map(|(line, chunk)| {
+                let parsed = match serde_yaml::from_str::<Vec<Subscriber>>(chunk) {
+                    Ok(mut one) if one.len() == 1 => Ok(one
+                        .pop()
+                        .unwrap_or_else(|| unreachable!("a list of one has one"))),
+                    Ok(_) => Err(Problem {
+                        path: file.to_owned(),
+                        line,
+                        message: "expected one subscriber record per `- ` item".to_owned(),
+                    }),
+                    Err(e) => Err(Problem {
+                        path: file.to_owned(),
+                        line: e.location().map_or(line, |l| line + l.line() - 1),
+                        message: clean_message(&e.to_string()),
+                    }),
+                };
+                (line, parsed)
+            })
+            .collect(),
+        None => match parse_whole(file, &text, String::new()) {
+            Ok(parsed) => parsed
+                .records
+                .into_iter()
+                .zip(parsed.lines)
+                .map(|(r, line)| (line, Ok(r)))
+                .collect(),
+            Err(problems) => {
+                rows.bad.extend(problems.iter().map(ToString::to_string));
+                return Ok(rows);
+            }
+        },
+    };
+    for (line, item) in items {
+        match item.and_then(
+            |s| match crate::model::EmailAddress::parse(s.email.trim()) {
+                Ok(_) => Ok(s),
+                Err(e) => Err(Problem {
+                    path: file.to_owned(),
+                    line,
+                    message: e.to_string(),
+                }),
+            },
+        ) {
+            Ok(s) => rows.records.push((line as u64, s)),
+            Err(p) => rows.bad.push(p.to_string()),
+        }
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,7 +143,7 @@ impl Fixture {
             TestEdition::load(&date),
             Arc::new(FixedClock(now())),
         )
-        .with_store(self.store());
+        .with_store(std::sync::Arc::new(self.store()));
         let list = self.store().load().unwrap();
         let total = list.active().count() as u64;
         sender

@@ -124,7 +124,14 @@ impl Running {
     /// Mails through the SMTP server at `smtp_url`, or to the outbox when `None`.
     async fn start_with(dir: &SiteDir, smtp_url: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start_on(dir, listener, smtp_url)
+        Self::start_on(dir, listener, smtp_url, None)
+    }
+
+    /// Keeps subscribers in the PostgreSQL database `database_url` instead
+    /// of the folder.
+    pub(crate) async fn start_on_database(dir: &SiteDir, database_url: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(dir, listener, None, Some(database_url))
     }
 
     /// Serves on `listener`.
@@ -132,9 +139,11 @@ impl Running {
         dir: &SiteDir,
         listener: tokio::net::TcpListener,
         smtp_url: Option<String>,
+        database_url: Option<&str>,
     ) -> Self {
         let addr = listener.local_addr().unwrap();
         let mut config = config_for(dir, addr, SECRET);
+        config.database = database_url.map(|u| hotpapers::db::DatabaseSettings::parse(u).unwrap());
         config.delivery.smtp = smtp_url.map(|u| {
             hotpapers::delivery::SmtpSettings::parse(&u, None, None, None).expect("test URL")
         });
@@ -165,9 +174,9 @@ impl Running {
         self.task.await.unwrap().unwrap();
     }
 
-    /// The subscriber record for `email`, as stored on disk now.
+    /// The subscriber record for `email`, as stored (on disk or in the database) now.
     pub(crate) fn record(&self, email: &str) -> Option<Subscriber> {
-        SubscriberStore::open(&self.config.subscribers)
+        hotpapers::state::subscriber_store(&self.config)
             .unwrap()
             .load()
             .unwrap()
@@ -750,7 +759,7 @@ async fn audit_6_listening_on_ipv6_any_a_local_proxy_is_still_recognised() {
         return;
     };
     let port = listener.local_addr().unwrap().port();
-    let server = Running::start_on(&dir, listener, None);
+    let server = Running::start_on(&dir, listener, None, None);
     let client = raw_client();
     // Over IPv4 to a dual-stack socket: the peer is `::ffff:127.0.0.1`.
     let url = format!("http://127.0.0.1:{port}/subscribe");

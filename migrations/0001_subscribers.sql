@@ -1,0 +1,12 @@
+-- The subscriber store: one row per reader, keyed by the lower-cased address.
+-- `record` holds the whole record as the YAML files would (the same fields,
+-- as JSON), so both stores read and write one model; `status` is copied out
+-- of it for the sender's query. `position` keeps the order readers arrived in.
+CREATE TABLE subscribers (
+    email      text        PRIMARY KEY,
+    status     text        NOT NULL CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+    record     jsonb       NOT NULL,
+    position   bigserial   NOT NULL UNIQUE,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX subscribers_active ON subscribers (position) WHERE status = 'active';

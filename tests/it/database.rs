@@ -1,0 +1,300 @@
+//! The state in PostgreSQL as the operator meets it: `db migrate`, the
+//! schema check every command makes, the CLI, `send` and `serve` on a
+//! database instead of files, two web servers on one database.
+
+use std::path::Path;
+use std::process::Command;
+
+use hotpapers::model::SubscriberStatus;
+use hotpapers::subscribers::Store;
+
+use crate::postgres::{database, empty_database, TestDb};
+use crate::serve::{form, post_form, raw_client, site_dir, token_of, Running};
+use crate::support::{fixture, hotpapers, run};
+
+const SECRET: &str = "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e";
+
+fn on(db: &TestDb, dir: &Path) -> Command {
+    let mut cmd = hotpapers();
+    cmd.current_dir(dir)
+        .env("HOTPAPERS_DATABASE_URL", &db.url)
+        .env("HOTPAPERS_DIGESTS", fixture("samples"))
+        // Where the files would be: nothing may be written there.
+        .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers"))
+        .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
+        .env("HOTPAPERS_SECRET", SECRET)
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn every_command_refuses_a_database_without_this_programs_schema() {
+    let Some(db) = empty_database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(on(&db, dir.path()).args(["subscribers", "list"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("has schema version 0, this program needs 1; run `hotpapers db migrate`"),
+        "{stderr}"
+    );
+    let (out, stdout, stderr) = run(on(&db, dir.path()).args(["db", "migrate"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("schema version 0 → 1 (subscribers)"),
+        "{stdout}"
+    );
+    let (out, stdout, _) = run(on(&db, dir.path()).args(["db", "migrate"]));
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("schema version 1, nothing to do"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(db.url.split('@').next().unwrap()),
+        "no password shown"
+    );
+
+    // A newer hotpapers migrated it further: this one refuses to touch it.
+    db.execute("INSERT INTO hotpapers_schema (version, name) VALUES (99, 'from the future')");
+    for args in [
+        &["subscribers", "list"][..],
+        &["db", "migrate"],
+        &["send", "--date", "2021-02-12"],
+    ] {
+        let (out, _, stderr) = run(on(&db, dir.path()).args(args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr
+                .contains("has schema version 99, newer than this program's 1; upgrade hotpapers"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!dir.path().join("subscribers").exists());
+}
+
+#[test]
+fn migrations_from_several_hosts_at_once_apply_once() {
+    let Some(db) = empty_database() else { return };
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| db.open_unchecked().migrate().map(|m| m.to)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in results {
+        assert_eq!(r.unwrap(), hotpapers::db::SCHEMA_VERSION);
+    }
+    assert_eq!(
+        db.open().schema_version().unwrap(),
+        hotpapers::db::SCHEMA_VERSION
+    );
+}
+
+#[test]
+fn a_unix_socket_url_reaches_the_same_database() {
+    let Some(db) = database() else { return };
+    let Ok(socket) = std::env::var("HOTPAPERS_TEST_DATABASE_SOCKET_URL") else {
+        return;
+    };
+    let mut url = url::Url::parse(&socket).unwrap();
+    url.set_path(url::Url::parse(&db.url).unwrap().path());
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(on(&db, dir.path()).args(["subscribers", "add", "ada@example.org"]));
+    assert!(out.status.success(), "{stderr}");
+    let (out, stdout, stderr) = run(on(&db, dir.path())
+        .env("HOTPAPERS_DATABASE_URL", url.as_str())
+        .args(["subscribers", "list"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("ada@example.org\tactive"), "{stdout}");
+}
+
+#[test]
+fn import_export_and_send_work_from_the_database_alone() {
+    let Some(db) = database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("list.csv");
+    std::fs::write(
+        &csv,
+        "email,name,categories\nada@example.org,Ada,cs.LG\nnot an address,Bad,\nbob@example.org,Bob,\ngone@example.org,Gone,\n",
+    )
+    .unwrap();
+    let (out, stdout, _) = run(on(&db, dir.path())
+        .args(["subscribers", "import"])
+        .arg(&csv));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a bad row is reported: {stdout}"
+    );
+    assert!(stdout.contains("list.csv:3:"), "{stdout}");
+    assert!(
+        stdout.contains("imported 3 new subscriber(s); 0 already present"),
+        "{stdout}"
+    );
+    let (out, _, _) = run(on(&db, dir.path()).args(["subscribers", "remove", "gone@example.org"]));
+    assert!(out.status.success());
+    // A YAML file too; the unsubscribed address stays unsubscribed.
+    let yaml = dir.path().join("more.yaml");
+    std::fs::write(
+        &yaml,
+        "- email: gone@example.org\n- email: cy@example.org\n  name: Cy\n- email: [oops\n",
+    )
+    .unwrap();
+    let (out, stdout, _) = run(on(&db, dir.path())
+        .args(["subscribers", "import"])
+        .arg(&yaml));
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("more.yaml:4:"), "{stdout}");
+    assert!(
+        stdout.contains("imported 1 new subscriber(s); 1 already present"),
+        "{stdout}"
+    );
+
+    let (out, stdout, _) =
+        run(on(&db, dir.path()).args(["subscribers", "export", "--format", "csv"]));
+    assert!(out.status.success());
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "a header and four readers: {stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("gone@example.org,") && l.contains("unsubscribed")),
+        "{stdout}"
+    );
+
+    let (out, stdout, stderr) = run(on(&db, dir.path()).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let mut sent: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .filter_map(|e| {
+            let bytes = std::fs::read(e.unwrap().path()).ok()?;
+            let msg = mail_parser::MessageParser::default().parse(&bytes)?;
+            Some(msg.to()?.first()?.address()?.to_owned())
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        ["ada@example.org", "bob@example.org", "cy@example.org"]
+    );
+    assert!(
+        !dir.path().join("subscribers").exists(),
+        "no subscriber file was written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_confirm_replay_and_unsubscribe_through_serve_on_the_database() {
+    let Some(db) = database() else { return };
+    let dir = site_dir();
+    let server = Running::start_on_database(&dir, &db.url).await;
+    let client = raw_client();
+    let (status, _) = post_form(
+        &client,
+        &server.url("/subscribe"),
+        form(&[("email", "ada@example.org")]),
+    )
+    .await;
+    assert!(status.is_success());
+    assert!(
+        server.record("ada@example.org").is_none(),
+        "nobody before the confirmation"
+    );
+    let link = server.confirm_link("ada@example.org").await;
+    let (status, body) = post_form(
+        &client,
+        &server.url("/confirm"),
+        form(&[("token", &token_of(&link))]),
+    )
+    .await;
+    assert!(status.is_success(), "{body}");
+    assert!(server.record("ada@example.org").unwrap().is_active());
+
+    server.clock.advance(chrono::Duration::minutes(5));
+    let (status, _) = post_form(
+        &client,
+        &server.unsubscribe_link("ada@example.org"),
+        "List-Unsubscribe=One-Click".into(),
+    )
+    .await;
+    assert!(status.is_success());
+    assert_eq!(
+        server.record("ada@example.org").unwrap().status,
+        SubscriberStatus::Unsubscribed
+    );
+    // The old confirmation link, replayed after the unsubscribe, changes nothing.
+    server.clock.advance(chrono::Duration::minutes(5));
+    let (status, body) = post_form(
+        &client,
+        &server.url("/confirm"),
+        form(&[("token", &token_of(&link))]),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        server.record("ada@example.org").unwrap().status,
+        SubscriberStatus::Unsubscribed
+    );
+    assert!(!dir
+        .out
+        .parent()
+        .unwrap()
+        .join("subscribers/subscribers.yaml")
+        .metadata()
+        .is_ok_and(|m| m.len() > 60));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_web_servers_take_unsubscribes_while_the_cli_adds_readers_and_nothing_is_lost() {
+    let Some(db) = database() else { return };
+    let store = hotpapers::db::PgStore::new(db.open());
+    let readers: Vec<hotpapers::model::Subscriber> = (0..30)
+        .map(|i| hotpapers::model::Subscriber::new(format!("r{i}@example.org")))
+        .collect();
+    store.import(readers, chrono::Utc::now()).unwrap();
+    let (a_dir, b_dir) = (site_dir(), site_dir());
+    let a = Running::start_on_database(&a_dir, &db.url).await;
+    let b = Running::start_on_database(&b_dir, &db.url).await;
+    let cli_dir = tempfile::tempdir().unwrap();
+    let adder = {
+        let url = db.url.clone();
+        let dir = cli_dir.path().to_owned();
+        std::thread::spawn(move || {
+            for i in 0..10 {
+                let mut cmd = hotpapers();
+                cmd.current_dir(&dir).env("HOTPAPERS_DATABASE_URL", &url);
+                let (out, _, stderr) =
+                    run(cmd.args(["subscribers", "add", &format!("new{i}@example.org")]));
+                assert!(out.status.success(), "{stderr}");
+            }
+        })
+    };
+    let client = raw_client();
+    let links: Vec<String> = (0..30)
+        .map(|i| {
+            let server = if i % 2 == 0 { &a } else { &b };
+            server.unsubscribe_link(&format!("r{i}@example.org"))
+        })
+        .collect();
+    let posts = links
+        .iter()
+        .map(|link| post_form(&client, link, "List-Unsubscribe=One-Click".into()));
+    for (status, body) in futures_util::future::join_all(posts).await {
+        assert!(status.is_success(), "{body}");
+    }
+    adder.join().unwrap();
+    let list = store.load().unwrap();
+    assert_eq!(list.len(), 40);
+    assert_eq!(
+        list.iter()
+            .filter(|s| s.status == SubscriberStatus::Unsubscribed)
+            .count(),
+        30
+    );
+    let active: Vec<&str> = list.active().map(|s| s.email.as_str()).collect();
+    assert_eq!(active.len(), 10, "{active:?}");
+    assert!(active.iter().all(|e| e.starts_with("new")));
+    a.stop().await;
+    b.stop().await;
+}
