@@ -234,6 +234,8 @@ pub struct Database {
 
 struct Inner {
     pool: deadpool_postgres::Pool,
+    pg_config: tokio_postgres::Config,
+    root_cert: Option<PathBuf>,
     target: String,
     /// `None` only while being dropped.
     runtime: Option<tokio::runtime::Runtime>,
@@ -322,6 +324,8 @@ impl Database {
         let db = Self {
             inner: Arc::new(Inner {
                 pool,
+                pg_config: settings.config.clone(),
+                root_cert: settings.root_cert.clone(),
                 target,
                 runtime: Some(runtime),
             }),
@@ -395,6 +399,71 @@ impl Database {
             target: self.inner.target.clone(),
             message,
         }
+    }
+}
+
+/// A lock held, across every host on the database, by one session of its
+/// own: the server releases it when this is dropped or the process dies
+/// (its connection closes), never later.
+pub struct SessionLock {
+    _client: tokio_postgres::Client,
+    /// The runtime its connection runs on, kept as long as the lock.
+    _db: Database,
+}
+
+impl fmt::Debug for SessionLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionLock")
+    }
+}
+
+impl Database {
+    /// Takes the advisory lock `name` on a connection of its own (not the
+    /// pool's: a pooled session would keep it after use). `None` when
+    /// another session holds it and `wait` is false.
+    ///
+    /// # Errors
+    /// When no connection can be made.
+    pub fn lock(&self, name: &str, wait: bool) -> Result<Option<SessionLock>, DbError> {
+        let name = name.to_owned();
+        let config = self.inner.pg_config.clone();
+        let root_cert = self.inner.root_cert.clone();
+        self.run(move |db| async move {
+            let connect_error = |reason: String| DbError::Connect {
+                target: db.target().to_owned(),
+                reason,
+            };
+            let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+                let (client, connection) = config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| connect_error(reason(&e)))?;
+                tokio::spawn(connection);
+                client
+            } else {
+                let tls = tls_config(root_cert.as_deref()).map_err(connect_error)?;
+                let (client, connection) = config
+                    .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+                    .await
+                    .map_err(|e| connect_error(reason(&e)))?;
+                tokio::spawn(connection);
+                client
+            };
+            let sql = if wait {
+                "SELECT pg_advisory_lock(hashtextextended($1, 11)), true"
+            } else {
+                "SELECT 1, pg_try_advisory_lock(hashtextextended($1, 11))"
+            };
+            let row = client
+                .query_one(sql, &[&name])
+                .await
+                .map_err(db.query_error("take a lock"))?;
+            let taken: bool = row.get(1);
+            Ok(taken.then(|| SessionLock {
+                _client: client,
+                _db: db.clone(),
+            }))
+        })
     }
 }
 

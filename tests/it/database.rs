@@ -298,3 +298,47 @@ async fn two_web_servers_take_unsubscribes_while_the_cli_adds_readers_and_nothin
     a.stop().await;
     b.stop().await;
 }
+
+#[test]
+fn a_second_host_cannot_send_the_same_edition_while_the_first_runs() {
+    use crate::smtp_server::{Behaviour, SmtpServer};
+    let Some(db) = database() else { return };
+    let store = hotpapers::db::PgStore::new(db.open());
+    let readers = (0..150)
+        .map(|i| hotpapers::model::Subscriber::new(format!("reader{i}@example.org")))
+        .collect();
+    store.import(readers, chrono::Utc::now()).unwrap();
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: std::time::Duration::from_millis(3),
+        ..Behaviour::default()
+    });
+    // Two hosts: each its own folder (and so its own ledger file), one database.
+    let (first_host, second_host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut first = on(&db, first_host.path())
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-12"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.received().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first send never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (out, _, stderr) = run(on(&db, second_host.path())
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-12"]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another `hotpapers send` for 2021-02-12 is running against the database"),
+        "{stderr}"
+    );
+    assert!(first.wait().unwrap().success());
+    let counts = server.count_by_recipient();
+    assert_eq!(counts.len(), 150);
+    assert!(counts.values().all(|&n| n == 1));
+}
