@@ -7,18 +7,59 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::{Database, PgStore};
+use crate::ledger::Place;
 use crate::subscribers::{Store, SubscriberError, SubscriberStore};
 
-/// The subscriber store the settings name. With a database, its schema is
-/// checked first (an older or newer one is refused).
+/// The subscriber store and the ledger the settings name, sharing one
+/// connection pool when they are in the database.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// The subscribers.
+    pub subscribers: Arc<dyn Store>,
+    /// The delivery ledger and returned-mail events.
+    pub ledger: Place,
+}
+
+impl Stores {
+    /// Opens both. With a database, its schema is checked first (an older
+    /// or newer one is refused).
+    ///
+    /// # Errors
+    /// When the folder is unusable, or the database cannot be reached or has
+    /// another schema version.
+    pub fn open(config: &Config) -> Result<Self, SubscriberError> {
+        match &config.database {
+            Some(settings) => {
+                let db = Database::open(settings)?;
+                Ok(Self {
+                    subscribers: Arc::new(PgStore::new(db.clone())),
+                    ledger: Place::Database(db),
+                })
+            }
+            None => Ok(Self {
+                subscribers: Arc::new(SubscriberStore::open(&config.subscribers)?),
+                ledger: Place::File(config.state.clone()),
+            }),
+        }
+    }
+}
+
+/// The subscriber store the settings name (see [`Stores::open`]).
 ///
 /// # Errors
-/// When the folder is unusable, or the database cannot be reached or has
-/// another schema version.
+/// As [`Stores::open`].
 pub fn subscriber_store(config: &Config) -> Result<Arc<dyn Store>, SubscriberError> {
+    Stores::open(config).map(|s| s.subscribers)
+}
+
+/// The ledger the settings name (see [`Stores::open`]).
+///
+/// # Errors
+/// As [`Stores::open`].
+pub fn ledger_place(config: &Config) -> Result<Place, SubscriberError> {
     match &config.database {
-        Some(settings) => Ok(Arc::new(PgStore::new(Database::open(settings)?))),
-        None => Ok(Arc::new(SubscriberStore::open(&config.subscribers)?)),
+        Some(_) => Stores::open(config).map(|s| s.ledger),
+        None => Ok(Place::File(config.state.clone())),
     }
 }
 

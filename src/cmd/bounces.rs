@@ -16,7 +16,6 @@ use crate::bounces::{self, Kind, Report};
 use crate::cli::BouncesCommand;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::ledger::Ledger;
 use crate::secret::Password;
 
 /// Runs a `bounces` subcommand.
@@ -166,9 +165,12 @@ fn imap_login(
 fn process(config: &Config, source: &Source<'_>) -> Result<Outcome> {
     let stdin = matches!(source, Source::Stdin);
     let opened = (|| -> Result<_> {
-        let ledger = Ledger::open(&config.state)
-            .with_context(|| format!("could not open the ledger `{}`", config.state.display()))?;
-        let store = crate::state::subscriber_store(config)?;
+        let stores = crate::state::Stores::open(config)?;
+        let ledger = stores
+            .ledger
+            .open()
+            .with_context(|| format!("could not open the ledger {}", stores.ledger.describe()))?;
+        let store = stores.subscribers;
         let mailer = super::mailer(config)?;
         Ok((ledger, store, mailer))
     })();
@@ -289,16 +291,14 @@ async fn process_imap(
 /// past the lines providers draw (bounces 2%, complaints 0.1%; Gmail's is 0.3%).
 fn report(config: &Config, days: u32) -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
-    if !config.state.exists() {
-        writeln!(
-            out,
-            "nothing recorded (no ledger at `{}`)",
-            config.state.display()
-        )?;
+    let place = crate::state::ledger_place(config)?;
+    if !place.exists() {
+        writeln!(out, "nothing recorded (no ledger at {})", place.describe())?;
         return Ok(Outcome::Done);
     }
-    let ledger = Ledger::open(&config.state)
-        .with_context(|| format!("could not open the ledger `{}`", config.state.display()))?;
+    let ledger = place
+        .open()
+        .with_context(|| format!("could not open the ledger {}", place.describe()))?;
     let to = SystemClock.now().date_naive();
     let from = to - chrono::Days::new(u64::from(days.max(1) - 1));
     let counts = ledger.domain_counts(from, to)?;

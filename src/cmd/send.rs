@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{printable, Outcome};
@@ -48,7 +48,8 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     {
         return Err(anyhow!("the digest of {day} cannot be read: {broken}"));
     }
-    let store = crate::state::subscriber_store(config)?;
+    let stores = crate::state::Stores::open(config)?;
+    let store = stores.subscribers.clone();
     let list = store.load().with_context(|| {
         format!(
             "could not read the subscribers in {}",
@@ -214,17 +215,10 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let mut outcome = Outcome::Done;
     let mut summaries = Vec::new();
     for (label, sender, readers, due, opts) in runs {
-        // The ledger is still each host's own file: with the subscribers in a
-        // database, a lock there keeps a second host from sending the same
-        // edition at the same time.
-        let _edition_lock = match (&config.database, args.dry_run) {
-            (Some(settings), false) => Some(lock_edition(settings, opts.day, opts.wait)?),
-            _ => None,
-        };
         let summary = if args.dry_run {
-            sender.dry_run(&config.state, readers.into_iter(), &opts)?
+            sender.dry_run(&stores.ledger, readers.into_iter(), &opts)?
         } else {
-            runtime.block_on(sender.send_day(&config.state, readers.into_iter(), due, &opts))?
+            runtime.block_on(sender.send_day(&stores.ledger, readers.into_iter(), due, &opts))?
         };
         let this = if summary.interrupted {
             Outcome::Interrupted
@@ -400,21 +394,4 @@ impl Compose for EditionComposer {
 fn problem_day(problem: &digest::DigestError) -> Option<chrono::NaiveDate> {
     let name = problem.path().file_name()?.to_str()?;
     chrono::NaiveDate::parse_from_str(name.get(..10)?, "%Y-%m-%d").ok()
-}
-
-/// The database-wide lock of one edition's send.
-fn lock_edition(
-    settings: &crate::db::DatabaseSettings,
-    key: EditionKey,
-    wait: bool,
-) -> Result<crate::db::SessionLock> {
-    let db = crate::db::Database::connect(settings)?;
-    match db.lock(&format!("send {key}"), wait)? {
-        Some(lock) => Ok(lock),
-        None => bail!(
-            "another `hotpapers send` for {key} is running against the database {} \
-             (on this host or another); wait for it to finish, or pass `--wait`",
-            db.target()
-        ),
-    }
 }

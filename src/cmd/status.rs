@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use super::{printable, Outcome};
 use crate::cli::StatusArgs;
 use crate::config::Config;
-use crate::ledger::Ledger;
 
 /// Prints the day's ledger; [`Outcome::SomeFailed`] if any delivery failed or is unknown.
 pub(super) fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
@@ -27,16 +26,24 @@ pub(super) fn run(config: &Config, args: &StatusArgs) -> Result<Outcome> {
 fn print(config: &Config, args: &StatusArgs) -> Result<Outcome> {
     let day = args.date;
     let mut out = std::io::stdout().lock();
-    if !config.state.exists() {
+    let place = crate::state::ledger_place(config)?;
+    if !place.exists() {
         writeln!(
             out,
-            "{day}: nothing recorded (no ledger at `{}`)",
-            config.state.display()
+            "{day}: nothing recorded (no ledger at {})",
+            place.describe()
         )?;
         return Ok(Outcome::Done);
     }
-    let ledger = Ledger::open(&config.state)
-        .with_context(|| format!("could not open the ledger `{}`", config.state.display()))?;
+    let ledger = place
+        .open()
+        .with_context(|| format!("could not open the ledger {}", place.describe()))?;
+    // With a database, several hosts may have sent the day: say which.
+    let workers: std::collections::HashMap<String, String> = ledger
+        .workers(day)?
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let counts = ledger.counts(day)?;
     let total: u64 = counts.values().sum();
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
@@ -52,9 +59,14 @@ fn print(config: &Config, args: &StatusArgs) -> Result<Outcome> {
             d.state,
             crate::ledger::State::Failed | crate::ledger::State::Unknown
         );
+        let by = workers
+            .get(&d.email)
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\tby {}", printable(w)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "{}\t{}\tattempts {}{}\t{}\t{}",
+            "{}\t{}\tattempts {}{}\t{}\t{}{by}",
             d.email,
             d.state,
             d.attempts,

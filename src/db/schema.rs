@@ -6,11 +6,18 @@
 use super::{Database, DbError};
 
 /// The migrations, oldest first; a migration, once released, never changes.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "subscribers",
-    include_str!("../../migrations/0001_subscribers.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "subscribers",
+        include_str!("../../migrations/0001_subscribers.sql"),
+    ),
+    (
+        2,
+        "ledger",
+        include_str!("../../migrations/0002_ledger.sql"),
+    ),
+];
 
 /// The schema version this program reads and writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -7,7 +7,6 @@
 //! after DATA is `unknown` and follows the configured policy; a session or
 //! configuration failure stops the run.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +22,7 @@ use super::transport::{Failure, Transport};
 use super::{retry, Compose, SendError, SendOptions};
 use crate::clock::Clock;
 use crate::config::UnknownPolicy;
-use crate::ledger::{Ledger, LedgerError, State};
+use crate::ledger::{Ledger, LedgerError, Place, State};
 use crate::model::Subscriber;
 use crate::subscribers::Store;
 
@@ -110,7 +109,7 @@ impl Sender {
     /// Per-message failures are in the [`Summary`] instead.
     pub async fn send_day<I>(
         &self,
-        ledger_path: &Path,
+        ledger: &Place,
         subscribers: I,
         total: u64,
         opts: &SendOptions,
@@ -121,12 +120,12 @@ impl Sender {
         let started = self.clock.instant();
         let day = opts.day;
         let wait = opts.wait;
-        let path = ledger_path.to_owned();
+        let place = ledger.clone();
         // Opening and locking may block (`--wait`): off the async threads.
         let (ledger, lock, reader) = tokio::task::spawn_blocking(move || {
-            let ledger = Ledger::open(&path)?;
+            let ledger = place.open()?;
             let lock = ledger.lock_day(day, wait)?;
-            let reader = Ledger::open(&path)?;
+            let reader = place.open()?;
             Ok::<_, LedgerError>((ledger, lock, reader))
         })
         .await
@@ -207,7 +206,7 @@ impl Sender {
     /// When an existing ledger cannot be read.
     pub fn dry_run<I>(
         &self,
-        ledger_path: &Path,
+        ledger: &Place,
         subscribers: I,
         opts: &SendOptions,
     ) -> Result<Summary, SendError>
@@ -215,8 +214,8 @@ impl Sender {
         I: Iterator<Item = Subscriber>,
     {
         let started = self.clock.instant();
-        let ledger = if ledger_path.exists() {
-            Some(Ledger::open(ledger_path)?)
+        let ledger = if ledger.exists() {
+            Some(ledger.open()?)
         } else {
             None
         };

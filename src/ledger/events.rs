@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::params;
 
-use super::{day_text, time_text, Ledger, LedgerError};
+use super::{day_text, time_text, FileLedger, LedgerError};
 
 /// One thing a returned message said about one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,12 +52,12 @@ pub struct DomainCounts {
     pub complaints: u64,
 }
 
-impl Ledger {
+impl FileLedger {
     /// Records `event`; `false` when this report already recorded it.
     ///
     /// # Errors
     /// On a database error.
-    pub fn record_event(&self, e: &Event) -> Result<bool, LedgerError> {
+    pub(crate) fn record_event(&self, e: &Event) -> Result<bool, LedgerError> {
         let n = self
             .conn
             .prepare_cached(
@@ -89,7 +89,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn events_of_day(&self, day: NaiveDate) -> Result<Vec<Event>, LedgerError> {
+    pub(crate) fn events_of_day(&self, day: NaiveDate) -> Result<Vec<Event>, LedgerError> {
         self.events_where("day = ?1", &day_text(day))
     }
 
@@ -97,7 +97,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn events_of(&self, email: &str) -> Result<Vec<Event>, LedgerError> {
+    pub(crate) fn events_of(&self, email: &str) -> Result<Vec<Event>, LedgerError> {
         self.events_where("email = ?1", &email.to_lowercase())
     }
 
@@ -140,7 +140,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn domain_counts(
+    pub(crate) fn domain_counts(
         &self,
         from: NaiveDate,
         to: NaiveDate,
@@ -202,6 +202,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::Ledger;
 
     fn event(source: &str, kind: &str, hard: bool) -> Event {
         Event {

@@ -50,6 +50,17 @@ pub enum LedgerError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The PostgreSQL ledger failed (connection, statement, schema).
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+    /// Another `send` for the same edition holds the database's lock.
+    #[error("another `hotpapers send` for {day} is running against the database {target} (on this host or another); wait for it to finish, or pass `--wait`")]
+    BusyOnDatabase {
+        /// The digest day, or the week.
+        day: EditionKey,
+        /// The database.
+        target: String,
+    },
     /// The database was written by a newer hotpapers.
     #[error("delivery ledger `{path}` has schema version {found}, newer than this program's {supported}; upgrade hotpapers")]
     TooNew {
@@ -250,34 +261,25 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 mod events;
+mod postgres;
+mod store;
 
 pub use events::{DomainCounts, Event};
+pub use store::{Ledger, Place, RunLock};
 
-/// An open ledger database.
+/// The ledger in an SQLite file (`HOTPAPERS_STATE`), the default.
 #[derive(Debug)]
-pub struct Ledger {
+pub(crate) struct FileLedger {
     conn: Connection,
     path: PathBuf,
 }
 
-/// Holds the per-day run lock until dropped (the OS releases it if the process dies).
-#[derive(Debug)]
-pub struct RunLock {
-    file: File,
-}
-
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
-}
-
-impl Ledger {
+impl FileLedger {
     /// Opens (creating if needed) the database and applies pending migrations.
     ///
     /// # Errors
     /// When the file cannot be opened or migrated, or is from a newer version.
-    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, LedgerError> {
         // Created private (0600): it holds every reader's address. SQLite's
         // -wal and -shm files take the database's permissions.
         crate::atomic::create_if_missing(path, crate::atomic::NewFileMode::Private).map_err(
@@ -348,7 +350,11 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Busy`] when another run holds it and `wait` is false.
-    pub fn lock_day(&self, day: impl Into<EditionKey>, wait: bool) -> Result<RunLock, LedgerError> {
+    pub(crate) fn lock_day(
+        &self,
+        day: impl Into<EditionKey>,
+        wait: bool,
+    ) -> Result<File, LedgerError> {
         let day = day.into();
         let mut name = self.path.file_name().unwrap_or_default().to_owned();
         name.push(format!(".{day}.lock"));
@@ -372,7 +378,7 @@ impl Ledger {
                 Err(TryLockError::Error(source)) => return Err(LedgerError::Lock { path, source }),
             }
         }
-        Ok(RunLock { file })
+        Ok(file)
     }
 
     /// Marks rows a dead run left in `sending` as `unknown`; returns how many.
@@ -380,7 +386,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn recover(
+    pub(crate) fn recover(
         &self,
         day: impl Into<EditionKey>,
         now: DateTime<Utc>,
@@ -399,7 +405,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         day: impl Into<EditionKey>,
         email: &str,
@@ -418,24 +424,12 @@ impl Ledger {
             .map_err(self.err("could not read"))
     }
 
-    /// The state of (day, email), if it has a row.
-    ///
-    /// # Errors
-    /// On a database error.
-    pub fn state(
-        &self,
-        day: impl Into<EditionKey>,
-        email: &str,
-    ) -> Result<Option<State>, LedgerError> {
-        Ok(self.get(day, email)?.map(|d| d.state))
-    }
-
     /// Records the start of an SMTP transaction: state `sending`, one more attempt.
     /// Committed before any byte goes to the server.
     ///
     /// # Errors
     /// On a database error.
-    pub fn start_sending(
+    pub(crate) fn start_sending(
         &self,
         day: impl Into<EditionKey>,
         email: &str,
@@ -456,21 +450,6 @@ impl Ledger {
             .map_err(self.err("could not record the start of a delivery"))
     }
 
-    /// Records an outcome (any state but `sending`) with the server's reply.
-    ///
-    /// # Errors
-    /// On a database error.
-    pub fn finish(
-        &self,
-        day: impl Into<EditionKey>,
-        email: &str,
-        state: State,
-        reply: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
-        self.finish_as(day, email, state, reply, true, now)
-    }
-
     /// [`Ledger::finish`], saying for a `failed` outcome whether it is `hard`:
     /// the address itself was refused, so it counts toward marking the
     /// reader bounced. A failure the sender or the message caused (a policy
@@ -478,7 +457,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn finish_as(
+    pub(crate) fn finish_as(
         &self,
         day: impl Into<EditionKey>,
         email: &str,
@@ -517,7 +496,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn consecutive_failures(&self, email: &str) -> Result<u32, LedgerError> {
+    pub(crate) fn consecutive_failures(&self, email: &str) -> Result<u32, LedgerError> {
         let mut st = self
             .conn
             .prepare_cached(
@@ -545,14 +524,14 @@ impl Ledger {
     ///
     /// # Errors
     /// The first error of `f`, or of BEGIN/COMMIT; the transaction is then rolled back.
-    pub fn batch<T>(
+    pub(crate) fn batch<T>(
         &self,
-        f: impl FnOnce(&Self) -> Result<T, LedgerError>,
+        f: impl FnOnce() -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(self.err("could not begin a transaction"))?;
-        match f(self) {
+        match f() {
             Ok(value) => {
                 if let Err(e) = self.conn.execute_batch("COMMIT") {
                     let _ = self.conn.execute_batch("ROLLBACK");
@@ -571,7 +550,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn counts(&self, day: impl Into<EditionKey>) -> Result<Counts, LedgerError> {
+    pub(crate) fn counts(&self, day: impl Into<EditionKey>) -> Result<Counts, LedgerError> {
         let mut st = self
             .conn
             .prepare("SELECT state, COUNT(*) FROM deliveries WHERE day = ?1 GROUP BY state")
@@ -595,7 +574,7 @@ impl Ledger {
     ///
     /// # Errors
     /// On a database error.
-    pub fn day(&self, day: impl Into<EditionKey>) -> Result<Vec<Delivery>, LedgerError> {
+    pub(crate) fn day(&self, day: impl Into<EditionKey>) -> Result<Vec<Delivery>, LedgerError> {
         let mut st = self
             .conn
             .prepare(&format!(
@@ -773,7 +752,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.db");
         drop(Ledger::open(&path).unwrap());
-        let l = Ledger::open(&path).unwrap();
+        let l = FileLedger::open(&path).unwrap();
         let v: i64 = l
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -100,6 +100,7 @@ pub struct Site {
     config: Config,
     templates: Templates,
     store: Arc<dyn Store>,
+    ledger: crate::ledger::Place,
     mail: MailQueue,
     signer: Signer,
     clock: Arc<dyn Clock>,
@@ -135,11 +136,13 @@ impl Site {
             path: out.to_owned(),
             source,
         })?;
+        let stores = crate::state::Stores::open(config)?;
         Ok(Self {
             files,
             config: config.clone(),
             templates: Templates::site(&config.templates)?,
-            store: crate::state::subscriber_store(config)?,
+            store: stores.subscribers,
+            ledger: stores.ledger,
             mail: MailQueue::new(Composer {
                 site_url: config.site.url.clone(),
                 newsletter: Newsletter::new(

@@ -32,7 +32,6 @@ use crate::bounces::process::{Limits, Processor};
 use crate::bounces::sns::{self, SnsMessage, SnsType};
 use crate::bounces::{webhook, Report};
 use crate::delivery::Mailer;
-use crate::ledger::Ledger;
 
 /// How long fetching a certificate or confirming a subscription may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +78,7 @@ async fn act(site: &Arc<Site>, report: Report, source: String) -> Response {
     let site = Arc::clone(site);
     let done = tokio::task::spawn_blocking(move || {
         let config = &site.config;
-        let ledger = Ledger::open(&config.state)?;
+        let ledger = site.ledger.open()?;
         let processor = Processor::new(
             &ledger,
             &*site.store,

@@ -34,19 +34,19 @@ fn every_command_refuses_a_database_without_this_programs_schema() {
     let (out, _, stderr) = run(on(&db, dir.path()).args(["subscribers", "list"]));
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("has schema version 0, this program needs 1; run `hotpapers db migrate`"),
+        stderr.contains("has schema version 0, this program needs 2; run `hotpapers db migrate`"),
         "{stderr}"
     );
     let (out, stdout, stderr) = run(on(&db, dir.path()).args(["db", "migrate"]));
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("schema version 0 → 1 (subscribers)"),
+        stdout.contains("schema version 0 → 2 (subscribers, ledger)"),
         "{stdout}"
     );
     let (out, stdout, _) = run(on(&db, dir.path()).args(["db", "migrate"]));
     assert!(out.status.success());
     assert!(
-        stdout.contains("schema version 1, nothing to do"),
+        stdout.contains("schema version 2, nothing to do"),
         "{stdout}"
     );
     assert!(
@@ -65,7 +65,7 @@ fn every_command_refuses_a_database_without_this_programs_schema() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
             stderr
-                .contains("has schema version 99, newer than this program's 1; upgrade hotpapers"),
+                .contains("has schema version 99, newer than this program's 2; upgrade hotpapers"),
             "{args:?}: {stderr}"
         );
     }
@@ -341,4 +341,88 @@ fn a_second_host_cannot_send_the_same_edition_while_the_first_runs() {
     let counts = server.count_by_recipient();
     assert_eq!(counts.len(), 150);
     assert!(counts.values().all(|&n| n == 1));
+}
+
+#[test]
+fn a_second_host_takes_over_the_edition_of_a_sender_killed_mid_run() {
+    use crate::smtp_server::{Behaviour, SmtpServer};
+    use hotpapers::ledger::{Place, State};
+    const N: usize = 400;
+    let Some(db) = database() else { return };
+    let store = hotpapers::db::PgStore::new(db.open());
+    let readers = (0..N)
+        .map(|i| hotpapers::model::Subscriber::new(format!("reader{i}@example.org")))
+        .collect();
+    store.import(readers, chrono::Utc::now()).unwrap();
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: std::time::Duration::from_micros(300),
+        data_delay: std::time::Duration::from_millis(2),
+        ..Behaviour::default()
+    });
+    let (first_host, second_host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut first = on(&db, first_host.path())
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-12"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    while server.received().len() < 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first sender stalled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    first.kill().unwrap(); // SIGKILL: its session (and lock) die with it
+    assert!(
+        first.wait().unwrap().code().is_none(),
+        "killed, not finished"
+    );
+    let killed_at = server.received().len();
+    assert!(
+        killed_at < N,
+        "the first sender finished before it was killed"
+    );
+
+    let (out, stdout, stderr) = run(on(&db, second_host.path())
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let ledger = Place::Database(db.open()).open().unwrap();
+    let counts = server.count_by_recipient();
+    for i in 0..N {
+        let email = format!("reader{i}@example.org");
+        let row = ledger.get(day(), &email).unwrap().unwrap();
+        assert_eq!(row.state, State::Sent, "{email}");
+        let n = u32::try_from(counts.get(&email).copied().unwrap_or(0)).unwrap();
+        assert!(n >= 1, "{email} never received its message");
+        assert!(
+            n <= 1 + row.unknowns,
+            "{email}: {n} copies, {} cut(s) recorded",
+            row.unknowns
+        );
+    }
+    // `status`, from a third host, shows who sent what.
+    let (out, stdout, _) =
+        run(on(&db, tempfile::tempdir().unwrap().path()).args(["status", "--date", "2021-02-12"]));
+    assert!(out.status.success());
+    assert!(
+        stdout.starts_with(&format!("2021-02-12: {N} deliveries recorded: sent {N}")),
+        "{stdout}"
+    );
+    let pid = first.id();
+    let by_first = stdout
+        .lines()
+        .filter(|l| l.ends_with(&format!(":{pid}")))
+        .count();
+    assert!(
+        by_first > 0 && by_first < N,
+        "{by_first} rows by the killed sender:\n{stdout}"
+    );
+}
+
+fn day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2021, 2, 12).unwrap()
 }

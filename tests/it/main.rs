@@ -29,6 +29,7 @@ mod email;
 mod feed;
 mod hardening;
 mod imap;
+mod ledger;
 mod newsboat;
 mod postfix;
 mod postgres;

@@ -12,7 +12,7 @@ use hotpapers::config::{Config, UnknownPolicy};
 use hotpapers::delivery::{
     self, Compose, ComposeError, Outgoing, SendError, SendOptions, Sender, SmtpTransport, Summary,
 };
-use hotpapers::ledger::{Ledger, State};
+use hotpapers::ledger::{Ledger, Place, State};
 use hotpapers::model::{Digest, Subscriber, SubscriberStatus};
 use hotpapers::subscribers::SubscriberStore;
 use lettre::message::header::ContentType;
@@ -147,7 +147,12 @@ impl Fixture {
         let list = self.store().load().unwrap();
         let total = list.active().count() as u64;
         sender
-            .send_day(&self.config.state, list.into_records(), total, opts)
+            .send_day(
+                &Place::File(self.config.state.clone()),
+                list.into_records(),
+                total,
+                opts,
+            )
             .await
     }
 }
@@ -514,7 +519,11 @@ async fn a_dry_run_builds_and_counts_but_sends_and_records_nothing() {
     );
     let list = f.store().load().unwrap();
     let s = sender
-        .dry_run(&f.config.state, list.into_records(), &f.opts(DAY))
+        .dry_run(
+            &Place::File(f.config.state.clone()),
+            list.into_records(),
+            &f.opts(DAY),
+        )
         .unwrap();
     assert_eq!((s.sent, s.dry_run), (5, true));
     assert!(f.server.received().is_empty());
@@ -569,7 +578,12 @@ async fn a_refused_connection_is_retried_then_deferred_with_its_cause() {
     );
     let list = store.load().unwrap();
     let s = sender
-        .send_day(&config.state, list.into_records(), 2, &opts)
+        .send_day(
+            &Place::File(config.state.clone()),
+            list.into_records(),
+            2,
+            &opts,
+        )
         .await
         .unwrap();
     assert_eq!((s.sent, s.deferred), (0, 2));
@@ -601,7 +615,7 @@ async fn without_an_smtp_url_messages_are_written_to_the_outbox() {
     );
     let s = sender
         .send_day(
-            &config.state,
+            &Place::File(config.state.clone()),
             store.load().unwrap().into_records(),
             2,
             &SendOptions::from_config(&config.delivery, day(DAY)),
