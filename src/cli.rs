@@ -607,4 +607,8 @@ pub enum DbCommand {
     Migrate,
     /// Show the database's schema version and what it holds.
     Status,
+    /// Move this installation's files (the subscriber folder, the SQLite
+    /// ledger and its events) into the empty database, in one transaction,
+    /// and check the counts.
+    ImportFiles,
 }

@@ -6,6 +6,7 @@ use super::Outcome;
 use crate::cli::DbCommand;
 use crate::config::Config;
 use crate::db::{Database, SCHEMA_VERSION};
+use crate::subscribers::SubscriberStore;
 
 pub(super) fn run(config: &Config, cmd: &DbCommand) -> Result<Outcome> {
     let Some(settings) = &config.database else {
@@ -34,6 +35,27 @@ pub(super) fn run(config: &Config, cmd: &DbCommand) -> Result<Outcome> {
                 );
             }
         }
+        DbCommand::ImportFiles => {
+            db.check_schema()?;
+            let list = SubscriberStore::open(&config.subscribers)?
+                .load()
+                .with_context(|| {
+                    format!(
+                        "could not read the subscribers in `{}`",
+                        config.subscribers.display()
+                    )
+                })?;
+            let moved = db.import_files(list.into_records().collect(), &config.state)?;
+            println!(
+                "moved into database {}: {} subscriber(s) from `{}`, {} delivery row(s) and {} event(s) from `{}`; counts checked",
+                db.target(),
+                moved.subscribers,
+                config.subscribers.display(),
+                moved.deliveries,
+                moved.events,
+                config.state.display()
+            );
+        }
         DbCommand::Status => {
             let version = db.schema_version()?;
             println!(
@@ -47,6 +69,11 @@ pub(super) fn run(config: &Config, cmd: &DbCommand) -> Result<Outcome> {
             println!(
                 "subscribers: {} active, {} unsubscribed, {} bounced",
                 counts.active, counts.unsubscribed, counts.bounced
+            );
+            let rows = db.counts()?;
+            println!(
+                "ledger: {} delivery row(s), {} event(s)",
+                rows.deliveries, rows.events
             );
         }
     }

@@ -7,6 +7,7 @@
 //! from any thread, inside or outside another runtime. [`schema`] holds the
 //! versioned migrations; [`subscribers`] the subscriber store.
 
+pub mod import;
 pub mod schema;
 pub mod subscribers;
 

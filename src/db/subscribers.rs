@@ -111,6 +111,56 @@ impl PgStore {
     }
 }
 
+/// Copies `rows` in (`COPY`, binary) and adds those whose address is not
+/// present yet, in their order, inside `tx`; returns how many were added.
+pub(super) async fn add_new(
+    db: &Database,
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[Subscriber],
+) -> Result<usize, DbError> {
+    tx.batch_execute(
+        "CREATE TEMPORARY TABLE import_rows (
+            email text, status text, record jsonb, ord bigint
+         ) ON COMMIT DROP",
+    )
+    .await
+    .map_err(db.query_error("prepare an import"))?;
+    let mut ord: i64 = 0;
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let sink = tx
+            .copy_in("COPY import_rows (email, status, record, ord) FROM STDIN BINARY")
+            .await
+            .map_err(db.query_error("start copying an import"))?;
+        let writer = BinaryCopyInWriter::new(
+            sink,
+            &[Type::TEXT, Type::TEXT, Type::JSONB, Type::INT8],
+        );
+        futures_util::pin_mut!(writer);
+        for s in chunk {
+            ord += 1;
+            writer
+        .as_mut()
+        .write(&[&s.key(), &status_text(s.status), &Json(s), &ord])
+        .await
+        .map_err(db.query_error("copy an import row"))?;
+        }
+        writer
+            .finish()
+            .await
+            .map_err(db.query_error("finish copying an import"))?;
+    }
+    let added = tx
+        .execute(
+            "INSERT INTO subscribers (email, status, record, updated_at)
+             SELECT email, status, record, now() FROM import_rows ORDER BY ord
+             ON CONFLICT (email) DO NOTHING",
+            &[],
+        )
+        .await
+        .map_err(db.query_error("add the imported subscribers"))?;
+    Ok(usize::try_from(added).unwrap_or(usize::MAX))
+}
+
 fn status_text(s: SubscriberStatus) -> &'static str {
     match s {
         SubscriberStatus::Active => "active",
@@ -215,50 +265,11 @@ impl Store for PgStore {
                 .transaction()
                 .await
                 .map_err(db.query_error("begin an import"))?;
-            tx.batch_execute(
-                "CREATE TEMPORARY TABLE import_rows (
-                    email text, status text, record jsonb, ord bigint
-                 ) ON COMMIT DROP",
-            )
-            .await
-            .map_err(db.query_error("prepare an import"))?;
-            let mut ord: i64 = 0;
-            for chunk in rows.chunks(IMPORT_CHUNK) {
-                let sink = tx
-                    .copy_in("COPY import_rows (email, status, record, ord) FROM STDIN BINARY")
-                    .await
-                    .map_err(db.query_error("start copying an import"))?;
-                let writer = BinaryCopyInWriter::new(
-                    sink,
-                    &[Type::TEXT, Type::TEXT, Type::JSONB, Type::INT8],
-                );
-                futures_util::pin_mut!(writer);
-                for s in chunk {
-                    ord += 1;
-                    writer
-                        .as_mut()
-                        .write(&[&s.key(), &status_text(s.status), &Json(s), &ord])
-                        .await
-                        .map_err(db.query_error("copy an import row"))?;
-                }
-                writer
-                    .finish()
-                    .await
-                    .map_err(db.query_error("finish copying an import"))?;
-            }
-            let added = tx
-                .execute(
-                    "INSERT INTO subscribers (email, status, record, updated_at)
-                     SELECT email, status, record, now() FROM import_rows ORDER BY ord
-                     ON CONFLICT (email) DO NOTHING",
-                    &[],
-                )
-                .await
-                .map_err(db.query_error("add the imported subscribers"))?;
+            let added = add_new(&db, &tx, &rows).await?;
             tx.commit()
                 .await
                 .map_err(db.query_error("commit an import"))?;
-            Ok(usize::try_from(added).unwrap_or(usize::MAX))
+            Ok(added)
         })?;
         Ok(Imported {
             added,

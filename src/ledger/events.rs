@@ -101,6 +101,11 @@ impl FileLedger {
         self.events_where("email = ?1", &email.to_lowercase())
     }
 
+    /// Every event, for moving the ledger into a database.
+    pub(crate) fn all_events(&self) -> Result<Vec<Event>, LedgerError> {
+        self.events_where("?1 = ?1", "")
+    }
+
     fn events_where(&self, condition: &str, value: &str) -> Result<Vec<Event>, LedgerError> {
         let mut st = self
             .conn

@@ -591,6 +591,22 @@ impl FileLedger {
             .map_err(self.err("could not read"))
     }
 
+    /// Every delivery row with whether its failure was hard, for moving the
+    /// ledger into a database (`db import-files`).
+    pub(crate) fn all_deliveries(&self) -> Result<Vec<(Delivery, bool)>, LedgerError> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS}, hard FROM deliveries ORDER BY day, email"
+            ))
+            .map_err(self.err("could not read"))?;
+        let rows = st
+            .query_map([], |r| Ok((row_to_delivery(r)?, r.get::<_, bool>(10)?)))
+            .map_err(self.err("could not read"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("could not read"))
+    }
+
     fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError {
         let path = self.path.clone();
         move |source| LedgerError::Sqlite {

@@ -19,7 +19,8 @@ fn on(db: &TestDb, dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("HOTPAPERS_DATABASE_URL", &db.url)
         .env("HOTPAPERS_DIGESTS", fixture("samples"))
-        // Where the files would be: nothing may be written there.
+        // Where the files would be: nothing may be written there (but by
+        // the tests that use the files on purpose).
         .env("HOTPAPERS_SUBSCRIBERS", dir.join("subscribers"))
         .env("HOTPAPERS_STATE", dir.join("state/hotpapers.db"))
         .env("HOTPAPERS_SECRET", SECRET)
@@ -425,4 +426,42 @@ fn a_second_host_takes_over_the_edition_of_a_sender_killed_mid_run() {
 
 fn day() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2021, 2, 12).unwrap()
+}
+
+#[test]
+fn a_file_installation_moves_into_the_database_with_its_history() {
+    let Some(db) = database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("subscribers")).unwrap();
+    std::fs::write(
+        dir.path().join("subscribers/subscribers.yaml"),
+        "- email: ada@example.org\n  name: Ada\n- email: bob@example.org\n- email: gone@example.org\n  status: unsubscribed\n",
+    )
+    .unwrap();
+    // The day sent from the files first.
+    let mut files = on(&db, dir.path());
+    files.env_remove("HOTPAPERS_DATABASE_URL");
+    let (out, stdout, stderr) = run(files.args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let sent_before = std::fs::read_dir(dir.path().join("outbox")).unwrap().count();
+
+    let (out, stdout, stderr) = run(on(&db, dir.path()).args(["db", "import-files"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("3 subscriber(s)"), "{stdout}");
+    assert!(stdout.contains("2 delivery row(s) and 0 event(s)"), "{stdout}");
+    assert!(stdout.contains("counts checked"), "{stdout}");
+
+    let (_, list, _) = run(on(&db, dir.path()).args(["subscribers", "list"]));
+    assert!(list.contains("gone@example.org\tunsubscribed"), "{list}");
+    assert!(list.contains("ada@example.org\tactive\tAda"), "{list}");
+    let (_, status, _) = run(on(&db, dir.path()).args(["status", "--date", "2021-02-12"]));
+    assert!(status.starts_with("2021-02-12: 2 deliveries recorded: sent 2"), "{status}");
+    // The day, sent again from the database, sends nothing twice.
+    let (out, stdout, stderr) = run(on(&db, dir.path()).args(["send", "--date", "2021-02-12"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path().join("outbox")).unwrap().count(), sent_before);
+    // Twice is refused: the database is no longer empty.
+    let (out, _, stderr) = run(on(&db, dir.path()).args(["db", "import-files"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("already holds 3 subscriber(s) and 2 delivery row(s)"), "{stderr}");
 }
