@@ -92,9 +92,7 @@ impl Database {
             super::subscribers::add_new(&db, &tx, &subscribers).await?;
             copy_deliveries(&db, &tx, &deliveries).await?;
             copy_events(&db, &tx, &events).await?;
-            tx.commit()
-                .await
-                .map_err(db.query_error("commit the move"))
+            tx.commit().await.map_err(db.query_error("commit the move"))
         })?;
         let found = self.counts()?;
         if found == expected {

@@ -131,18 +131,16 @@ pub(super) async fn add_new(
             .copy_in("COPY import_rows (email, status, record, ord) FROM STDIN BINARY")
             .await
             .map_err(db.query_error("start copying an import"))?;
-        let writer = BinaryCopyInWriter::new(
-            sink,
-            &[Type::TEXT, Type::TEXT, Type::JSONB, Type::INT8],
-        );
+        let writer =
+            BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT, Type::JSONB, Type::INT8]);
         futures_util::pin_mut!(writer);
         for s in chunk {
             ord += 1;
             writer
-        .as_mut()
-        .write(&[&s.key(), &status_text(s.status), &Json(s), &ord])
-        .await
-        .map_err(db.query_error("copy an import row"))?;
+                .as_mut()
+                .write(&[&s.key(), &status_text(s.status), &Json(s), &ord])
+                .await
+                .map_err(db.query_error("copy an import row"))?;
         }
         writer
             .finish()

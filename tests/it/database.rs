@@ -443,25 +443,41 @@ fn a_file_installation_moves_into_the_database_with_its_history() {
     files.env_remove("HOTPAPERS_DATABASE_URL");
     let (out, stdout, stderr) = run(files.args(["send", "--date", "2021-02-12"]));
     assert!(out.status.success(), "{stdout}{stderr}");
-    let sent_before = std::fs::read_dir(dir.path().join("outbox")).unwrap().count();
+    let sent_before = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .count();
 
     let (out, stdout, stderr) = run(on(&db, dir.path()).args(["db", "import-files"]));
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("3 subscriber(s)"), "{stdout}");
-    assert!(stdout.contains("2 delivery row(s) and 0 event(s)"), "{stdout}");
+    assert!(
+        stdout.contains("2 delivery row(s) and 0 event(s)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("counts checked"), "{stdout}");
 
     let (_, list, _) = run(on(&db, dir.path()).args(["subscribers", "list"]));
     assert!(list.contains("gone@example.org\tunsubscribed"), "{list}");
     assert!(list.contains("ada@example.org\tactive\tAda"), "{list}");
     let (_, status, _) = run(on(&db, dir.path()).args(["status", "--date", "2021-02-12"]));
-    assert!(status.starts_with("2021-02-12: 2 deliveries recorded: sent 2"), "{status}");
+    assert!(
+        status.starts_with("2021-02-12: 2 deliveries recorded: sent 2"),
+        "{status}"
+    );
     // The day, sent again from the database, sends nothing twice.
     let (out, stdout, stderr) = run(on(&db, dir.path()).args(["send", "--date", "2021-02-12"]));
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert_eq!(std::fs::read_dir(dir.path().join("outbox")).unwrap().count(), sent_before);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count(),
+        sent_before
+    );
     // Twice is refused: the database is no longer empty.
     let (out, _, stderr) = run(on(&db, dir.path()).args(["db", "import-files"]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("already holds 3 subscriber(s) and 2 delivery row(s)"), "{stderr}");
+    assert!(
+        stderr.contains("already holds 3 subscriber(s) and 2 delivery row(s)"),
+        "{stderr}"
+    );
 }
