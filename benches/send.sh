@@ -7,6 +7,10 @@
 #   benches/send.sh [N] [CONNECTIONS]      # default 10000 4
 #   DKIM=1 benches/send.sh 5000 4          # every message signed, RSA-2048
 #   DKIM=ed25519 benches/send.sh 5000 4    # every message signed, Ed25519
+#   STORE=postgres benches/send.sh 5000 4  # then the same with subscribers and
+#                                          # ledger in a throwaway PostgreSQL
+#                                          # (tests/support/postgres.sh), and the
+#                                          # ratio of the two paths
 #
 # Needs: Postfix's smtp-sink and smtp-source (Debian: `apt-get install postfix`),
 # GNU time at /usr/bin/time, openssl (for DKIM). Builds the release binary once.
@@ -18,7 +22,8 @@ PORT=${BENCH_PORT:-2599}
 # A fixed secret with the 256 bits of entropy `send` over SMTP insists on.
 SECRET=4f1c0e7a9b2d3c5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6
 WORK=$(mktemp -d)
-trap 'kill $SINK 2>/dev/null || true; rm -rf "$WORK"' EXIT
+chmod 755 "$WORK"
+trap 'kill $SINK 2>/dev/null || true; bash tests/support/postgres.sh stop "$WORK/pg" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/hotpapers
@@ -70,3 +75,17 @@ HOTPAPERS_CONNECTIONS=$CONNS HOTPAPERS_STATE="$WORK/state.db" HOTPAPERS_SUBSCRIB
 grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/time.txt"
 RATE=$(sed -E 's/.*\(([0-9.]+) msgs\/s\).*/\1/;q' "$WORK/summary.txt")
 python3 -c "print(f'hotpapers: {$RATE:.0f} msgs/s = {100*$RATE/$RAW:.0f}% of smtp-source')"
+
+if [ "${STORE:-}" = postgres ]; then
+  bash tests/support/postgres.sh start "$WORK/pg" 2>/dev/null
+  DB_URL=$(sed -n 's/^DATABASE_URL=//p' "$WORK/pg/env")
+  HOTPAPERS_DATABASE_URL=$DB_URL "$BIN" -q db migrate > /dev/null
+  HOTPAPERS_DATABASE_URL=$DB_URL "$BIN" -q subscribers import "$WORK/subscribers.yaml" > /dev/null
+  echo "== hotpapers send, subscribers and ledger in PostgreSQL: $N subscribers over $CONNS connections"
+  env "${DKIM_ENV[@]}" HOTPAPERS_SMTP_URL=smtp://127.0.0.1:$PORT HOTPAPERS_SECRET=$SECRET \
+  HOTPAPERS_CONNECTIONS=$CONNS HOTPAPERS_DATABASE_URL=$DB_URL \
+    /usr/bin/time -v "$BIN" -q send --date 2021-02-12 2> "$WORK/time-pg.txt" | tee "$WORK/summary-pg.txt"
+  grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/time-pg.txt"
+  PG_RATE=$(sed -E 's/.*\(([0-9.]+) msgs\/s\).*/\1/;q' "$WORK/summary-pg.txt")
+  python3 -c "print(f'hotpapers on PostgreSQL: {$PG_RATE:.0f} msgs/s = {100*$PG_RATE/$RAW:.0f}% of smtp-source, {100*$PG_RATE/$RATE:.0f}% of the SQLite path')"
+fi

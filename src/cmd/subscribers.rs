@@ -14,8 +14,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::model::{Cadence, Category, Channel, Subscriber, SubscriberStatus};
 use crate::subscribers::{
-    check_address, parse_categories, read_csv, read_yaml, to_csv, to_yaml, AddRequest, Added,
-    StatusChange, Store, SubscriberError,
+    check_address, parse_categories, read_csv_in_chunks, read_yaml, to_csv, to_yaml, AddRequest,
+    Added, CsvRows, Imported, StatusChange, Store, SubscriberError,
 };
 
 /// Runs one `subscribers` subcommand.
@@ -166,17 +166,29 @@ fn import(
     now: chrono::DateTime<chrono::Utc>,
     out: &mut impl Write,
 ) -> Result<Outcome> {
-    let rows = if file
+    let mut done = Imported::default();
+    let mut bad = Vec::new();
+    let mut take = |rows: CsvRows| -> Result<(), SubscriberError> {
+        let records = rows.records.into_iter().map(|(_, s)| s).collect();
+        let chunk = store.import(records, now)?;
+        done.added += chunk.added;
+        done.kept += chunk.kept;
+        bad.extend(rows.bad);
+        Ok(())
+    };
+    if file
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
     {
-        read_yaml(file)?
+        take(read_yaml(file)?)?;
     } else {
-        read_csv(file)?
+        read_csv_in_chunks(file, store.import_chunk(), take)?;
+    }
+    let rows = CsvRows {
+        records: Vec::new(),
+        bad,
     };
-    let records = rows.records.into_iter().map(|(_, s)| s).collect();
-    let done = Store::import(store, records, now)?;
     for b in &rows.bad {
         writeln!(out, "skipped: {}", printable(b))?;
     }

@@ -23,8 +23,8 @@ use crate::subscribers::{
     Store, SubscriberError, SubscriberList,
 };
 
-/// Rows sent per `COPY` of an import.
-const IMPORT_CHUNK: usize = 50_000;
+/// Rows per `COPY` and per transaction of a large import.
+const IMPORT_CHUNK: usize = 20_000;
 
 /// The subscriber store on a [`Database`].
 #[derive(Debug, Clone)]
@@ -243,6 +243,10 @@ impl Store for PgStore {
         self.change(email, move |list| {
             rules::set_preferences(list, &address, &preferences, now)
         })
+    }
+
+    fn import_chunk(&self) -> usize {
+        IMPORT_CHUNK
     }
 
     fn import(

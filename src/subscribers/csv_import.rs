@@ -23,6 +23,26 @@ pub struct CsvRows {
 /// # Errors
 /// When the file cannot be read or has no `email` column in its header row.
 pub fn read_csv(file: &Path) -> Result<CsvRows, SubscriberError> {
+    let mut all = CsvRows::default();
+    read_csv_in_chunks(file, usize::MAX, |rows| {
+        all.records.extend(rows.records);
+        all.bad.extend(rows.bad);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Reads `file` and hands its rows to `f` at most `chunk` good rows at a
+/// time, so that a large file never has to be held whole.
+///
+/// # Errors
+/// When the file cannot be read or has no `email` column in its header
+/// row, or `f`'s first error.
+pub fn read_csv_in_chunks(
+    file: &Path,
+    chunk: usize,
+    mut f: impl FnMut(CsvRows) -> Result<(), SubscriberError>,
+) -> Result<(), SubscriberError> {
     let io = |action: &'static str| {
         let path = file.to_owned();
         move |e: csv::Error| SubscriberError::Io {
@@ -48,6 +68,9 @@ pub fn read_csv(file: &Path) -> Result<CsvRows, SubscriberError> {
     }
     let mut rows = CsvRows::default();
     for row in reader.records() {
+        if rows.records.len() >= chunk {
+            f(std::mem::take(&mut rows))?;
+        }
         match row {
             Ok(row) => {
                 let line = row.position().map_or(0, csv::Position::line);
@@ -62,7 +85,7 @@ pub fn read_csv(file: &Path) -> Result<CsvRows, SubscriberError> {
             }
         }
     }
-    Ok(rows)
+    f(rows)
 }
 
 /// Categories given as `cs.LG, stat.ML` (commas, semicolons or spaces).

@@ -25,7 +25,7 @@ use crate::atomic::{self, NewFileMode};
 use crate::model::{Channel, EmailAddress, Subscriber, SubscriberStatus};
 
 pub use categories::is_known_category;
-pub use csv_import::{parse_categories, read_csv, CsvRows};
+pub use csv_import::{parse_categories, read_csv, read_csv_in_chunks, CsvRows};
 pub use export::{to_csv, to_yaml, CSV_HEADER};
 pub(crate) use store::rules;
 pub use store::{

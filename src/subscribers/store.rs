@@ -187,6 +187,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         records: Vec<Subscriber>,
         now: DateTime<Utc>,
     ) -> Result<Imported, SubscriberError>;
+
+    /// How many records a large import hands to [`Store::import`] at a time:
+    /// all at once for files (each call rewrites them), in bounded chunks
+    /// for a database (each chunk its own transaction, so memory stays flat
+    /// and a killed import resumes: what it added is kept, not added twice).
+    fn import_chunk(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// The rules, as changes to a snapshot (a store applies them atomically).

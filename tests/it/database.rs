@@ -481,3 +481,59 @@ fn a_file_installation_moves_into_the_database_with_its_history() {
         "{stderr}"
     );
 }
+
+/// `N` CSV rows: row 2 repeated (in capitals) far later, one bad row.
+fn large_csv(path: &Path, n: usize) {
+    use std::fmt::Write as _;
+    let mut csv = String::from("email,name\n");
+    for i in 0..n {
+        match i {
+            29_999 => csv.push_str("not an address,Bad\n"),
+            44_999 => csv.push_str("READER1@EXAMPLE.ORG,Again\n"),
+            _ => writeln!(csv, "reader{i}@example.org,Reader {i}").unwrap(),
+        }
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+#[test]
+fn a_large_import_goes_in_chunks_keeps_the_first_of_two_rows_and_resumes_after_a_kill() {
+    const N: usize = 60_000;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("large.csv");
+    large_csv(&csv, N);
+    let Some(db) = database() else { return };
+    let (out, stdout, _) = run(on(&db, dir.path())
+        .args(["subscribers", "import"])
+        .arg(&csv));
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("large.csv:30001:"), "{stdout}");
+    assert!(
+        stdout.contains("imported 59998 new subscriber(s); 1 already present"),
+        "{stdout}"
+    );
+    let store = hotpapers::db::PgStore::new(db.open());
+    let list = store.load().unwrap();
+    assert_eq!(list.len(), N - 2);
+    assert_eq!(
+        list.get("reader1@example.org").unwrap().name.as_deref(),
+        Some("Reader 1")
+    );
+
+    // Killed partway, then run again: every reader once.
+    let Some(db) = database() else { return };
+    let mut child = on(&db, dir.path())
+        .args(["subscribers", "import"])
+        .arg(&csv)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let (_, stdout, _) = run(on(&db, dir.path())
+        .args(["subscribers", "import"])
+        .arg(&csv));
+    let store = hotpapers::db::PgStore::new(db.open());
+    assert_eq!(store.load().unwrap().len(), N - 2, "{stdout}");
+}
