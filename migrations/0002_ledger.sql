@@ -4,8 +4,8 @@
 -- `2021-W06` for a weekly edition); `worker` names the process that wrote
 -- the row last (host and process id), for `status`.
 CREATE TABLE deliveries (
-    day        text        NOT NULL,
-    email      text        NOT NULL,
+    day        text        COLLATE "C" NOT NULL,
+    email      text        COLLATE "C" NOT NULL,
     state      text        NOT NULL CHECK (state IN ('sending', 'sent', 'failed', 'skipped', 'deferred', 'unknown')),
     attempts   integer     NOT NULL DEFAULT 0,
     unknowns   integer     NOT NULL DEFAULT 0,

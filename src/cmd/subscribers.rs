@@ -183,7 +183,27 @@ fn import(
     {
         take(read_yaml(file)?)?;
     } else {
-        read_csv_in_chunks(file, store.import_chunk(), take)?;
+        // The next chunk is read while the last one is written.
+        let chunk = store.import_chunk();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<CsvRows>(1);
+        std::thread::scope(|scope| -> Result<(), SubscriberError> {
+            let reader = scope.spawn(move || {
+                read_csv_in_chunks(file, chunk, |rows| {
+                    // A closed channel: the writer stopped on an error it
+                    // reports itself; stop reading.
+                    tx.send(rows)
+                        .map_err(|_| SubscriberError::Rejected("the import stopped".to_owned()))
+                })
+            });
+            // By value: an error drops the receiver, which stops the reader.
+            let written = rx.into_iter().try_for_each(&mut take);
+            let read = reader.join().unwrap_or_else(|_| {
+                Err(SubscriberError::Rejected(
+                    "the CSV reader stopped unexpectedly (a bug to report)".to_owned(),
+                ))
+            });
+            written.and(read)
+        })?;
     }
     let rows = CsvRows {
         records: Vec::new(),

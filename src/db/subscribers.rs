@@ -19,8 +19,8 @@ use tokio_postgres::types::{Json, Type};
 use super::{Database, DbError};
 use crate::model::{Channel, Subscriber, SubscriberStatus};
 use crate::subscribers::{
-    key, rules, AddRequest, Added, Confirmation, Confirmed, Imported, Preferences, StatusChange,
-    Store, SubscriberError, SubscriberList,
+    key, rules, AddRequest, Added, Confirmation, Confirmed, Imported, Preferences, Problem,
+    StatusChange, Store, SubscriberError, SubscriberList,
 };
 
 /// Rows per `COPY` and per transaction of a large import.
@@ -111,46 +111,106 @@ impl PgStore {
     }
 }
 
-/// Copies `rows` in (`COPY`, binary) and adds those whose address is not
-/// present yet, in their order, inside `tx`; returns how many were added.
+/// Adds those of `rows` whose address is not present yet, in their order,
+/// inside `tx`; returns how many were added. `rows` hold no address twice.
+///
+/// The fast way: look the chunk's addresses up, then `COPY` the new ones
+/// straight into the table. Should another process add one of them in
+/// between (the copy then fails on the key), the chunk goes the careful way
+/// instead: copied into a temporary table and added with `ON CONFLICT DO
+/// NOTHING`.
 pub(super) async fn add_new(
     db: &Database,
     tx: &deadpool_postgres::Transaction<'_>,
     rows: &[Subscriber],
 ) -> Result<usize, DbError> {
+    let mut added = 0;
+    for chunk in rows.chunks(IMPORT_CHUNK) {
+        let keys: Vec<String> = chunk.iter().map(Subscriber::key).collect();
+        let present: std::collections::HashSet<String> = tx
+            .query(
+                "SELECT email FROM subscribers WHERE email = ANY($1)",
+                &[&keys],
+            )
+            .await
+            .map_err(db.query_error("look up the imported addresses"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let fresh: Vec<&Subscriber> = chunk
+            .iter()
+            .zip(&keys)
+            .filter(|(_, k)| !present.contains(*k))
+            .map(|(s, _)| s)
+            .collect();
+        tx.batch_execute("SAVEPOINT import_copy")
+            .await
+            .map_err(db.query_error("prepare an import"))?;
+        match copy_into(tx, "subscribers", &fresh).await {
+            Ok(()) => {
+                tx.batch_execute("RELEASE SAVEPOINT import_copy")
+                    .await
+                    .map_err(db.query_error("copy an import"))?;
+                added += fresh.len();
+            }
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                tracing::debug!("an address of the import was added meanwhile: this chunk goes through ON CONFLICT");
+                tx.batch_execute("ROLLBACK TO SAVEPOINT import_copy")
+                    .await
+                    .map_err(db.query_error("copy an import"))?;
+                added += add_new_carefully(db, tx, &fresh).await?;
+            }
+            Err(e) => return Err(db.query_error("copy an import")(e)),
+        }
+    }
+    Ok(added)
+}
+
+/// `COPY table (email, status, record)` of `rows`, binary (`updated_at`
+/// is the table's default: the server's time).
+async fn copy_into(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+    rows: &[&Subscriber],
+) -> Result<(), tokio_postgres::Error> {
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {table} (email, status, record) FROM STDIN BINARY"
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT, Type::JSONB]);
+    futures_util::pin_mut!(writer);
+    for s in rows {
+        writer
+            .as_mut()
+            .write(&[&s.key(), &status_text(s.status), &Json(s)])
+            .await?;
+    }
+    writer.finish().await.map(drop)
+}
+
+/// The careful way: through a temporary table, adding with `ON CONFLICT DO
+/// NOTHING` in the rows' order (the temporary table's own order).
+async fn add_new_carefully(
+    db: &Database,
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[&Subscriber],
+) -> Result<usize, DbError> {
     tx.batch_execute(
-        "CREATE TEMPORARY TABLE import_rows (
-            email text, status text, record jsonb, ord bigint
-         ) ON COMMIT DROP",
+        "CREATE TEMPORARY TABLE IF NOT EXISTS import_rows (
+            ord bigserial, email text, status text, record jsonb
+         ) ON COMMIT DROP;
+         TRUNCATE import_rows",
     )
     .await
     .map_err(db.query_error("prepare an import"))?;
-    let mut ord: i64 = 0;
-    for chunk in rows.chunks(IMPORT_CHUNK) {
-        let sink = tx
-            .copy_in("COPY import_rows (email, status, record, ord) FROM STDIN BINARY")
-            .await
-            .map_err(db.query_error("start copying an import"))?;
-        let writer =
-            BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT, Type::JSONB, Type::INT8]);
-        futures_util::pin_mut!(writer);
-        for s in chunk {
-            ord += 1;
-            writer
-                .as_mut()
-                .write(&[&s.key(), &status_text(s.status), &Json(s), &ord])
-                .await
-                .map_err(db.query_error("copy an import row"))?;
-        }
-        writer
-            .finish()
-            .await
-            .map_err(db.query_error("finish copying an import"))?;
-    }
+    copy_into(tx, "import_rows", rows)
+        .await
+        .map_err(db.query_error("copy an import"))?;
     let added = tx
         .execute(
-            "INSERT INTO subscribers (email, status, record, updated_at)
-             SELECT email, status, record, now() FROM import_rows ORDER BY ord
+            "INSERT INTO subscribers (email, status, record)
+             SELECT email, status, record FROM import_rows ORDER BY ord
              ON CONFLICT (email) DO NOTHING",
             &[],
         )
@@ -255,12 +315,28 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Imported, SubscriberError> {
         let total = records.len();
-        // The rules on an empty list: consent for records without one, and
-        // the first of two equal addresses in the file wins.
-        let mut fresh = SubscriberList::from_records(self.origin(), Vec::new(), Vec::new())?;
-        rules::import(&mut fresh, records, now);
-        fresh.revalidate()?;
-        let rows: Vec<Subscriber> = fresh.into_records().collect();
+        // Checked as a load checks a record; the first of two equal
+        // addresses wins, as in the files.
+        let mut seen = std::collections::HashSet::with_capacity(total);
+        let mut rows = Vec::with_capacity(total);
+        let mut problems = Vec::new();
+        for (i, mut s) in records.into_iter().enumerate() {
+            if let Err(e) = crate::model::EmailAddress::parse(s.email.trim()) {
+                problems.push(Problem {
+                    path: PathBuf::from("import"),
+                    line: i + 1,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+            if seen.insert(s.key()) {
+                rules::imported(&mut s, now);
+                rows.push(s);
+            }
+        }
+        if !problems.is_empty() {
+            return Err(SubscriberError::Invalid { problems });
+        }
         let added = self.db.run(move |db| async move {
             let mut client = db.client().await?;
             let tx = client

@@ -150,8 +150,6 @@ impl FileLedger {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DomainCounts>, LedgerError> {
-        let mut by_domain: std::collections::BTreeMap<String, DomainCounts> =
-            std::collections::BTreeMap::new();
         let mut st = self
             .conn
             .prepare(
@@ -163,13 +161,9 @@ impl FileLedger {
             .query_map(params![day_text(from), day_text(to)], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })
+            .map_err(self.err("could not read"))?
+            .collect::<Result<Vec<_>, _>>()
             .map_err(self.err("could not read"))?;
-        for row in sent {
-            let (domain, n) = row.map_err(self.err("could not read"))?;
-            let entry = by_domain.entry(domain.clone()).or_default();
-            entry.domain = domain;
-            entry.sent = u64::try_from(n).unwrap_or(0);
-        }
         let mut st = self
             .conn
             .prepare(
@@ -186,22 +180,39 @@ impl FileLedger {
                     r.get::<_, i64>(3)?,
                 ))
             })
+            .map_err(self.err("could not read events"))?
+            .collect::<Result<Vec<_>, _>>()
             .map_err(self.err("could not read events"))?;
-        for row in events {
-            let (domain, kind, hard, n) = row.map_err(self.err("could not read events"))?;
-            let entry = by_domain.entry(domain.clone()).or_default();
-            entry.domain = domain;
-            let n = u64::try_from(n).unwrap_or(0);
-            match (kind.as_str(), hard) {
-                ("complaint", _) => entry.complaints += n,
-                (_, true) => entry.hard += n,
-                (_, false) => entry.soft += n,
-            }
-        }
-        let mut v: Vec<DomainCounts> = by_domain.into_values().collect();
-        v.sort_by(|a, b| b.sent.cmp(&a.sent).then(a.domain.cmp(&b.domain)));
-        Ok(v)
+        Ok(domain_table(sent, events))
     }
+}
+
+/// Per domain, from messages sent `(domain, n)` and events `(domain, kind,
+/// hard, n)`: the table `bounces report` prints, busiest domain first.
+pub(super) fn domain_table(
+    sent: Vec<(String, i64)>,
+    events: Vec<(String, String, bool, i64)>,
+) -> Vec<DomainCounts> {
+    let mut by_domain: std::collections::BTreeMap<String, DomainCounts> =
+        std::collections::BTreeMap::new();
+    for (domain, n) in sent {
+        let entry = by_domain.entry(domain.clone()).or_default();
+        entry.domain = domain;
+        entry.sent = u64::try_from(n).unwrap_or(0);
+    }
+    for (domain, kind, hard, n) in events {
+        let entry = by_domain.entry(domain.clone()).or_default();
+        entry.domain = domain;
+        let n = u64::try_from(n).unwrap_or(0);
+        match (kind.as_str(), hard) {
+            ("complaint", _) => entry.complaints += n,
+            (_, true) => entry.hard += n,
+            (_, false) => entry.soft += n,
+        }
+    }
+    let mut v: Vec<DomainCounts> = by_domain.into_values().collect();
+    v.sort_by(|a, b| b.sent.cmp(&a.sent).then(a.domain.cmp(&b.domain)));
+    v
 }
 
 #[cfg(test)]

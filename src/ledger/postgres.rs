@@ -333,8 +333,6 @@ impl PgLedger {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DomainCounts>, LedgerError> {
-        let mut by_domain: std::collections::BTreeMap<String, DomainCounts> =
-            std::collections::BTreeMap::new();
         // Days are text in `deliveries` (weeks too); a day's text sorts as its date.
         let sent = self.query(
             "count sent messages",
@@ -346,11 +344,6 @@ impl PgLedger {
             ],
             |r| Ok((r.get::<_, String>(0), r.get::<_, i64>(1))),
         )?;
-        for (domain, n) in sent {
-            let entry = by_domain.entry(domain.clone()).or_default();
-            entry.domain = domain;
-            entry.sent = u64::try_from(n).unwrap_or(0);
-        }
         let events = self.query(
             "count events",
             "SELECT coalesce(domain, ''), kind, hard, count(*) FROM events
@@ -365,19 +358,7 @@ impl PgLedger {
                 ))
             },
         )?;
-        for (domain, kind, hard, n) in events {
-            let entry = by_domain.entry(domain.clone()).or_default();
-            entry.domain = domain;
-            let n = u64::try_from(n).unwrap_or(0);
-            match (kind.as_str(), hard) {
-                ("complaint", _) => entry.complaints += n,
-                (_, true) => entry.hard += n,
-                (_, false) => entry.soft += n,
-            }
-        }
-        let mut v: Vec<DomainCounts> = by_domain.into_values().collect();
-        v.sort_by(|a, b| b.sent.cmp(&a.sent).then(a.domain.cmp(&b.domain)));
-        Ok(v)
+        Ok(super::events::domain_table(sent, events))
     }
 }
 

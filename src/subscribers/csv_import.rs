@@ -66,6 +66,7 @@ pub fn read_csv_in_chunks(
             file.display()
         )));
     }
+    let columns = Columns::of(&headers);
     let mut rows = CsvRows::default();
     for row in reader.records() {
         if rows.records.len() >= chunk {
@@ -74,7 +75,7 @@ pub fn read_csv_in_chunks(
         match row {
             Ok(row) => {
                 let line = row.position().map_or(0, csv::Position::line);
-                match record_from_row(&headers, &row) {
+                match record_from_row(&columns, &row) {
                     Ok(s) => rows.records.push((line, s)),
                     Err(e) => rows.bad.push(format!("{}:{line}: {e}", file.display())),
                 }
@@ -102,15 +103,33 @@ pub fn parse_categories<'a>(
         .collect()
 }
 
+/// Where each known column is, found once from the header row.
+struct Columns([Option<usize>; 6]);
+
+const COLUMNS: [&str; 6] = [
+    "email",
+    "name",
+    "greeting_name",
+    "categories",
+    "max_papers",
+    "min_retweets",
+];
+
+impl Columns {
+    fn of(headers: &csv::StringRecord) -> Self {
+        Self(COLUMNS.map(|name| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+        }))
+    }
+}
+
 /// One CSV row made into a record, or what is wrong with it.
-fn record_from_row(
-    headers: &csv::StringRecord,
-    row: &csv::StringRecord,
-) -> Result<Subscriber, String> {
+fn record_from_row(columns: &Columns, row: &csv::StringRecord) -> Result<Subscriber, String> {
     let field = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
+        let at = COLUMNS.iter().position(|c| *c == name)?;
+        columns.0[at]
             .and_then(|i| row.get(i))
             .map(str::trim)
             .filter(|v| !v.is_empty())

@@ -386,19 +386,26 @@ pub(crate) mod rules {
             if list.get(&s.email).is_some() {
                 done.kept += 1;
             } else {
-                let at = *s.subscribed_at.get_or_insert(now);
-                if s.consent.is_none() {
-                    s.consent = Some(Consent {
-                        confirmed_at: Some(at),
-                        source: Some(Channel::Import),
-                        ..Consent::default()
-                    });
-                    s.record_event(now, EventKind::Subscribed, Channel::Import, None);
-                }
+                imported(&mut s, now);
                 list.upsert(s);
                 done.added += 1;
             }
         }
         done
+    }
+
+    /// A record an import adds, as it is stored: its sign-up time (now, when
+    /// the file gave none) and, without consent on record, the import as its
+    /// source.
+    pub(crate) fn imported(s: &mut Subscriber, now: DateTime<Utc>) {
+        let at = *s.subscribed_at.get_or_insert(now);
+        if s.consent.is_none() {
+            s.consent = Some(Consent {
+                confirmed_at: Some(at),
+                source: Some(Channel::Import),
+                ..Consent::default()
+            });
+            s.record_event(now, EventKind::Subscribed, Channel::Import, None);
+        }
     }
 }

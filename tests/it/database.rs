@@ -10,6 +10,7 @@ use hotpapers::subscribers::Store;
 
 use crate::postgres::{database, empty_database, TestDb};
 use crate::serve::{form, post_form, raw_client, site_dir, token_of, Running};
+use crate::smtp_server::{Behaviour, SmtpServer};
 use crate::support::{fixture, hotpapers, run};
 
 const SECRET: &str = "5c1e0f8a9b2d47e6a3f1c8b90d2e4f6a7b1c3d5e9f0a2b4c6d8e1f3a5b7c9d0e";
@@ -300,36 +301,51 @@ async fn two_web_servers_take_unsubscribes_while_the_cli_adds_readers_and_nothin
     b.stop().await;
 }
 
-#[test]
-fn a_second_host_cannot_send_the_same_edition_while_the_first_runs() {
-    use crate::smtp_server::{Behaviour, SmtpServer};
-    let Some(db) = database() else { return };
-    let store = hotpapers::db::PgStore::new(db.open());
-    let readers = (0..150)
+/// `n` readers `reader{i}@example.org` in the database.
+fn readers_in(db: &TestDb, n: usize) {
+    let readers = (0..n)
         .map(|i| hotpapers::model::Subscriber::new(format!("reader{i}@example.org")))
         .collect();
-    store.import(readers, chrono::Utc::now()).unwrap();
+    hotpapers::db::PgStore::new(db.open())
+        .import(readers, chrono::Utc::now())
+        .unwrap();
+}
+
+/// `send --date 2021-02-12` on a host of its own (`dir`), in the background.
+fn spawn_send(db: &TestDb, dir: &Path, server: &SmtpServer) -> std::process::Child {
+    on(db, dir)
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-12"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the server has `n` messages; panics after `seconds`.
+fn wait_for_messages(server: &SmtpServer, n: usize, seconds: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while server.received().len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than {n} messages after {seconds} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_second_host_cannot_send_the_same_edition_while_the_first_runs() {
+    let Some(db) = database() else { return };
+    readers_in(&db, 150);
     let server = SmtpServer::start(Behaviour {
         reply_delay: std::time::Duration::from_millis(3),
         ..Behaviour::default()
     });
     // Two hosts: each its own folder (and so its own ledger file), one database.
     let (first_host, second_host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut first = on(&db, first_host.path())
-        .env("HOTPAPERS_SMTP_URL", server.url())
-        .args(["send", "--date", "2021-02-12"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while server.received().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first send never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut first = spawn_send(&db, first_host.path(), &server);
+    wait_for_messages(&server, 1, 30);
     let (out, _, stderr) = run(on(&db, second_host.path())
         .env("HOTPAPERS_SMTP_URL", server.url())
         .args(["send", "--date", "2021-02-12"]));
@@ -346,36 +362,18 @@ fn a_second_host_cannot_send_the_same_edition_while_the_first_runs() {
 
 #[test]
 fn a_second_host_takes_over_the_edition_of_a_sender_killed_mid_run() {
-    use crate::smtp_server::{Behaviour, SmtpServer};
     use hotpapers::ledger::{Place, State};
     const N: usize = 400;
     let Some(db) = database() else { return };
-    let store = hotpapers::db::PgStore::new(db.open());
-    let readers = (0..N)
-        .map(|i| hotpapers::model::Subscriber::new(format!("reader{i}@example.org")))
-        .collect();
-    store.import(readers, chrono::Utc::now()).unwrap();
+    readers_in(&db, N);
     let server = SmtpServer::start(Behaviour {
         reply_delay: std::time::Duration::from_micros(300),
         data_delay: std::time::Duration::from_millis(2),
         ..Behaviour::default()
     });
     let (first_host, second_host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut first = on(&db, first_host.path())
-        .env("HOTPAPERS_SMTP_URL", server.url())
-        .args(["send", "--date", "2021-02-12"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
-    while server.received().len() < 100 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first sender stalled"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let mut first = spawn_send(&db, first_host.path(), &server);
+    wait_for_messages(&server, 100, 45);
     first.kill().unwrap(); // SIGKILL: its session (and lock) die with it
     assert!(
         first.wait().unwrap().code().is_none(),

@@ -240,4 +240,16 @@ for_both_stores! {
         assert!(changed > 0);
         assert_eq!(events - before, changed, "a change was lost or doubled");
     }
+
+    fn two_imports_of_one_list_at_once_add_each_reader_once(store: &dyn Store) {
+        let list = || (0..3000).map(|i| Subscriber::new(format!("r{i}@example.org"))).collect::<Vec<_>>();
+        let results: Vec<Imported> = std::thread::scope(|scope| {
+            let a = scope.spawn(|| store.import(list(), at(1, 9)).unwrap());
+            let b = scope.spawn(|| store.import(list(), at(1, 9)).unwrap());
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        assert_eq!(results.iter().map(|r| r.added).sum::<usize>(), 3000, "{results:?}");
+        assert_eq!(results.iter().map(|r| r.kept).sum::<usize>(), 3000, "{results:?}");
+        assert_eq!(store.load().unwrap().len(), 3000);
+    }
 }
