@@ -9,26 +9,10 @@ use std::thread;
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
-use crate::ledger::{EditionKey, Ledger, LedgerError, State};
+use crate::ledger::{Change as Op, EditionKey, Ledger, State};
 
 /// Most state changes committed together.
 const GROUP: usize = 512;
-
-enum Op {
-    Start {
-        email: String,
-        message_id: String,
-    },
-    Finish {
-        email: String,
-        state: State,
-        reply: Option<String>,
-        hard: bool,
-    },
-    ConsecutiveFailures {
-        email: String,
-    },
-}
 
 struct Request {
     op: Op,
@@ -59,25 +43,8 @@ impl LedgerWriter {
                     }
                 }
                 let now = clock.now();
-                let results: Result<Vec<u32>, LedgerError> = ledger.batch(|l| {
-                    group
-                        .iter()
-                        .map(|r| match &r.op {
-                            Op::Start { email, message_id } => {
-                                l.start_sending(day, email, message_id, now).map(|()| 0)
-                            }
-                            Op::Finish {
-                                email,
-                                state,
-                                reply,
-                                hard,
-                            } => l
-                                .finish_as(day, email, *state, reply.as_deref(), *hard, now)
-                                .map(|()| 0),
-                            Op::ConsecutiveFailures { email } => l.consecutive_failures(email),
-                        })
-                        .collect()
-                });
+                let ops: Vec<Op> = group.iter().map(|r| r.op.clone()).collect();
+                let results = ledger.apply(day, &ops, now);
                 match results {
                     Ok(values) => {
                         for (r, v) in group.into_iter().zip(values) {

@@ -265,7 +265,7 @@ mod postgres;
 mod store;
 
 pub use events::{DomainCounts, Event};
-pub use store::{Ledger, Place, RunLock};
+pub use store::{Change, Ledger, Place, RunLock};
 
 /// The ledger in an SQLite file (`HOTPAPERS_STATE`), the default.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
 
-use super::{Counts, Delivery, DomainCounts, EditionKey, Event, LedgerError, State};
+use super::{Change, Counts, Delivery, DomainCounts, EditionKey, Event, LedgerError, State};
 use crate::db::{Database, DbError, SessionLock};
 
 /// One session of the database, used by one [`super::Ledger`].
@@ -159,19 +159,26 @@ impl PgLedger {
     ) -> Result<(), LedgerError> {
         self.execute(
             "record the start of a delivery",
-            "INSERT INTO deliveries (day, email, state, attempts, message_id, created_at, updated_at, worker)
-             VALUES ($1, $2, 'sending', 1, $3, $4, $4, $5)
-             ON CONFLICT (day, email) DO UPDATE SET state = 'sending',
-                attempts = deliveries.attempts + 1, message_id = $3, updated_at = $4, worker = $5",
-            vec![
-                Box::new(day.text()),
-                Box::new(email.to_lowercase()),
-                Box::new(message_id.to_owned()),
-                Box::new(now),
-                Box::new(self.worker.clone()),
-            ],
+            START_SQL,
+            self.start_params(day, email, message_id, now),
         )
         .map(drop)
+    }
+
+    fn start_params(
+        &self,
+        day: EditionKey,
+        email: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Params {
+        vec![
+            Box::new(day.text()),
+            Box::new(email.to_lowercase()),
+            Box::new(message_id.to_owned()),
+            Box::new(now),
+            Box::new(self.worker.clone()),
+        ]
     }
 
     pub(crate) fn finish_as(
@@ -183,36 +190,118 @@ impl PgLedger {
         hard: bool,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        let sent_at = (state == State::Sent).then_some(now);
-        let unknown = i32::from(state == State::Unknown);
         self.execute(
             "record a delivery outcome",
-            "INSERT INTO deliveries (day, email, state, unknowns, last_reply, created_at, updated_at, sent_at, hard, worker)
-             VALUES ($1, $2, $3, $6, $4, $5, $5, $7, $8, $9)
-             ON CONFLICT (day, email) DO UPDATE SET state = $3, unknowns = deliveries.unknowns + $6,
-                last_reply = $4, updated_at = $5, sent_at = COALESCE($7, deliveries.sent_at),
-                hard = $8, worker = $9",
-            vec![
-                Box::new(day.text()),
-                Box::new(email.to_lowercase()),
-                Box::new(state.as_str()),
-                Box::new(reply.map(str::to_owned)),
-                Box::new(now),
-                Box::new(unknown),
-                Box::new(sent_at),
-                Box::new(hard),
-                Box::new(self.worker.clone()),
-            ],
+            FINISH_SQL,
+            self.finish_params(day, email, state, reply, hard, now),
         )
         .map(drop)
+    }
+
+    fn finish_params(
+        &self,
+        day: EditionKey,
+        email: &str,
+        state: State,
+        reply: Option<&str>,
+        hard: bool,
+        now: DateTime<Utc>,
+    ) -> Params {
+        vec![
+            Box::new(day.text()),
+            Box::new(email.to_lowercase()),
+            Box::new(state.as_str()),
+            Box::new(reply.map(str::to_owned)),
+            Box::new(now),
+            Box::new(i32::from(state == State::Unknown)),
+            Box::new((state == State::Sent).then_some(now)),
+            Box::new(hard),
+            Box::new(self.worker.clone()),
+        ]
+    }
+
+    /// A group of changes in one transaction and one round trip: the
+    /// statements are sent together (tokio-postgres pipelines the queries
+    /// of one connection polled at once) and run in order.
+    pub(crate) fn apply(
+        &self,
+        day: EditionKey,
+        changes: &[Change],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u32>, LedgerError> {
+        let statements: Vec<(&'static str, Params, bool)> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Start { email, message_id } => (
+                    START_SQL,
+                    self.start_params(day, email, message_id, now),
+                    false,
+                ),
+                Change::Finish {
+                    email,
+                    state,
+                    reply,
+                    hard,
+                } => (
+                    FINISH_SQL,
+                    self.finish_params(day, email, *state, reply.as_deref(), *hard, now),
+                    false,
+                ),
+                Change::ConsecutiveFailures { email } => (
+                    FAILURES_SQL,
+                    vec![Box::new(email.to_lowercase()) as Box<dyn ToSql + Send + Sync>],
+                    true,
+                ),
+            })
+            .collect();
+        let client = self.client.clone();
+        Ok(self.db.run(move |db| async move {
+            let c = client.lock().await;
+            c.batch_execute("BEGIN")
+                .await
+                .map_err(db.query_error("begin a transaction"))?;
+            let results = futures_util::future::try_join_all(statements.iter().map(
+                |(sql, params, reads)| {
+                    let c = &c;
+                    async move {
+                        let st = c.prepare_cached(sql).await?;
+                        let refs: Vec<&(dyn ToSql + Sync)> = params
+                            .iter()
+                            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                            .collect();
+                        if *reads {
+                            let rows = c.query(&st, &refs).await?;
+                            let n = rows
+                                .iter()
+                                .take_while(|r| r.get::<_, &str>(0) == "failed")
+                                .count();
+                            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+                        } else {
+                            c.execute(&st, &refs).await.map(|_| 0)
+                        }
+                    }
+                },
+            ))
+            .await;
+            match results {
+                Ok(values) => {
+                    c.batch_execute("COMMIT")
+                        .await
+                        .map_err(db.query_error("commit a group of changes"))?;
+                    Ok(values)
+                }
+                Err(e) => {
+                    let _ = c.batch_execute("ROLLBACK").await;
+                    Err(db.query_error("record a group of changes")(e))
+                }
+            }
+        })?)
     }
 
     pub(crate) fn consecutive_failures(&self, email: &str) -> Result<u32, LedgerError> {
         let states = self.query(
             "read a reader's deliveries",
-            "SELECT state FROM deliveries
-             WHERE email = $1 AND (state = 'sent' OR (state = 'failed' AND hard))
-             ORDER BY updated_at DESC, day DESC",
+            FAILURES_SQL,
             vec![Box::new(email.to_lowercase())],
             |r| Ok(r.get::<_, String>(0)),
         )?;
@@ -361,6 +450,25 @@ impl PgLedger {
         Ok(super::events::domain_table(sent, events))
     }
 }
+
+const START_SQL: &str =
+    "INSERT INTO deliveries (day, email, state, attempts, message_id, created_at, updated_at, worker)
+     VALUES ($1, $2, 'sending', 1, $3, $4, $4, $5)
+     ON CONFLICT (day, email) DO UPDATE SET state = 'sending',
+        attempts = deliveries.attempts + 1, message_id = $3, updated_at = $4, worker = $5";
+
+const FINISH_SQL: &str =
+    "INSERT INTO deliveries (day, email, state, unknowns, last_reply, created_at, updated_at, sent_at, hard, worker)
+     VALUES ($1, $2, $3, $6, $4, $5, $5, $7, $8, $9)
+     ON CONFLICT (day, email) DO UPDATE SET state = $3, unknowns = deliveries.unknowns + $6,
+        last_reply = $4, updated_at = $5, sent_at = COALESCE($7, deliveries.sent_at),
+        hard = $8, worker = $9";
+
+/// A reader's sent and hard-failed deliveries, newest first: the failures
+/// before the first `sent` are the streak.
+const FAILURES_SQL: &str = "SELECT state FROM deliveries
+     WHERE email = $1 AND (state = 'sent' OR (state = 'failed' AND hard))
+     ORDER BY updated_at DESC, day DESC";
 
 fn row_to_delivery(r: &tokio_postgres::Row) -> Result<Delivery, String> {
     let day: String = r.get(0);

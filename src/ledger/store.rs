@@ -11,6 +11,34 @@ use super::postgres::PgLedger;
 use super::{Counts, Delivery, DomainCounts, EditionKey, Event, FileLedger, LedgerError, State};
 use crate::db::{Database, SessionLock};
 
+/// One change of a group a sender commits at once ([`Ledger::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// [`Ledger::start_sending`].
+    Start {
+        /// The reader.
+        email: String,
+        /// The message's Message-ID.
+        message_id: String,
+    },
+    /// [`Ledger::finish_as`].
+    Finish {
+        /// The reader.
+        email: String,
+        /// The outcome.
+        state: State,
+        /// The server's reply.
+        reply: Option<String>,
+        /// Whether a failure counts toward marking the reader bounced.
+        hard: bool,
+    },
+    /// [`Ledger::consecutive_failures`], read inside the group.
+    ConsecutiveFailures {
+        /// The reader.
+        email: String,
+    },
+}
+
 /// Where the ledger is kept.
 #[derive(Debug, Clone)]
 pub enum Place {
@@ -225,6 +253,45 @@ impl Ledger {
         f: impl FnOnce(&Self) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         on_backend!(self, l => l.batch(|| f(self)))
+    }
+
+    /// Applies `changes` to `day` in one transaction, in order: one disk
+    /// sync for the group (and, in PostgreSQL, one round trip: the
+    /// statements are pipelined on the ledger's session). Returns, per
+    /// change, the failure count a [`Change::ConsecutiveFailures`] asked
+    /// for (0 for the others). Nothing is durable unless this returns `Ok`.
+    ///
+    /// # Errors
+    /// The first error; the whole group is then rolled back.
+    pub fn apply(
+        &self,
+        day: impl Into<EditionKey>,
+        changes: &[Change],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u32>, LedgerError> {
+        let day = day.into();
+        match &self.0 {
+            Backend::Database(l) => l.apply(day, changes, now),
+            Backend::File(_) => self.batch(|l| {
+                changes
+                    .iter()
+                    .map(|c| match c {
+                        Change::Start { email, message_id } => {
+                            l.start_sending(day, email, message_id, now).map(|()| 0)
+                        }
+                        Change::Finish {
+                            email,
+                            state,
+                            reply,
+                            hard,
+                        } => l
+                            .finish_as(day, email, *state, reply.as_deref(), *hard, now)
+                            .map(|()| 0),
+                        Change::ConsecutiveFailures { email } => l.consecutive_failures(email),
+                    })
+                    .collect()
+            }),
+        }
     }
 
     /// Rows per state for one day.

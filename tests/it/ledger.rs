@@ -155,4 +155,20 @@ for_both_ledgers! {
         drop(held);
         second.lock_day(day(), false).unwrap();
     }
+
+    fn a_group_of_changes_applies_in_order_and_reads_its_own_writes(place: &Place) {
+        use hotpapers::ledger::Change;
+        let l = place.open().unwrap();
+        let changes = [
+            Change::Start { email: "a@example.org".into(), message_id: "<1@x>".into() },
+            Change::Finish { email: "a@example.org".into(), state: State::Failed, reply: Some("550 5.1.1".into()), hard: true },
+            Change::ConsecutiveFailures { email: "a@example.org".into() },
+            Change::Start { email: "b@example.org".into(), message_id: "<2@x>".into() },
+        ];
+        assert_eq!(l.apply(day(), &changes, at(3)).unwrap(), [0, 0, 1, 0]);
+        let other = place.open().unwrap();
+        let a = other.get(day(), "a@example.org").unwrap().unwrap();
+        assert_eq!((a.state, a.attempts, a.updated_at), (State::Failed, 1, at(3)));
+        assert_eq!(other.state(day(), "b@example.org").unwrap(), Some(State::Sending));
+    }
 }
