@@ -13,7 +13,7 @@ pub mod subscribers;
 
 use std::fmt;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -83,15 +83,33 @@ pub enum DbError {
 ///
 /// `postgres://` and `postgresql://` URLs and libpq's `key=value` strings;
 /// a host that is a path (`host=/run/postgresql`, or `%2Frun%2Fpostgresql` in
-/// a URL) is a unix socket folder. `sslmode` is libpq's: `disable`, `prefer`
-/// (the default), `require`, `verify-ca`, `verify-full`; every mode that uses
-/// TLS verifies the server's certificate and name (as `verify-full` does),
-/// against the system's CAs plus the PEM file `sslrootcert` names.
+/// a URL) is a unix socket folder. `sslmode` means what it means to libpq:
+/// `disable`; `prefer` (the default) and `require` encrypt without checking
+/// the certificate; `verify-ca` checks its CA, `verify-full` its CA and
+/// name; trusted CAs are the system's plus the PEM file `sslrootcert` names
+/// (with it, `require` checks the CA too).
 #[derive(Clone)]
 pub struct DatabaseSettings {
     config: tokio_postgres::Config,
-    root_cert: Option<PathBuf>,
+    tls: TlsSettings,
     target: String,
+}
+
+/// How much of the server's certificate TLS checks: libpq's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    /// `prefer`, `require`: encrypted, the certificate taken as it is.
+    Nothing,
+    /// `verify-ca` (and `require` with `sslrootcert`): signed by a trusted CA.
+    Chain,
+    /// `verify-full`: that, and issued for the host connected to.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+struct TlsSettings {
+    root_cert: Option<PathBuf>,
+    verify: Verify,
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -110,7 +128,7 @@ impl DatabaseSettings {
     /// [`DbError::Settings`], saying what was expected.
     pub fn parse(text: &str) -> Result<Self, DbError> {
         let text = text.trim();
-        let (text, root_cert) = take_libpq_only(text)?;
+        let (text, tls) = take_libpq_only(text)?;
         let config = tokio_postgres::Config::from_str(&text).map_err(|e| {
             DbError::Settings(format!(
                 "{e} (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=…, \
@@ -126,7 +144,7 @@ impl DatabaseSettings {
         let target = describe_target(&config);
         Ok(Self {
             config,
-            root_cert,
+            tls,
             target,
         })
     }
@@ -138,51 +156,73 @@ impl DatabaseSettings {
     }
 }
 
-/// Takes out what tokio-postgres does not parse: libpq's `verify-ca` and
-/// `verify-full` modes (the driver's `require` with our verifying TLS is
-/// `verify-full`) and `sslrootcert`.
-fn take_libpq_only(text: &str) -> Result<(String, Option<PathBuf>), DbError> {
+/// Takes out what tokio-postgres does not parse or means otherwise:
+/// libpq's `verify-ca` and `verify-full` modes (passed on as `require`) and
+/// `sslrootcert`, and notes how much TLS is to check.
+fn take_libpq_only(text: &str) -> Result<(String, TlsSettings), DbError> {
     let mut root_cert = None;
-    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+    let mut mode = None;
+    let mut kept = Vec::new();
+    let url = text.starts_with("postgres://") || text.starts_with("postgresql://");
+    let text = if url {
         let Some((base, query)) = text.split_once('?') else {
-            return Ok((text.to_owned(), None));
+            return Ok((text.to_owned(), tls_settings(None, None)));
         };
-        let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_encoding::percent_decode_str(value)
                 .decode_utf8()
                 .map_err(|_| DbError::Settings(format!("`{key}` is not UTF-8")))?;
-            match (key, value.as_ref()) {
-                ("sslrootcert", v) => root_cert = Some(PathBuf::from(v)),
-                ("sslmode", "verify-ca" | "verify-full") => kept.push("sslmode=require".to_owned()),
+            match key {
+                "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
+                "sslmode" => {
+                    mode = Some(value.clone().into_owned());
+                    kept.push(format!("sslmode={}", driver_mode(&value)));
+                }
                 _ => kept.push(pair.to_owned()),
             }
         }
-        let text = if kept.is_empty() {
+        if kept.is_empty() {
             base.to_owned()
         } else {
             format!("{base}?{}", kept.join("&"))
-        };
-        Ok((text, root_cert))
+        }
+    } else if text.contains('\'') {
+        // Quoted values: left to the driver whole.
+        text.to_owned()
     } else {
-        // libpq's key=value form; values with spaces are quoted, which this
-        // simple split leaves to the driver by keeping such strings whole.
-        let mut kept = Vec::new();
         for word in text.split_whitespace() {
             match word.split_once('=') {
                 Some(("sslrootcert", v)) => root_cert = Some(PathBuf::from(v)),
-                Some(("sslmode", "verify-ca" | "verify-full")) => {
-                    kept.push("sslmode=require".to_owned());
+                Some(("sslmode", v)) => {
+                    mode = Some(v.to_owned());
+                    kept.push(format!("sslmode={}", driver_mode(v)));
                 }
                 _ => kept.push(word.to_owned()),
             }
         }
-        if text.contains('\'') {
-            return Ok((text.to_owned(), root_cert));
-        }
-        Ok((kept.join(" "), root_cert))
+        kept.join(" ")
+    };
+    Ok((text, tls_settings(mode.as_deref(), root_cert)))
+}
+
+/// The driver's name for a libpq mode (it knows `disable`, `prefer`, `require`).
+fn driver_mode(mode: &str) -> &str {
+    match mode {
+        "verify-ca" | "verify-full" => "require",
+        other => other,
     }
+}
+
+fn tls_settings(mode: Option<&str>, root_cert: Option<PathBuf>) -> TlsSettings {
+    let verify = match mode {
+        Some("verify-full") => Verify::Full,
+        Some("verify-ca") => Verify::Chain,
+        // libpq: `require` with a root certificate checks the chain.
+        Some("require") if root_cert.is_some() => Verify::Chain,
+        _ => Verify::Nothing,
+    };
+    TlsSettings { root_cert, verify }
 }
 
 fn describe_target(config: &tokio_postgres::Config) -> String {
@@ -236,7 +276,7 @@ pub struct Database {
 struct Inner {
     pool: deadpool_postgres::Pool,
     pg_config: tokio_postgres::Config,
-    root_cert: Option<PathBuf>,
+    tls: TlsSettings,
     target: String,
     /// `None` only while being dropped.
     runtime: Option<tokio::runtime::Runtime>,
@@ -300,11 +340,10 @@ impl Database {
                 manager_config,
             )
         } else {
-            let tls =
-                tls_config(settings.root_cert.as_deref()).map_err(|reason| DbError::Connect {
-                    target: target.clone(),
-                    reason,
-                })?;
+            let tls = tls_config(&settings.tls).map_err(|reason| DbError::Connect {
+                target: target.clone(),
+                reason,
+            })?;
             deadpool_postgres::Manager::from_config(
                 settings.config.clone(),
                 tokio_postgres_rustls::MakeRustlsConnect::new(tls),
@@ -326,7 +365,7 @@ impl Database {
             inner: Arc::new(Inner {
                 pool,
                 pg_config: settings.config.clone(),
-                root_cert: settings.root_cert.clone(),
+                tls: settings.tls.clone(),
                 target,
                 runtime: Some(runtime),
             }),
@@ -428,7 +467,7 @@ impl Database {
     pub fn lock(&self, name: &str, wait: bool) -> Result<Option<SessionLock>, DbError> {
         let name = name.to_owned();
         let config = self.inner.pg_config.clone();
-        let root_cert = self.inner.root_cert.clone();
+        let tls_settings = self.inner.tls.clone();
         self.run(move |db| async move {
             let connect_error = |reason: String| DbError::Connect {
                 target: db.target().to_owned(),
@@ -442,7 +481,7 @@ impl Database {
                 tokio::spawn(connection);
                 client
             } else {
-                let tls = tls_config(root_cert.as_deref()).map_err(connect_error)?;
+                let tls = tls_config(&tls_settings).map_err(connect_error)?;
                 let (client, connection) = config
                     .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
                     .await
@@ -468,14 +507,15 @@ impl Database {
     }
 }
 
-/// The TLS client: the system's CAs plus `root_cert`, with the crypto
-/// provider the rest of the program uses.
-fn tls_config(root_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+/// The TLS client for `tls`, with the crypto provider the rest of the
+/// program uses: the system's CAs plus `sslrootcert`, checked as far as the
+/// mode asks.
+fn tls_config(tls: &TlsSettings) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
-    if let Some(path) = root_cert {
+    if let Some(path) = &tls.root_cert {
         let pem = std::fs::read(path)
             .map_err(|e| format!("could not read `sslrootcert` `{}`: {e}", path.display()))?;
         let mut added = 0;
@@ -495,16 +535,103 @@ fn tls_config(root_cert: Option<&Path>) -> Result<rustls::ClientConfig, String> 
         }
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .map_err(|e| e.to_string())?;
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| e.to_string())?;
+    let config = match tls.verify {
+        Verify::Full => builder.with_webpki_verifier(webpki),
+        verify => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(LibpqVerifier {
+                webpki,
+                provider,
+                check_chain: verify == Verify::Chain,
+            })),
+    };
+    Ok(config.with_no_client_auth())
+}
+
+/// libpq's `verify-ca` (the chain, not the name) and `prefer`/`require`
+/// (nothing about the certificate; the handshake's signatures still).
+#[derive(Debug)]
+struct LibpqVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    check_chain: bool,
+}
+
+impl rustls::client::danger::ServerCertVerifier for LibpqVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if !self.check_chain {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn urls_and_key_value_strings_parse_and_never_show_the_password() {
@@ -534,7 +661,17 @@ mod tests {
             "postgres://u@h/d?sslmode=verify-ca&sslrootcert=%2Fetc%2Fca.pem",
         )
         .unwrap();
-        assert_eq!(s.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(s.tls.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(s.tls.verify, Verify::Chain);
+        for (mode, verify) in [
+            ("", Verify::Nothing),
+            ("?sslmode=prefer", Verify::Nothing),
+            ("?sslmode=require", Verify::Nothing),
+            ("?sslmode=verify-full", Verify::Full),
+        ] {
+            let s = DatabaseSettings::parse(&format!("postgres://u@h/d{mode}")).unwrap();
+            assert_eq!(s.tls.verify, verify, "{mode}");
+        }
         assert_eq!(
             s.config.get_ssl_mode(),
             tokio_postgres::config::SslMode::Require

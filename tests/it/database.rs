@@ -535,3 +535,66 @@ fn a_large_import_goes_in_chunks_keeps_the_first_of_two_rows_and_resumes_after_a
     let store = hotpapers::db::PgStore::new(db.open());
     assert_eq!(store.load().unwrap().len(), N - 2, "{stdout}");
 }
+
+/// The test server's URL with `query` in place of its own.
+fn with_query(db: &TestDb, query: &str) -> String {
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_query(Some(query));
+    url.to_string()
+}
+
+#[test]
+fn tls_verifies_the_server_against_sslrootcert_and_refuses_another_ca() {
+    let Some(db) = database() else { return };
+    let (Ok(ca), Ok(other)) = (
+        std::env::var("HOTPAPERS_TEST_DATABASE_CA"),
+        std::env::var("HOTPAPERS_TEST_DATABASE_OTHER_CA"),
+    ) else {
+        return;
+    };
+    let ssl_of = |url: &str| {
+        let settings = hotpapers::db::DatabaseSettings::parse(url).unwrap();
+        let db = hotpapers::db::Database::connect(&settings)?;
+        db.run(|db| async move {
+            let client = db.client().await?;
+            let row = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .map_err(|e| hotpapers::db::DbError::Data {
+                    target: db.target().to_owned(),
+                    message: e.to_string(),
+                })?;
+            Ok(row.get::<_, bool>(0))
+        })
+    };
+    let verified = with_query(&db, &format!("sslmode=verify-full&sslrootcert={ca}"));
+    assert!(ssl_of(&verified).unwrap(), "TLS with the right CA");
+    let required = with_query(&db, &format!("sslmode=require&sslrootcert={ca}"));
+    assert!(ssl_of(&required).unwrap());
+    // libpq's `prefer` (the default) and `require` encrypt without checking
+    // the certificate: a server whose CA is not known still answers.
+    assert!(ssl_of(&db.url).unwrap(), "the default encrypts");
+    assert!(ssl_of(&with_query(&db, "sslmode=require")).unwrap());
+    let chain = with_query(&db, &format!("sslmode=verify-ca&sslrootcert={ca}"));
+    assert!(ssl_of(&chain).unwrap());
+    assert!(
+        !ssl_of(&with_query(&db, "sslmode=disable")).unwrap(),
+        "no TLS when disabled"
+    );
+    let wrong = with_query(&db, &format!("sslmode=verify-full&sslrootcert={other}"));
+    let refused = ssl_of(&wrong).unwrap_err().to_string();
+    assert!(
+        refused.starts_with("could not connect to the database"),
+        "{refused}"
+    );
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    // The commands take the same URL.
+    let dir = tempfile::tempdir().unwrap();
+    let (out, stdout, stderr) = run(on(&db, dir.path())
+        .env("HOTPAPERS_DATABASE_URL", &verified)
+        .args(["db", "status"]));
+    assert!(out.status.success(), "{stdout}{stderr}");
+}

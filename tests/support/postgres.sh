@@ -12,6 +12,8 @@
 #   DATABASE_URL   postgres://hotpapers:PASSWORD@127.0.0.1:PORT/hotpapers
 #   SOCKET_URL     the same database over the unix socket in DIR/socket
 #   PGPORT         the port on 127.0.0.1
+#   CA, OTHER_CA   the test CA that signed the server's certificate (TLS is on,
+#                  for DNS:localhost and IP:127.0.0.1), and an unrelated CA
 #
 # The cluster runs as an unprivileged user (initdb and pg_ctl refuse root): the
 # caller itself when it is not root, else Debian's `postgres` user. It has its
@@ -35,7 +37,7 @@ bindir() {
     return 1
 }
 
-install() {
+install_postgres() {
     if bindir >/dev/null; then return; fi
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
@@ -69,11 +71,16 @@ start() {
         chown -R postgres "$dir/data" "$dir/socket" "$dir/password"
     fi
     chmod 700 "$dir/data"
+    mkdir -p "$dir/tls"
+    make_certificates "$dir/tls"
+    install -m 600 "$dir/tls/server.key" "$dir/server.key"
+    install -m 644 "$dir/tls/server.pem" "$dir/server.pem"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/server.key" "$dir/server.pem"
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A scram-sha-256 \
         --pwfile="$dir/password" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir/socket -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir/socket -c ssl=on -c ssl_cert_file=$dir/server.pem -c ssl_key_file=$dir/server.key -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
         start >/dev/null ||
         { cat "$dir/data/server.log" >&2; die "the server did not start"; }
     PGPASSWORD="$password" psql -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
@@ -83,6 +90,8 @@ start() {
 DATABASE_URL=postgres://hotpapers:$password@127.0.0.1:$port/hotpapers
 SOCKET_URL=postgresql://hotpapers:$password@${dir//\//%2F}%2Fsocket:$port/hotpapers
 PGPORT=$port
+CA=$dir/tls/ca.pem
+OTHER_CA=$dir/tls/other-ca.pem
 EOF
     log "PostgreSQL on 127.0.0.1:$port (settings in $dir/env)"
 }
@@ -95,7 +104,7 @@ stop() {
 }
 
 run_tests() {
-    install
+    install_postgres
     local dir
     dir="$(mktemp -d /tmp/hotpapers-pg.XXXXXX)"
     chmod 755 "$dir"
@@ -105,12 +114,15 @@ run_tests() {
     export HOTPAPERS_TEST_DATABASE_URL
     HOTPAPERS_TEST_DATABASE_SOCKET_URL="$(sed -n 's/^SOCKET_URL=//p' "$dir/env")"
     export HOTPAPERS_TEST_DATABASE_SOCKET_URL
+    HOTPAPERS_TEST_DATABASE_CA="$(sed -n 's/^CA=//p' "$dir/env")"
+    HOTPAPERS_TEST_DATABASE_OTHER_CA="$(sed -n 's/^OTHER_CA=//p' "$dir/env")"
+    export HOTPAPERS_TEST_DATABASE_CA HOTPAPERS_TEST_DATABASE_OTHER_CA
     export HOTPAPERS_TEST_POSTGRES=require
     cargo test "$@"
 }
 
 case "${1:-}" in
-    install) install ;;
+    install) install_postgres ;;
     start) [ $# = 2 ] || die "usage: $0 start DIR"; start "$2" ;;
     stop) [ $# = 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
     test) shift; run_tests "$@" ;;
