@@ -205,11 +205,7 @@ fn import(
             written.and(read)
         })?;
     }
-    let rows = CsvRows {
-        records: Vec::new(),
-        bad,
-    };
-    for b in &rows.bad {
+    for b in &bad {
         writeln!(out, "skipped: {}", printable(b))?;
     }
     writeln!(
@@ -217,9 +213,9 @@ fn import(
         "imported {} new subscriber(s); {} already present (left unchanged); {} row(s) skipped",
         done.added,
         done.kept,
-        rows.bad.len()
+        bad.len()
     )?;
-    Ok(if rows.bad.is_empty() {
+    Ok(if bad.is_empty() {
         Outcome::Done
     } else {
         Outcome::SomeFailed

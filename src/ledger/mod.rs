@@ -450,13 +450,7 @@ impl FileLedger {
             .map_err(self.err("could not record the start of a delivery"))
     }
 
-    /// [`Ledger::finish`], saying for a `failed` outcome whether it is `hard`:
-    /// the address itself was refused, so it counts toward marking the
-    /// reader bounced. A failure the sender or the message caused (a policy
-    /// rejection, a line too long) is recorded as failed, never counted.
-    ///
-    /// # Errors
-    /// On a database error.
+    /// [`Ledger::finish_as`].
     pub(crate) fn finish_as(
         &self,
         day: impl Into<EditionKey>,

@@ -34,6 +34,14 @@ impl std::fmt::Debug for PgLedger {
 
 type Params = Vec<Box<dyn ToSql + Send + Sync>>;
 
+/// The form the driver takes parameters in.
+fn as_refs(params: &Params) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
 /// The name of this process in the `worker` column: host and process id.
 fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -70,10 +78,7 @@ impl PgLedger {
                 .prepare_cached(sql)
                 .await
                 .map_err(db.query_error(action))?;
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
+            let refs = as_refs(&params);
             c.execute(&st, &refs).await.map_err(db.query_error(action))
         })?)
     }
@@ -93,10 +98,7 @@ impl PgLedger {
                 .prepare_cached(sql)
                 .await
                 .map_err(db.query_error(action))?;
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
+            let refs = as_refs(&params);
             let rows = c.query(&st, &refs).await.map_err(db.query_error(action))?;
             rows.iter()
                 .map(|r| map(r).map_err(|m| db.data_error(format!("{action}: {m}"))))
@@ -265,17 +267,10 @@ impl PgLedger {
                     let c = &c;
                     async move {
                         let st = c.prepare_cached(sql).await?;
-                        let refs: Vec<&(dyn ToSql + Sync)> = params
-                            .iter()
-                            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                            .collect();
+                        let refs = as_refs(params);
                         if *reads {
                             let rows = c.query(&st, &refs).await?;
-                            let n = rows
-                                .iter()
-                                .take_while(|r| r.get::<_, &str>(0) == "failed")
-                                .count();
-                            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+                            Ok(streak(rows.iter().map(|r| r.get::<_, &str>(0))))
                         } else {
                             c.execute(&st, &refs).await.map(|_| 0)
                         }
@@ -305,8 +300,7 @@ impl PgLedger {
             vec![Box::new(email.to_lowercase())],
             |r| Ok(r.get::<_, String>(0)),
         )?;
-        let n = states.iter().take_while(|s| *s == "failed").count();
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        Ok(streak(states.iter().map(String::as_str)))
     }
 
     /// A statement without parameters, by the simple protocol (`BEGIN`…).
@@ -463,6 +457,12 @@ const FINISH_SQL: &str =
      ON CONFLICT (day, email) DO UPDATE SET state = $3, unknowns = deliveries.unknowns + $6,
         last_reply = $4, updated_at = $5, sent_at = COALESCE($7, deliveries.sent_at),
         hard = $8, worker = $9";
+
+/// The failures before the first `sent` in [`FAILURES_SQL`]'s states.
+fn streak<'a>(states: impl Iterator<Item = &'a str>) -> u32 {
+    let n = states.take_while(|s| *s == "failed").count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 /// A reader's sent and hard-failed deliveries, newest first: the failures
 /// before the first `sent` are the streak.
