@@ -5,7 +5,9 @@
 //! `digest` (files → [`model::Digest`]) → `feed` | `site` | `email` (renderers
 //! that return values) → `delivery` (who is due, the messages, SMTP or the
 //! outbox, retries, bounces, with the `ledger` as the exactly-once record).
-//! `subscribers` holds the mailing list; `build` runs the site's stages
+//! `subscribers` holds the mailing list; `db` keeps it and the ledger in
+//! PostgreSQL instead of files, and `state` says which the settings name;
+//! `build` runs the site's stages
 //! over the archive, reusing what the last build left; `cmd` wires the
 //! stages for each subcommand and does the rest of the I/O.
 //! Beside the flow: `templates` is the one template loader the renderers share,
