@@ -328,6 +328,16 @@ pub struct Settings {
     )]
     pub max_attempts: u32,
 
+    /// On a database: seconds a sender's claims last unless renewed (every
+    /// third of it); another sender takes over a dead one's after this.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTPAPERS_LEASE",
+        default_value_t = defaults::LEASE
+    )]
+    pub lease: u64,
+
     /// Soft-bounce score at which a subscriber is marked `bounced` (0.5 per day
     /// with soft bounces; starts over after 7 days without one; 0: never).
     #[arg(

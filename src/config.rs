@@ -59,6 +59,8 @@ pub mod defaults {
     pub const SOFT_BOUNCE_LIMIT: f64 = 2.5;
     /// `HOTPAPERS_UNKNOWN_POLICY`.
     pub const UNKNOWN_POLICY: &str = "resend";
+    /// `HOTPAPERS_LEASE`: seconds a worker's claims last without renewal.
+    pub const LEASE: u64 = 60;
 }
 
 /// A setting that does not make sense.
@@ -358,6 +360,8 @@ pub struct DeliverySettings {
     pub soft_bounce_limit: f64,
     /// Policy for messages of unknown delivery.
     pub unknown_policy: UnknownPolicy,
+    /// On a database: how long a worker's claims last without renewal.
+    pub lease: std::time::Duration,
 }
 
 /// The bounce webhooks of `serve` (each off until configured).
@@ -459,6 +463,7 @@ pub struct ConfigBuilder {
     bounce_limit: u32,
     soft_bounce_limit: f64,
     unknown_policy: String,
+    lease: u64,
     sns_topics: Option<String>,
     sns_cert: Option<PathBuf>,
     postmark_user: Option<String>,
@@ -502,6 +507,7 @@ impl Default for ConfigBuilder {
             bounce_limit: d::BOUNCE_LIMIT,
             soft_bounce_limit: d::SOFT_BOUNCE_LIMIT,
             unknown_policy: d::UNKNOWN_POLICY.into(),
+            lease: d::LEASE,
             sns_topics: None,
             sns_cert: None,
             postmark_user: None,
@@ -544,6 +550,7 @@ impl ConfigBuilder {
         language: String, feed_limit: usize, from: String, postal_address: String,
         dkim_selector: String, max_papers: usize, outbox: PathBuf, connections: usize, rate: f64,
         max_attempts: u32, bounce_limit: u32, soft_bounce_limit: f64, unknown_policy: String,
+        lease: u64,
     }
 
     optional_setters! {
@@ -665,6 +672,13 @@ impl ConfigBuilder {
                 "expected at least 1",
             ));
         }
+        if self.lease == 0 {
+            return Err(invalid(
+                "HOTPAPERS_LEASE",
+                "0",
+                "expected seconds, at least 1 (a worker renews its claims every third of it)",
+            ));
+        }
         if !(self.soft_bounce_limit.is_finite() && self.soft_bounce_limit >= 0.0) {
             return Err(invalid(
                 "HOTPAPERS_SOFT_BOUNCE_LIMIT",
@@ -731,6 +745,7 @@ impl ConfigBuilder {
                 bounce_limit: self.bounce_limit,
                 soft_bounce_limit: self.soft_bounce_limit,
                 unknown_policy,
+                lease: std::time::Duration::from_secs(self.lease),
             },
             webhooks,
             secret: TokenKey::new(self.secret.as_deref().filter(|x| !x.trim().is_empty())),

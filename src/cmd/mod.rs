@@ -142,6 +142,7 @@ pub fn builder_from(s: &Settings) -> ConfigBuilder {
         .bounce_limit(s.bounce_limit)
         .soft_bounce_limit(s.soft_bounce_limit)
         .unknown_policy(s.unknown_policy.clone())
+        .lease(s.lease)
         .sns_topics(s.sns_topics.clone())
         .sns_cert(s.sns_cert.clone())
         .postmark_user(s.postmark_user.clone())

@@ -20,7 +20,7 @@ use crate::delivery::{
 };
 use crate::digest;
 use crate::email::{Edition, Newsletter};
-use crate::ledger::EditionKey;
+use crate::ledger::{Audience, ClaimRule, EditionKey, Place};
 use crate::model::{Cadence, Subscriber, Week};
 
 /// Runs `send`: the daily edition of the day to daily readers (none when
@@ -50,15 +50,23 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     }
     let stores = crate::state::Stores::open(config)?;
     let store = stores.subscribers.clone();
-    let list = store.load().with_context(|| {
-        format!(
-            "could not read the subscribers in {}",
-            crate::state::subscribers_place(config)
-        )
-    })?;
-    for w in list.warnings() {
-        tracing::warn!("{w}");
-    }
+    // On a database the workers queue and claim the readers there: the
+    // list is read whole only for a dry run or `--to`.
+    let shared = matches!(stores.ledger, Place::Database(_));
+    let list = if shared && !args.dry_run && args.to.is_none() {
+        None
+    } else {
+        let list = store.load().with_context(|| {
+            format!(
+                "could not read the subscribers in {}",
+                crate::state::subscribers_place(config)
+            )
+        })?;
+        for w in list.warnings() {
+            tracing::warn!("{w}");
+        }
+        Some(list)
+    };
     let transport = delivery::transport_from_config(&config.delivery)?;
     if let Some(notice) = transport.notice() {
         eprintln!("{notice}");
@@ -80,7 +88,10 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     let weekly: &'static Edition<'static> =
         Box::leak(Box::new(newsletter.weekly_edition(week, archive.iter())));
     let (mut daily_readers, mut weekly_readers) = (Vec::new(), Vec::new());
-    for s in list.iter() {
+    for s in list
+        .iter()
+        .flat_map(crate::subscribers::SubscriberList::iter)
+    {
         match s.edition_on(day) {
             Some(false) => daily_readers.push(s.clone()),
             Some(true) => weekly_readers.push(s.clone()),
@@ -89,14 +100,27 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     }
     let active = |v: &[Subscriber]| v.iter().filter(|s| s.is_active()).count() as u64;
     let (daily_due, weekly_due) = (active(&daily_readers), active(&weekly_readers));
+    let audience = |weekly: bool| -> Audience {
+        Arc::new(move |s: &Subscriber| s.is_active() && s.edition_on(day) == Some(weekly))
+    };
     // The weekly edition is sent once per week: a digest of the week that
     // does not parse would be left out of it for good, so it stops the run.
-    if weekly_due > 0 {
-        let broken = archive
-            .problems
-            .iter()
-            .find(|p| problem_day(p).is_some_and(|d| week.contains(d)));
-        if let Some(broken) = broken {
+    let broken_week = archive
+        .problems
+        .iter()
+        .find(|p| problem_day(p).is_some_and(|d| week.contains(d)));
+    if let Some(broken) = broken_week {
+        let weekly_readers_due = if list.is_some() {
+            weekly_due > 0
+        } else {
+            queued_readers(
+                &stores.ledger,
+                EditionKey::week_of(day),
+                audience(true),
+                config,
+            )? > 0
+        };
+        if weekly_readers_due {
             return Err(anyhow!(
                 "the weekly edition of {} cannot be made: {broken}",
                 week.iso_key()
@@ -104,9 +128,8 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         }
     }
     let weekly_has_papers = !weekly.digest().papers.is_empty();
-    let total = if daily.is_some() { daily_due } else { 0 }
-        + if weekly_has_papers { weekly_due } else { 0 };
-    let observer = Arc::new(Progress::new(total));
+    // Each run adds what it plans to the bar (on a database, once queued).
+    let observer = Arc::new(Progress::new());
     let sender_for = |edition: &'static Edition<'static>| {
         let composer = Arc::new(EditionComposer {
             messages: mailer.edition(edition),
@@ -132,7 +155,8 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     if let Some(to) = &args.to {
         crate::subscribers::check_address(to)?;
         let subscriber = list
-            .get(to)
+            .as_ref()
+            .and_then(|l| l.get(to))
             .cloned()
             .unwrap_or_else(|| Subscriber::new(to.clone()));
         let (edition, what) = if subscriber.cadence == Cadence::Weekly {
@@ -162,35 +186,48 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         };
     }
 
-    let mut runs: Vec<(String, Sender, Vec<Subscriber>, u64, SendOptions)> = Vec::new();
+    let readers = |listed: Vec<Subscriber>, due: u64, weekly: bool| {
+        if list.is_some() {
+            Readers::Listed(listed, due)
+        } else {
+            Readers::Queued(audience(weekly))
+        }
+    };
+    let count = |due: u64| {
+        if list.is_some() {
+            format!("{due} ")
+        } else {
+            String::new()
+        }
+    };
+    let mut runs: Vec<(String, Sender, Readers, SendOptions)> = Vec::new();
     let mut notes = Vec::new();
     match daily {
         Some(edition) => runs.push((
             day.format("%Y-%m-%d").to_string(),
             sender_for(edition),
-            daily_readers,
-            daily_due,
+            readers(daily_readers, daily_due, false),
             options(day.into()),
         )),
         None => notes.push(format!(
-            "{day}: no digest in `{}`: nothing to send to {} daily reader(s)",
+            "{day}: no digest in `{}`: nothing to send to {}daily reader(s)",
             config.digests.display(),
-            daily_due
+            count(daily_due)
         )),
     }
     let week_label = format!("week {} ({} to {})", week.iso_key(), week.start, week.end);
-    if weekly_due > 0 {
+    if weekly_due > 0 || list.is_none() {
         if weekly_has_papers {
             runs.push((
                 week_label,
                 sender_for(weekly),
-                weekly_readers,
-                weekly_due,
+                readers(weekly_readers, weekly_due, true),
                 options(EditionKey::week_of(day)),
             ));
         } else {
             notes.push(format!(
-                "{week_label}: no papers: nothing to send to {weekly_due} weekly reader(s)"
+                "{week_label}: no papers: nothing to send to {}weekly reader(s)",
+                count(weekly_due)
             ));
         }
     }
@@ -214,17 +251,30 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
     }
     let mut outcome = Outcome::Done;
     let mut summaries = Vec::new();
-    for (label, sender, readers, due, opts) in runs {
-        let summary = if args.dry_run {
-            sender.dry_run(&stores.ledger, readers.into_iter(), &opts)?
-        } else {
-            runtime.block_on(sender.send_day(&stores.ledger, readers.into_iter(), due, &opts))?
+    for (label, sender, readers, opts) in runs {
+        let summary = match readers {
+            Readers::Listed(readers, _) if args.dry_run => {
+                sender.dry_run(&stores.ledger, readers.into_iter(), &opts)?
+            }
+            Readers::Listed(readers, due) => runtime.block_on(sender.send_day(
+                &stores.ledger,
+                readers.into_iter(),
+                due,
+                &opts,
+            ))?,
+            Readers::Queued(audience) => {
+                runtime.block_on(sender.send_queued(&stores.ledger, audience, &opts))?
+            }
         };
         let this = if summary.interrupted {
             Outcome::Interrupted
         } else if summary.stopped.is_some() {
             Outcome::CouldNotRun
-        } else if summary.failed > 0 || summary.deferred > 0 || summary.unknown > 0 {
+        } else if summary.failed > 0
+            || summary.deferred > 0
+            || summary.unknown > 0
+            || !summary.lost.is_empty()
+        {
             Outcome::SomeFailed
         } else {
             Outcome::Done
@@ -246,6 +296,39 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         print_summary(label, summary)?;
     }
     Ok(outcome)
+}
+
+/// Who a run goes to: a list read here, or, on a database, the readers
+/// the workers queue and claim there.
+enum Readers {
+    /// The readers, and how many of them are active.
+    Listed(Vec<Subscriber>, u64),
+    /// Who gets the edition.
+    Queued(Audience),
+}
+
+/// Queues an edition on the database (as a worker would) and counts the
+/// readers it is due to.
+fn queued_readers(
+    ledger: &Place,
+    key: EditionKey,
+    audience: Audience,
+    config: &Config,
+) -> Result<u64> {
+    let ledger = ledger.open()?.with_lease(config.delivery.lease);
+    let claims = ledger
+        .claims()
+        .ok_or_else(|| anyhow!("queueing needs the ledger in a database"))?;
+    let since = claims.now()?;
+    claims.queue(key, audience)?;
+    Ok(claims.remaining(
+        key,
+        ClaimRule {
+            since,
+            unknowns: config.delivery.unknown_policy == crate::config::UnknownPolicy::Resend,
+            resend: false,
+        },
+    )?)
 }
 
 /// The outcome that says more: interrupted, then could not run, then failed.
@@ -283,11 +366,33 @@ fn print_summary(day: &str, s: &Summary) -> Result<()> {
         s.elapsed.as_secs_f64(),
         s.messages_per_second()
     )?;
+    if let Some(worker) = &s.worker {
+        writeln!(
+            out,
+            "worker {}: queued {} new reader(s) for this edition",
+            printable(worker),
+            s.queued
+        )?;
+    }
     if s.recovered > 0 {
         writeln!(
             out,
             "{} message(s) were cut mid-transaction by an earlier interrupted run (unknown)",
             s.recovered
+        )?;
+    }
+    if s.elsewhere > 0 {
+        writeln!(
+            out,
+            "{} delivery(ies) are held by other workers still running",
+            s.elsewhere
+        )?;
+    }
+    for email in &s.lost {
+        writeln!(
+            out,
+            "taken over by another worker after this one's lease ran out (not recorded here): {}",
+            printable(email)
         )?;
     }
     for (email, reply) in &s.failures {
@@ -318,14 +423,14 @@ fn print_summary(day: &str, s: &Summary) -> Result<()> {
 /// A progress bar on a terminal; otherwise a log line per failure and every 10%.
 struct Progress {
     bar: Option<ProgressBar>,
-    total: u64,
+    total: AtomicU64,
     done: AtomicU64,
 }
 
 impl Progress {
-    fn new(total: u64) -> Self {
+    fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total);
+            let bar = ProgressBar::new(0);
             if let Ok(style) = ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:40}] {pos}/{len} {per_sec} eta {eta} {msg}",
             ) {
@@ -335,7 +440,7 @@ impl Progress {
         });
         Self {
             bar,
-            total,
+            total: AtomicU64::new(0),
             done: AtomicU64::new(0),
         }
     }
@@ -348,6 +453,13 @@ impl Progress {
 }
 
 impl Observer for Progress {
+    fn planned(&self, total: u64) {
+        self.total.fetch_add(total, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc_length(total);
+        }
+    }
+
     fn outcome(&self, email: &str, outcome: delivery::Outcome, detail: Option<&str>) {
         use delivery::Outcome as O;
         let detail = detail.unwrap_or("");
@@ -365,9 +477,10 @@ impl Observer for Progress {
         match &self.bar {
             Some(bar) => bar.inc(1),
             None => {
-                let step = (self.total / 10).max(100);
-                if done.is_multiple_of(step) || done == self.total {
-                    tracing::info!("{done}/{} subscribers done", self.total);
+                let total = self.total.load(Ordering::Relaxed);
+                let step = (total / 10).max(100);
+                if done.is_multiple_of(step) || done == total {
+                    tracing::info!("{done}/{total} subscribers done");
                 }
             }
         }

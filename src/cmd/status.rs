@@ -53,6 +53,22 @@ fn print(config: &Config, args: &StatusArgs) -> Result<Outcome> {
         if parts.is_empty() { "" } else { ": " },
         parts.join(", ")
     )?;
+    if !workers.is_empty() {
+        let mut by: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for w in workers.values().filter(|w| !w.is_empty()) {
+            *by.entry(w.as_str()).or_insert(0) += 1;
+        }
+        let list: Vec<String> = by
+            .iter()
+            .map(|(w, n)| format!("{} ({n})", printable(w)))
+            .collect();
+        writeln!(
+            out,
+            "last written by {} worker(s): {}",
+            by.len(),
+            list.join(", ")
+        )?;
+    }
     let mut problems = false;
     for d in ledger.day(day)? {
         problems |= matches!(

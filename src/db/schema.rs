@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ledger",
         include_str!("../../migrations/0002_ledger.sql"),
     ),
+    (
+        3,
+        "claims",
+        include_str!("../../migrations/0003_claims.sql"),
+    ),
 ];
 
 /// The schema version this program reads and writes.

@@ -22,7 +22,7 @@ use super::transport::{Failure, Transport};
 use super::{retry, Compose, SendError, SendOptions};
 use crate::clock::Clock;
 use crate::config::UnknownPolicy;
-use crate::ledger::{Ledger, LedgerError, Place, State};
+use crate::ledger::{Audience, ClaimRule, Ledger, LedgerError, Place, State};
 use crate::model::Subscriber;
 use crate::subscribers::Store;
 
@@ -134,7 +134,125 @@ impl Sender {
         let (writer, writer_thread) = LedgerWriter::spawn(ledger, day, self.clock.clone());
         self.observer.planned(total);
 
-        let run = Arc::new(Run {
+        let run = self.run(writer, opts);
+        run.tally().summary.recovered = recovered;
+
+        // The reader thread decides, row by row, who is due and queues them.
+        let (job_tx, job_rx) = mpsc::channel::<Job>(opts.concurrency.max(1) * 8);
+        let producer_run = run.clone();
+        let producer = tokio::task::spawn_blocking(move || {
+            produce(&producer_run, &reader, subscribers, &job_tx)
+        });
+        dispatch(&run, job_rx).await?;
+        producer
+            .await
+            .map_err(|e| SendError::Internal(e.to_string()))??;
+        self.transport.close().await;
+        let summary = run.take_summary();
+        drop(run);
+        let _ = writer_thread.join();
+        drop(lock);
+        Ok(self.finish(summary, started))
+    }
+
+    /// Sends an edition kept in a database, as one of any number of
+    /// cooperating workers (on this host or others): queues the audience
+    /// (once per edition; a later worker adds only readers changed since),
+    /// takes over deliveries whose worker died, then claims batches of due
+    /// deliveries until none is left, renewing its lease as it goes. No two
+    /// workers hold the same delivery, and a worker that lost its lease
+    /// writes nothing over the new holder's record.
+    ///
+    /// # Errors
+    /// When the ledger is not a database, or the database fails.
+    pub async fn send_queued(
+        &self,
+        ledger: &Place,
+        audience: Audience,
+        opts: &SendOptions,
+    ) -> Result<Summary, SendError> {
+        let started = self.clock.instant();
+        let day = opts.day;
+        let place = ledger.clone();
+        let lease = opts.lease;
+        let rule_opts = (opts.unknown_policy == UnknownPolicy::Resend, opts.resend);
+        let queue_audience = audience.clone();
+        let now = self.clock.now();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let writer = place.open()?.with_lease(lease);
+            let (claimer, renewer) = match writer.claims() {
+                Some(c) => (c.session()?, c.session()?),
+                None => {
+                    return Err(SendError::Internal(
+                        "cooperative sending needs the ledger in a database".into(),
+                    ))
+                }
+            };
+            let claims = claimer.claims().ok_or_else(|| {
+                SendError::Internal("a session of a database ledger is not one".into())
+            })?;
+            let since = claims.now()?;
+            let queued = claims.queue(day, queue_audience)?;
+            let recovered = claims.recover_expired(day, now)?;
+            let rule = ClaimRule {
+                since,
+                unknowns: rule_opts.0,
+                resend: rule_opts.1,
+            };
+            let remaining = claims.remaining(day, rule)?;
+            let worker = claims.worker().to_owned();
+            Ok::<_, SendError>((
+                writer, claimer, renewer, rule, queued, recovered, remaining, worker,
+            ))
+        })
+        .await
+        .map_err(|e| SendError::Internal(e.to_string()))??;
+        let (writer, claimer, renewer, rule, queued, recovered, remaining, worker) = prepared;
+        let (writer, writer_thread) = LedgerWriter::spawn(writer, day, self.clock.clone());
+        self.observer.planned(remaining);
+        let run = self.run(writer, opts);
+        {
+            let mut t = run.tally();
+            t.summary.recovered = recovered as u64;
+            t.summary.queued = queued.added;
+            t.summary.worker = Some(worker);
+        }
+        let renewal = Renewal::start(renewer, day, lease);
+
+        let (job_tx, job_rx) = mpsc::channel::<Job>(opts.concurrency.max(1) * 8);
+        let producer_run = run.clone();
+        let producer = tokio::task::spawn_blocking(move || {
+            let result = produce_claims(&producer_run, &claimer, &audience, rule, &job_tx);
+            drop(job_tx);
+            (result, claimer)
+        });
+        let dispatched = dispatch(&run, job_rx).await;
+        let (claiming, claimer) = producer
+            .await
+            .map_err(|e| SendError::Internal(e.to_string()))?;
+        self.transport.close().await;
+        renewal.stop();
+        // Claims not tried (a stopped run) go back at once, not after the lease.
+        let elsewhere = tokio::task::spawn_blocking(move || {
+            let claims = claimer.claims()?;
+            let _ = claims.release_untried(day);
+            claims.held_elsewhere(day).ok()
+        })
+        .await
+        .ok()
+        .flatten();
+        dispatched?;
+        claiming?;
+        let mut summary = run.take_summary();
+        summary.elsewhere = elsewhere.unwrap_or(0);
+        drop(run);
+        let _ = writer_thread.join();
+        Ok(self.finish(summary, started))
+    }
+
+    /// The shared state of one run's tasks.
+    fn run(&self, writer: LedgerWriter, opts: &SendOptions) -> Arc<Run> {
+        Arc::new(Run {
             transport: self.transport.clone(),
             composer: self.composer.clone(),
             clock: self.clock.clone(),
@@ -148,56 +266,18 @@ impl Sender {
             connections: Semaphore::new(opts.concurrency.max(1)),
             rate: opts.rate.map(|r| RateLimiter::new(r, self.clock.instant())),
             failing_streak: AtomicU32::new(0),
-        });
-        run.tally().summary.recovered = recovered;
+        })
+    }
 
-        // The reader thread decides, row by row, who is due and queues them.
-        let (job_tx, mut job_rx) = mpsc::channel::<Job>(opts.concurrency.max(1) * 8);
-        let producer_run = run.clone();
-        let producer = tokio::task::spawn_blocking(move || {
-            produce(&producer_run, &reader, subscribers, &job_tx)
-        });
-
-        // Built messages in flight, retries waiting included: bounds memory
-        // (a message is held two or three times over while it is sent).
-        let in_flight = Arc::new(Semaphore::new(opts.concurrency.max(1) * 16));
-        let mut tasks = JoinSet::new();
-        while let Some(job) = job_rx.recv().await {
-            if run.stopping() {
-                run.tally().summary.not_attempted += 1;
-                continue;
-            }
-            let permit = in_flight
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| SendError::Internal(e.to_string()))?;
-            let r = run.clone();
-            tasks.spawn(async move {
-                r.deliver(job.subscriber).await;
-                drop(permit);
-            });
-            while let Some(done) = tasks.try_join_next() {
-                done.map_err(|e| SendError::Internal(e.to_string()))?;
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            done.map_err(|e| SendError::Internal(e.to_string()))?;
-        }
-        producer
-            .await
-            .map_err(|e| SendError::Internal(e.to_string()))??;
-        self.transport.close().await;
-        let mut summary = std::mem::take(&mut run.tally().summary);
-        drop(run);
-        let _ = writer_thread.join();
-        drop(lock);
+    /// The summary's last figures, and its lists in order.
+    fn finish(&self, mut summary: Summary, started: std::time::Instant) -> Summary {
         summary.elapsed = self.clock.instant().saturating_duration_since(started);
         summary.interrupted = self.interrupt.load(Ordering::SeqCst);
         summary.failures.sort();
         summary.unknowns.sort();
         summary.bounced.sort();
-        Ok(summary)
+        summary.lost.sort();
+        summary
     }
 
     /// Builds every due message and counts, sends nothing, writes nothing.
@@ -313,7 +393,132 @@ where
     Ok(())
 }
 
+/// Runs each queued job as a task, with at most a bounded number of built
+/// messages in flight (retries waiting included): bounds memory, since a
+/// message is held two or three times over while it is sent.
+async fn dispatch(run: &Arc<Run>, mut jobs: mpsc::Receiver<Job>) -> Result<(), SendError> {
+    let in_flight = Arc::new(Semaphore::new(run.opts.concurrency.max(1) * 16));
+    let mut tasks = JoinSet::new();
+    while let Some(job) = jobs.recv().await {
+        if run.stopping() {
+            run.tally().summary.not_attempted += 1;
+            continue;
+        }
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| SendError::Internal(e.to_string()))?;
+        let r = run.clone();
+        tasks.spawn(async move {
+            r.deliver(job.subscriber).await;
+            drop(permit);
+        });
+        while let Some(done) = tasks.try_join_next() {
+            done.map_err(|e| SendError::Internal(e.to_string()))?;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| SendError::Internal(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Claims batches of due deliveries and queues them, until none is left
+/// (or the run stops, or `--limit` is reached). A claimed reader who left
+/// the audience since the edition was queued is given back untried.
+fn produce_claims(
+    run: &Run,
+    claimer: &Ledger,
+    audience: &Audience,
+    rule: ClaimRule,
+    jobs: &mpsc::Sender<Job>,
+) -> Result<(), SendError> {
+    let claims = claimer
+        .claims()
+        .ok_or_else(|| SendError::Internal("claims need a database".into()))?;
+    let day = run.opts.day;
+    // Enough to keep every connection busy while the next batch is claimed.
+    let batch = (run.opts.concurrency.max(1) * 16).clamp(32, 512);
+    let mut queued = 0usize;
+    loop {
+        if run.stopping() {
+            break;
+        }
+        let n = match run.opts.limit {
+            Some(limit) => batch.min(limit.saturating_sub(queued)),
+            None => batch,
+        };
+        if n == 0 {
+            break;
+        }
+        let batch_claimed = claims.claim(day, n, rule)?;
+        if batch_claimed.is_empty() {
+            // A worker may have died since this one began: its cut
+            // deliveries come due once its lease has passed.
+            let taken = claims.recover_expired(day, run.clock.now())?;
+            if taken == 0 {
+                break;
+            }
+            run.tally().summary.recovered += taken as u64;
+            continue;
+        }
+        let mut gone = Vec::new();
+        for c in batch_claimed {
+            match c.subscriber {
+                Some(s) if audience(&s) => {
+                    queued += 1;
+                    if jobs.blocking_send(Job { subscriber: s }).is_err() {
+                        return Err(SendError::Internal("the send queue closed early".into()));
+                    }
+                }
+                _ => gone.push(c.email),
+            }
+        }
+        claims.release(day, gone)?;
+    }
+    if run.opts.limit.is_some_and(|l| queued >= l) {
+        let left = claims.remaining(day, rule)?;
+        run.tally().summary.not_attempted += left;
+    }
+    Ok(())
+}
+
+/// Renews a worker's lease every third of it on a session of its own,
+/// until stopped.
+struct Renewal {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Renewal {
+    fn start(ledger: Ledger, day: crate::ledger::EditionKey, lease: std::time::Duration) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let every = lease / 3;
+        let thread = std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every)
+            {
+                if let Some(claims) = ledger.claims() {
+                    if let Err(e) = claims.renew(day) {
+                        tracing::warn!("could not renew this worker's lease: {e}");
+                    }
+                }
+            }
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
+}
+
 impl Run {
+    fn take_summary(&self) -> Summary {
+        std::mem::take(&mut self.tally().summary)
+    }
+
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         // A panicking task cannot leave the counters half-updated in a way
         // that matters more than losing the whole summary.
@@ -379,10 +584,17 @@ impl Run {
                 return;
             }
             // Durable before the first byte goes to the server.
-            if let Err(e) = self.writer.begin(&key, &composed.message_id).await {
-                self.halt(format!("the ledger could not be written: {e}"));
-                self.tally().summary.not_attempted += 1;
-                return;
+            match self.writer.begin(&key, &composed.message_id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.lost(email);
+                    return;
+                }
+                Err(e) => {
+                    self.halt(format!("the ledger could not be written: {e}"));
+                    self.tally().summary.not_attempted += 1;
+                    return;
+                }
             }
             let result = self.transport.send(&composed).await;
             drop(permit);
@@ -482,6 +694,14 @@ impl Run {
         }
     }
 
+    /// Another worker holds this delivery now: counted, never written over.
+    fn lost(&self, email: &str) {
+        self.tally().summary.lost.push(email.to_owned());
+        tracing::warn!(
+            "{email}: another worker took this delivery over after this worker's lease ran out; its record is left as that worker wrote it"
+        );
+    }
+
     /// Commits an outcome; on a ledger failure stops the run and returns false.
     async fn record(&self, key: &str, state: State, reply: Option<&str>) -> bool {
         self.record_as(key, state, reply, false).await
@@ -490,7 +710,11 @@ impl Run {
     /// [`Run::record`], saying whether a failure counts toward a bounce.
     async fn record_as(&self, key: &str, state: State, reply: Option<&str>, hard: bool) -> bool {
         match self.writer.finish(key, state, reply, hard).await {
-            Ok(()) => true,
+            Ok(true) => true,
+            Ok(false) => {
+                self.lost(key);
+                false
+            }
             Err(e) => {
                 self.halt(format!("the ledger could not be written: {e}"));
                 false

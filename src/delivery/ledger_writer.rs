@@ -9,14 +9,14 @@ use std::thread;
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
-use crate::ledger::{Change as Op, EditionKey, Ledger, State};
+use crate::ledger::{Applied, Change as Op, EditionKey, Ledger, State};
 
 /// Most state changes committed together.
 const GROUP: usize = 512;
 
 struct Request {
     op: Op,
-    reply: oneshot::Sender<Result<u32, String>>,
+    reply: oneshot::Sender<Result<Applied, String>>,
 }
 
 /// A handle to the writer thread; clone freely.
@@ -63,7 +63,7 @@ impl LedgerWriter {
         (Self { tx }, handle)
     }
 
-    async fn call(&self, op: Op) -> Result<u32, String> {
+    async fn call(&self, op: Op) -> Result<Applied, String> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Request { op, reply })
@@ -72,25 +72,28 @@ impl LedgerWriter {
             .map_err(|_| "the ledger writer stopped".to_owned())?
     }
 
-    /// Commits `sending` (one more attempt) before a transaction.
-    pub(super) async fn begin(&self, email: &str, message_id: &str) -> Result<(), String> {
+    /// Commits `sending` (one more attempt) before a transaction; `false`
+    /// when another worker holds the row now (nothing was written, and
+    /// the message must not be sent).
+    pub(super) async fn begin(&self, email: &str, message_id: &str) -> Result<bool, String> {
         self.call(Op::Start {
             email: email.to_owned(),
             message_id: message_id.to_owned(),
         })
         .await
-        .map(|_| ())
+        .map(|a| a != Applied::HeldElsewhere)
     }
 
     /// Commits an outcome; `hard` says whether a failure counts toward
-    /// marking the reader bounced.
+    /// marking the reader bounced. `false` when another worker holds the
+    /// row now: the outcome was not written over theirs.
     pub(super) async fn finish(
         &self,
         email: &str,
         state: State,
         reply: Option<&str>,
         hard: bool,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         self.call(Op::Finish {
             email: email.to_owned(),
             state,
@@ -98,15 +101,20 @@ impl LedgerWriter {
             hard,
         })
         .await
-        .map(|_| ())
+        .map(|a| a != Applied::HeldElsewhere)
     }
 
     /// Permanent failures in a row for this address, over all days.
     pub(super) async fn consecutive_failures(&self, email: &str) -> Result<u32, String> {
-        self.call(Op::ConsecutiveFailures {
-            email: email.to_owned(),
-        })
-        .await
+        match self
+            .call(Op::ConsecutiveFailures {
+                email: email.to_owned(),
+            })
+            .await?
+        {
+            Applied::Failures(n) => Ok(n),
+            Applied::Recorded | Applied::HeldElsewhere => Ok(0),
+        }
     }
 }
 

@@ -110,6 +110,9 @@ pub struct SendOptions {
     pub backoff: Duration,
     /// Longest delay between retries.
     pub max_backoff: Duration,
+    /// On a database: how long this worker's claims last without renewal
+    /// (renewed every third of it while the run goes on).
+    pub lease: Duration,
 }
 
 impl SendOptions {
@@ -129,6 +132,7 @@ impl SendOptions {
             unknown_policy: UnknownPolicy::Resend,
             backoff: Duration::from_secs(2),
             max_backoff: Duration::from_mins(2),
+            lease: Duration::from_mins(1),
         }
     }
 
@@ -141,6 +145,7 @@ impl SendOptions {
             max_attempts: d.max_attempts,
             bounce_limit: d.bounce_limit,
             unknown_policy: d.unknown_policy,
+            lease: d.lease,
             ..Self::for_day(day)
         }
     }

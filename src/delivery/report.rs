@@ -62,6 +62,16 @@ pub struct Summary {
     pub unknowns: Vec<String>,
     /// Subscribers marked bounced in this run.
     pub bounced: Vec<String>,
+    /// Deliveries another worker took over after this one's lease ran
+    /// out: this worker's start or outcome was not written over theirs.
+    pub lost: Vec<String>,
+    /// On a database: readers newly queued for the edition by this worker.
+    pub queued: u64,
+    /// On a database: due rows other workers held (under a live lease)
+    /// when this worker found nothing more to claim.
+    pub elsewhere: u64,
+    /// On a database: this worker's id, as the ledger's rows record it.
+    pub worker: Option<String>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// Wall time of the run.
@@ -93,5 +103,6 @@ impl Summary {
             && self.deferred == 0
             && self.unknown == 0
             && self.not_attempted == 0
+            && self.lost.is_empty()
     }
 }

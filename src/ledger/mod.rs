@@ -61,6 +61,16 @@ pub enum LedgerError {
         /// The database.
         target: String,
     },
+    /// Another worker took this delivery over after this worker's lease
+    /// ran out (it was paused, or cut off from the database): this
+    /// worker's change was not written.
+    #[error("the delivery of {day} to {email} is now held by another worker (this worker's lease ran out); nothing was written over it")]
+    LeaseLost {
+        /// The edition.
+        day: EditionKey,
+        /// The reader.
+        email: String,
+    },
     /// The database was written by a newer hotpapers.
     #[error("delivery ledger `{path}` has schema version {found}, newer than this program's {supported}; upgrade hotpapers")]
     TooNew {
@@ -76,6 +86,9 @@ pub enum LedgerError {
 /// Where one (day, subscriber) message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
+    /// Queued for the edition, not tried yet: a cooperative run on a
+    /// database queues the audience first, then workers claim rows.
+    Pending,
     /// An SMTP transaction is (or was, if the run died) in progress.
     Sending,
     /// The server accepted it.
@@ -96,6 +109,7 @@ impl State {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Failed => "failed",
@@ -116,6 +130,7 @@ impl FromStr for State {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Ok(match s {
+            "pending" => Self::Pending,
             "sending" => Self::Sending,
             "sent" => Self::Sent,
             "failed" => Self::Failed,
@@ -260,12 +275,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_time ON events (received_at);",
 ];
 
+mod claims;
 mod events;
 mod postgres;
 mod store;
 
+pub use claims::{Audience, ClaimRule, Claimed, Queued};
 pub use events::{DomainCounts, Event};
-pub use store::{Change, Ledger, Place, RunLock};
+pub use store::{Applied, Change, Claims, Ledger, Place, RunLock};
 
 /// The ledger in an SQLite file (`HOTPAPERS_STATE`), the default.
 #[derive(Debug)]

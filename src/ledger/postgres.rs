@@ -13,14 +13,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
 
-use super::{Change, Counts, Delivery, DomainCounts, EditionKey, Event, LedgerError, State};
+use super::{
+    Applied, Change, Counts, Delivery, DomainCounts, EditionKey, Event, LedgerError, State,
+};
 use crate::db::{Database, DbError, SessionLock};
 
 /// One session of the database, used by one [`super::Ledger`].
 pub(crate) struct PgLedger {
-    db: Database,
-    client: Arc<Mutex<deadpool_postgres::Object>>,
-    worker: String,
+    pub(super) db: Database,
+    pub(super) client: Arc<Mutex<deadpool_postgres::Object>>,
+    pub(super) worker: String,
+    /// Seconds a claim or a `sending` row is this worker's without renewal.
+    pub(super) lease: f64,
 }
 
 impl std::fmt::Debug for PgLedger {
@@ -32,17 +36,19 @@ impl std::fmt::Debug for PgLedger {
     }
 }
 
-type Params = Vec<Box<dyn ToSql + Send + Sync>>;
+pub(super) type Params = Vec<Box<dyn ToSql + Send + Sync>>;
 
 /// The form the driver takes parameters in.
-fn as_refs(params: &Params) -> Vec<&(dyn ToSql + Sync)> {
+pub(super) fn as_refs(params: &Params) -> Vec<&(dyn ToSql + Sync)> {
     params
         .iter()
         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
         .collect()
 }
 
-/// The name of this process in the `worker` column: host and process id.
+/// The name of this worker in the `worker` column: host and process id,
+/// and a random tag, so a later process that happens to get the same id
+/// is still another worker (the column is what fences writes).
 fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
@@ -50,7 +56,15 @@ fn worker_name() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}:{}", std::process::id())
+    let mut tag = [0u8; 3];
+    let _ = aws_lc_rs::rand::fill(&mut tag);
+    format!(
+        "{host}:{}/{:02x}{:02x}{:02x}",
+        std::process::id(),
+        tag[0],
+        tag[1],
+        tag[2]
+    )
 }
 
 impl PgLedger {
@@ -61,11 +75,33 @@ impl PgLedger {
             db: db.clone(),
             client: Arc::new(Mutex::new(client)),
             worker: worker_name(),
+            lease: DEFAULT_LEASE,
         })
     }
 
+    /// Another session of the same worker (its id and lease): a worker
+    /// writes, claims and renews on sessions of their own.
+    pub(crate) fn sibling(&self) -> Result<Self, LedgerError> {
+        let client = self.db.run(|db| async move { db.client().await })?;
+        Ok(Self {
+            db: self.db.clone(),
+            client: Arc::new(Mutex::new(client)),
+            worker: self.worker.clone(),
+            lease: self.lease,
+        })
+    }
+
+    /// This worker's id, as the `worker` column holds it.
+    pub(crate) fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    pub(crate) fn set_lease(&mut self, lease: std::time::Duration) {
+        self.lease = lease.as_secs_f64().max(0.001);
+    }
+
     /// Runs one statement on the session; returns the rows changed.
-    fn execute(
+    pub(super) fn execute(
         &self,
         action: &'static str,
         sql: &'static str,
@@ -84,7 +120,7 @@ impl PgLedger {
     }
 
     /// Runs one query on the session and maps its rows.
-    fn query<T: Send + 'static>(
+    pub(super) fn query<T: Send + 'static>(
         &self,
         action: &'static str,
         sql: &'static str,
@@ -125,7 +161,7 @@ impl PgLedger {
             "recover interrupted deliveries",
             "UPDATE deliveries SET state = 'unknown', unknowns = unknowns + 1,
                 last_reply = 'the run was interrupted during the SMTP transaction',
-                updated_at = $2, worker = $3
+                updated_at = $2, worker = $3, lease_until = NULL
              WHERE day = $1 AND state = 'sending'",
             vec![
                 Box::new(day.text()),
@@ -159,12 +195,12 @@ impl PgLedger {
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.execute(
+        let n = self.execute(
             "record the start of a delivery",
             START_SQL,
             self.start_params(day, email, message_id, now),
-        )
-        .map(drop)
+        )?;
+        fenced(n, day, email)
     }
 
     fn start_params(
@@ -180,6 +216,7 @@ impl PgLedger {
             Box::new(message_id.to_owned()),
             Box::new(now),
             Box::new(self.worker.clone()),
+            Box::new(self.lease),
         ]
     }
 
@@ -192,12 +229,12 @@ impl PgLedger {
         hard: bool,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.execute(
+        let n = self.execute(
             "record a delivery outcome",
             FINISH_SQL,
             self.finish_params(day, email, state, reply, hard, now),
-        )
-        .map(drop)
+        )?;
+        fenced(n, day, email)
     }
 
     fn finish_params(
@@ -230,7 +267,7 @@ impl PgLedger {
         day: EditionKey,
         changes: &[Change],
         now: DateTime<Utc>,
-    ) -> Result<Vec<u32>, LedgerError> {
+    ) -> Result<Vec<Applied>, LedgerError> {
         let statements: Vec<(&'static str, Params, bool)> = changes
             .iter()
             .map(|c| match c {
@@ -270,9 +307,16 @@ impl PgLedger {
                         let refs = as_refs(params);
                         if *reads {
                             let rows = c.query(&st, &refs).await?;
-                            Ok(streak(rows.iter().map(|r| r.get::<_, &str>(0))))
+                            Ok(Applied::Failures(streak(
+                                rows.iter().map(|r| r.get::<_, &str>(0)),
+                            )))
                         } else {
-                            c.execute(&st, &refs).await.map(|_| 0)
+                            let n = c.execute(&st, &refs).await?;
+                            Ok(if n == 0 {
+                                Applied::HeldElsewhere
+                            } else {
+                                Applied::Recorded
+                            })
                         }
                     }
                 },
@@ -445,18 +489,41 @@ impl PgLedger {
     }
 }
 
-const START_SQL: &str =
-    "INSERT INTO deliveries (day, email, state, attempts, message_id, created_at, updated_at, worker)
-     VALUES ($1, $2, 'sending', 1, $3, $4, $4, $5)
-     ON CONFLICT (day, email) DO UPDATE SET state = 'sending',
-        attempts = deliveries.attempts + 1, message_id = $3, updated_at = $4, worker = $5";
+/// Seconds a claim lasts without renewal unless set (`HOTPAPERS_LEASE`).
+const DEFAULT_LEASE: f64 = 60.0;
 
+/// A fenced write changed no row: another worker holds it now.
+fn fenced(rows: u64, day: EditionKey, email: &str) -> Result<(), LedgerError> {
+    if rows == 0 {
+        Err(LedgerError::LeaseLost {
+            day,
+            email: email.to_lowercase(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `sending` and one more attempt, with a fresh lease; written only where
+/// this worker holds the row (or nobody ever did): a worker whose lease
+/// was taken over changes nothing.
+const START_SQL: &str =
+    "INSERT INTO deliveries (day, email, state, attempts, message_id, created_at, updated_at, worker, lease_until)
+     VALUES ($1, $2, 'sending', 1, $3, $4, $4, $5, now() + make_interval(secs => $6))
+     ON CONFLICT (day, email) DO UPDATE SET state = 'sending',
+        attempts = deliveries.attempts + 1, message_id = $3, updated_at = $4, worker = $5,
+        lease_until = excluded.lease_until
+     WHERE deliveries.worker = $5 OR deliveries.worker IS NULL";
+
+/// An outcome, which ends the claim (`lease_until` cleared); fenced as
+/// [`START_SQL`] is.
 const FINISH_SQL: &str =
-    "INSERT INTO deliveries (day, email, state, unknowns, last_reply, created_at, updated_at, sent_at, hard, worker)
-     VALUES ($1, $2, $3, $6, $4, $5, $5, $7, $8, $9)
+    "INSERT INTO deliveries (day, email, state, unknowns, last_reply, created_at, updated_at, sent_at, hard, worker, finished_at)
+     VALUES ($1, $2, $3, $6, $4, $5, $5, $7, $8, $9, now())
      ON CONFLICT (day, email) DO UPDATE SET state = $3, unknowns = deliveries.unknowns + $6,
         last_reply = $4, updated_at = $5, sent_at = COALESCE($7, deliveries.sent_at),
-        hard = $8, worker = $9";
+        hard = $8, worker = $9, lease_until = NULL, finished_at = now()
+     WHERE deliveries.worker = $9 OR deliveries.worker IS NULL";
 
 /// The failures before the first `sent` in [`FAILURES_SQL`]'s states.
 fn streak<'a>(states: impl Iterator<Item = &'a str>) -> u32 {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::claims::{Audience, ClaimRule, Claimed, Queued};
 use super::postgres::PgLedger;
 use super::{Counts, Delivery, DomainCounts, EditionKey, Event, FileLedger, LedgerError, State};
 use crate::db::{Database, SessionLock};
@@ -37,6 +38,18 @@ pub enum Change {
         /// The reader.
         email: String,
     },
+}
+
+/// What one change of [`Ledger::apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A start or an outcome was written.
+    Recorded,
+    /// A start or an outcome was not written: another worker holds the
+    /// row now (this worker's lease ran out and it was taken over).
+    HeldElsewhere,
+    /// [`Change::ConsecutiveFailures`]: the count.
+    Failures(u32),
 }
 
 /// Where the ledger is kept.
@@ -127,6 +140,26 @@ impl Ledger {
     /// When the file cannot be opened or migrated, or is from a newer version.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         Ok(Self(Backend::File(FileLedger::open(path)?)))
+    }
+
+    /// Sets how long this worker's claims and `sending` rows last without
+    /// renewal (a database's; a file has no leases).
+    #[must_use]
+    pub fn with_lease(mut self, lease: std::time::Duration) -> Self {
+        if let Backend::Database(l) = &mut self.0 {
+            l.set_lease(lease);
+        }
+        self
+    }
+
+    /// The claims of a ledger several workers share (a database's); `None`
+    /// for a file, where one run at a time holds an edition.
+    #[must_use]
+    pub fn claims(&self) -> Option<Claims<'_>> {
+        match &self.0 {
+            Backend::File(_) => None,
+            Backend::Database(l) => Some(Claims(l)),
+        }
     }
 
     /// Takes the exclusive lock for sending `day`: refuses if another run holds
@@ -257,9 +290,10 @@ impl Ledger {
 
     /// Applies `changes` to `day` in one transaction, in order: one disk
     /// sync for the group (and, in PostgreSQL, one round trip: the
-    /// statements are pipelined on the ledger's session). Returns, per
-    /// change, the failure count a [`Change::ConsecutiveFailures`] asked
-    /// for (0 for the others). Nothing is durable unless this returns `Ok`.
+    /// statements are pipelined on the ledger's session). Returns what each
+    /// change did: on a database a start or an outcome on a row another
+    /// worker now holds is not written ([`Applied::HeldElsewhere`]), and
+    /// the rest of the group is. Nothing is durable unless this returns `Ok`.
     ///
     /// # Errors
     /// The first error; the whole group is then rolled back.
@@ -268,7 +302,7 @@ impl Ledger {
         day: impl Into<EditionKey>,
         changes: &[Change],
         now: DateTime<Utc>,
-    ) -> Result<Vec<u32>, LedgerError> {
+    ) -> Result<Vec<Applied>, LedgerError> {
         let day = day.into();
         match &self.0 {
             Backend::Database(l) => l.apply(day, changes, now),
@@ -276,9 +310,9 @@ impl Ledger {
                 changes
                     .iter()
                     .map(|c| match c {
-                        Change::Start { email, message_id } => {
-                            l.start_sending(day, email, message_id, now).map(|()| 0)
-                        }
+                        Change::Start { email, message_id } => l
+                            .start_sending(day, email, message_id, now)
+                            .map(|()| Applied::Recorded),
                         Change::Finish {
                             email,
                             state,
@@ -286,8 +320,10 @@ impl Ledger {
                             hard,
                         } => l
                             .finish_as(day, email, *state, reply.as_deref(), *hard, now)
-                            .map(|()| 0),
-                        Change::ConsecutiveFailures { email } => l.consecutive_failures(email),
+                            .map(|()| Applied::Recorded),
+                        Change::ConsecutiveFailures { email } => {
+                            l.consecutive_failures(email).map(Applied::Failures)
+                        }
                     })
                     .collect()
             }),
@@ -362,5 +398,121 @@ impl Ledger {
         to: NaiveDate,
     ) -> Result<Vec<DomainCounts>, LedgerError> {
         on_backend!(self, l => l.domain_counts(from, to))
+    }
+}
+
+/// The cooperative side of a database ledger: queueing an edition, and
+/// claiming, renewing and giving back deliveries ([`super::claims`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Claims<'a>(&'a PgLedger);
+
+impl Claims<'_> {
+    /// This worker's id (`host:pid/tag`), as rows record it.
+    #[must_use]
+    pub fn worker(&self) -> &str {
+        self.0.worker()
+    }
+
+    /// Another session of this worker (the same id and lease), for work
+    /// done in parallel: a worker's writes, claims and renewals.
+    ///
+    /// # Errors
+    /// When no session can be made.
+    pub fn session(&self) -> Result<Ledger, LedgerError> {
+        Ok(Ledger(Backend::Database(self.0.sibling()?)))
+    }
+
+    /// The database's time now.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn now(&self) -> Result<DateTime<Utc>, LedgerError> {
+        self.0.now()
+    }
+
+    /// Queues the edition for the active readers of `audience` who have
+    /// no row for it yet.
+    ///
+    /// # Errors
+    /// On a database error, or a reader's record that does not read.
+    pub fn queue(
+        &self,
+        day: impl Into<EditionKey>,
+        audience: Audience,
+    ) -> Result<Queued, LedgerError> {
+        self.0.queue(day.into(), audience)
+    }
+
+    /// Takes over `sending` rows whose lease ran out, as `unknown`.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn recover_expired(
+        &self,
+        day: impl Into<EditionKey>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, LedgerError> {
+        self.0.recover_expired(day.into(), now)
+    }
+
+    /// Claims up to `n` due rows no other worker holds.
+    ///
+    /// # Errors
+    /// On a database error, or a reader's record that does not read.
+    pub fn claim(
+        &self,
+        day: impl Into<EditionKey>,
+        n: usize,
+        rule: ClaimRule,
+    ) -> Result<Vec<Claimed>, LedgerError> {
+        self.0.claim(day.into(), n, rule)
+    }
+
+    /// Gives claimed rows back untried (the reader left the audience).
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn release(
+        &self,
+        day: impl Into<EditionKey>,
+        emails: Vec<String>,
+    ) -> Result<(), LedgerError> {
+        self.0.release(day.into(), emails)
+    }
+
+    /// Gives back every claim of this worker not tried yet.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn release_untried(&self, day: impl Into<EditionKey>) -> Result<u64, LedgerError> {
+        self.0.release_untried(day.into())
+    }
+
+    /// Renews the lease on every row this worker holds.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn renew(&self, day: impl Into<EditionKey>) -> Result<u64, LedgerError> {
+        self.0.renew(day.into())
+    }
+
+    /// Rows still due under `rule`, whoever holds them.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn remaining(
+        &self,
+        day: impl Into<EditionKey>,
+        rule: ClaimRule,
+    ) -> Result<u64, LedgerError> {
+        self.0.remaining(day.into(), rule)
+    }
+
+    /// Rows another worker holds under a live lease.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn held_elsewhere(&self, day: impl Into<EditionKey>) -> Result<u64, LedgerError> {
+        self.0.held_elsewhere(day.into())
     }
 }

@@ -36,19 +36,19 @@ fn every_command_refuses_a_database_without_this_programs_schema() {
     let (out, _, stderr) = run(on(&db, dir.path()).args(["subscribers", "list"]));
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("has schema version 0, this program needs 2; run `hotpapers db migrate`"),
+        stderr.contains("has schema version 0, this program needs 3; run `hotpapers db migrate`"),
         "{stderr}"
     );
     let (out, stdout, stderr) = run(on(&db, dir.path()).args(["db", "migrate"]));
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("schema version 0 → 2 (subscribers, ledger)"),
+        stdout.contains("schema version 0 → 3 (subscribers, ledger, claims)"),
         "{stdout}"
     );
     let (out, stdout, _) = run(on(&db, dir.path()).args(["db", "migrate"]));
     assert!(out.status.success());
     assert!(
-        stdout.contains("schema version 2, nothing to do"),
+        stdout.contains("schema version 3, nothing to do"),
         "{stdout}"
     );
     assert!(
@@ -67,7 +67,7 @@ fn every_command_refuses_a_database_without_this_programs_schema() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
             stderr
-                .contains("has schema version 99, newer than this program's 2; upgrade hotpapers"),
+                .contains("has schema version 99, newer than this program's 3; upgrade hotpapers"),
             "{args:?}: {stderr}"
         );
     }
@@ -311,13 +311,15 @@ fn readers_in(db: &TestDb, n: usize) {
         .unwrap();
 }
 
-/// `send --date 2021-02-12` on a host of its own (`dir`), in the background.
-fn spawn_send(db: &TestDb, dir: &Path, server: &SmtpServer) -> std::process::Child {
+/// `send --date 2021-02-12` on a host of its own (`dir`), in the background,
+/// with claims that last `lease` seconds.
+fn spawn_send(db: &TestDb, dir: &Path, server: &SmtpServer, lease: u32) -> std::process::Child {
     on(db, dir)
         .env("HOTPAPERS_SMTP_URL", server.url())
+        .env("HOTPAPERS_LEASE", lease.to_string())
         .args(["send", "--date", "2021-02-12"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
 }
@@ -334,76 +336,87 @@ fn wait_for_messages(server: &SmtpServer, n: usize, seconds: u64) {
     }
 }
 
-#[test]
-fn a_second_host_cannot_send_the_same_edition_while_the_first_runs() {
-    let Some(db) = database() else { return };
-    readers_in(&db, 150);
-    let server = SmtpServer::start(Behaviour {
-        reply_delay: std::time::Duration::from_millis(3),
-        ..Behaviour::default()
-    });
-    // Two hosts: each its own folder (and so its own ledger file), one database.
-    let (first_host, second_host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut first = spawn_send(&db, first_host.path(), &server);
-    wait_for_messages(&server, 1, 30);
-    let (out, _, stderr) = run(on(&db, second_host.path())
-        .env("HOTPAPERS_SMTP_URL", server.url())
-        .args(["send", "--date", "2021-02-12"]));
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("another `hotpapers send` for 2021-02-12 is running against the database"),
-        "{stderr}"
-    );
-    assert!(first.wait().unwrap().success());
-    let counts = server.count_by_recipient();
-    assert_eq!(counts.len(), 150);
-    assert!(counts.values().all(|&n| n == 1));
+/// The `(worker, rows)` of a day, from `status` (`… by host:pid/tag`).
+fn rows_by_worker(stdout: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut by = std::collections::BTreeMap::new();
+    for line in stdout.lines() {
+        if let Some((_, worker)) = line.rsplit_once("\tby ") {
+            *by.entry(worker.to_owned()).or_insert(0) += 1;
+        }
+    }
+    by
 }
 
 #[test]
-fn a_second_host_takes_over_the_edition_of_a_sender_killed_mid_run() {
+fn three_workers_share_a_day_one_is_killed_and_a_fourth_takes_its_claims_after_the_lease() {
     use hotpapers::ledger::{Place, State};
-    const N: usize = 400;
+    const N: usize = 600;
+    const LEASE: u32 = 3;
     let Some(db) = database() else { return };
     readers_in(&db, N);
     let server = SmtpServer::start(Behaviour {
         reply_delay: std::time::Duration::from_micros(300),
-        data_delay: std::time::Duration::from_millis(2),
+        data_delay: std::time::Duration::from_millis(3),
         ..Behaviour::default()
     });
-    let (first_host, second_host) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut first = spawn_send(&db, first_host.path(), &server);
-    wait_for_messages(&server, 100, 45);
-    first.kill().unwrap(); // SIGKILL: its session (and lock) die with it
+    // Three hosts: each its own folder (so its own files), one database.
+    let hosts: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut workers: Vec<_> = hosts[..3]
+        .iter()
+        .map(|h| spawn_send(&db, h.path(), &server, LEASE))
+        .collect();
+    wait_for_messages(&server, 150, 60);
+    workers[0].kill().unwrap(); // SIGKILL: its claims stay, under a lease
+    let killed = workers.remove(0);
+    let killed_pid = killed.id();
+    let killed = killed.wait_with_output().unwrap();
+    assert!(killed.status.code().is_none(), "killed, not finished");
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        // They cooperated instead of refusing each other.
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("2021-02-12: sent "), "{stdout}");
+    }
     assert!(
-        first.wait().unwrap().code().is_none(),
-        "killed, not finished"
+        server.received().len() < N + 10,
+        "the killed worker's claims were not left alone while its lease ran"
     );
-    let killed_at = server.received().len();
-    assert!(
-        killed_at < N,
-        "the first sender finished before it was killed"
-    );
-
-    let (out, stdout, stderr) = run(on(&db, second_host.path())
+    // Once its lease has passed, a fourth worker takes the rest over.
+    std::thread::sleep(std::time::Duration::from_secs(u64::from(LEASE) + 1));
+    let (out, stdout, stderr) = run(on(&db, hosts[3].path())
         .env("HOTPAPERS_SMTP_URL", server.url())
+        .env("HOTPAPERS_LEASE", LEASE.to_string())
         .args(["send", "--date", "2021-02-12"]));
     assert!(out.status.success(), "{stdout}{stderr}");
+
     let ledger = Place::Database(db.open()).open().unwrap();
     let counts = server.count_by_recipient();
+    let mut cut = 0;
     for i in 0..N {
         let email = format!("reader{i}@example.org");
         let row = ledger.get(day(), &email).unwrap().unwrap();
         assert_eq!(row.state, State::Sent, "{email}");
         let n = u32::try_from(counts.get(&email).copied().unwrap_or(0)).unwrap();
         assert!(n >= 1, "{email} never received its message");
+        // A second copy only where the ledger records a cut mid-transaction.
         assert!(
             n <= 1 + row.unknowns,
             "{email}: {n} copies, {} cut(s) recorded",
             row.unknowns
         );
+        cut += row.unknowns;
     }
-    // `status`, from a third host, shows who sent what.
+    assert!(
+        cut <= 4 * 8,
+        "{cut} cuts: more than the killed worker had in flight"
+    );
+    // `status`, from another host, shows which worker sent what: all four
+    // took part, the killed one included.
     let (out, stdout, _) =
         run(on(&db, tempfile::tempdir().unwrap().path()).args(["status", "--date", "2021-02-12"]));
     assert!(out.status.success());
@@ -411,14 +424,63 @@ fn a_second_host_takes_over_the_edition_of_a_sender_killed_mid_run() {
         stdout.starts_with(&format!("2021-02-12: {N} deliveries recorded: sent {N}")),
         "{stdout}"
     );
-    let pid = first.id();
-    let by_first = stdout
-        .lines()
-        .filter(|l| l.ends_with(&format!(":{pid}")))
-        .count();
+    let by = rows_by_worker(&stdout);
+    assert_eq!(by.len(), 4, "{by:?}");
     assert!(
-        by_first > 0 && by_first < N,
-        "{by_first} rows by the killed sender:\n{stdout}"
+        by.keys().any(|w| w.contains(&format!(":{killed_pid}/"))),
+        "{by:?}"
+    );
+    assert!(by.values().all(|&n| n > 0), "{by:?}");
+}
+
+#[test]
+fn a_reader_who_unsubscribes_during_a_run_is_not_sent_to() {
+    use hotpapers::ledger::Place;
+    const N: usize = 300;
+    let Some(db) = database() else { return };
+    readers_in(&db, N);
+    let server = SmtpServer::start(Behaviour {
+        reply_delay: std::time::Duration::from_millis(2),
+        ..Behaviour::default()
+    });
+    let host = tempfile::tempdir().unwrap();
+    // One connection: the last reader's turn comes late.
+    let worker = on(&db, host.path())
+        .env("HOTPAPERS_CONNECTIONS", "1")
+        .env("HOTPAPERS_SMTP_URL", server.url())
+        .args(["send", "--date", "2021-02-12"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_messages(&server, 1, 60);
+    // From another instance (a web server, say), while the run goes on.
+    let last = "reader99@example.org"; // last in address order
+    hotpapers::db::PgStore::new(db.open())
+        .set_status(
+            last,
+            hotpapers::model::SubscriberStatus::Unsubscribed,
+            hotpapers::model::Channel::OneClick,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let out = worker.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts = server.count_by_recipient();
+    assert_eq!(counts.get(last), None, "sent after they unsubscribed");
+    let ledger = Place::Database(db.open()).open().unwrap();
+    assert_eq!(
+        ledger.get(day(), last).unwrap(),
+        None,
+        "their queued row stays"
+    );
+    assert_eq!(
+        ledger.counts(day()).unwrap().values().sum::<u64>(),
+        u64::try_from(N - 1).unwrap()
     );
 }
 
@@ -597,4 +659,116 @@ fn tls_verifies_the_server_against_sslrootcert_and_refuses_another_ca() {
         .env("HOTPAPERS_DATABASE_URL", &verified)
         .args(["db", "status"]));
     assert!(out.status.success(), "{stdout}{stderr}");
+}
+
+#[test]
+fn claims_never_overlap_and_a_worker_whose_lease_was_taken_over_writes_nothing() {
+    use hotpapers::ledger::{
+        Applied, Audience, Change, ClaimRule, LedgerError, Place, Queued, State,
+    };
+    use std::time::Duration;
+    let Some(db) = database() else { return };
+    readers_in(&db, 10);
+    let place = Place::Database(db.open());
+    // Two workers: `a` with a short lease, `b` with the default one.
+    let a = place.open().unwrap().with_lease(Duration::from_millis(600));
+    let b = place.open().unwrap();
+    let (ca, cb) = (a.claims().unwrap(), b.claims().unwrap());
+    assert_ne!(ca.worker(), cb.worker());
+    let everyone: Audience = std::sync::Arc::new(|_| true);
+    let rule = ClaimRule {
+        since: ca.now().unwrap(),
+        unknowns: true,
+        resend: false,
+    };
+    assert_eq!(
+        ca.queue(day(), everyone.clone()).unwrap(),
+        Queued {
+            added: 10,
+            again: false
+        }
+    );
+    assert_eq!(
+        cb.queue(day(), everyone).unwrap(),
+        Queued {
+            added: 0,
+            again: true
+        }
+    );
+
+    let first = ca.claim(day(), 4, rule).unwrap();
+    let second = cb.claim(day(), 100, rule).unwrap();
+    assert_eq!((first.len(), second.len()), (4, 6));
+    assert!(first
+        .iter()
+        .all(|c| second.iter().all(|d| d.email != c.email)));
+    assert!(first
+        .iter()
+        .all(|c| c.state == State::Pending
+            && c.subscriber.as_ref().is_some_and(|s| s.email == c.email)));
+    assert!(
+        cb.claim(day(), 100, rule).unwrap().is_empty(),
+        "all ten are held"
+    );
+
+    // `a` starts one of its four, then stalls past its lease.
+    let now = chrono::Utc::now();
+    let x = first[0].email.clone();
+    a.start_sending(day(), &x, "<a@x>", now).unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    // `b` takes the cut one over as unknown, and the three `a` never tried.
+    assert_eq!(cb.recover_expired(day(), now).unwrap(), 1);
+    let taken = cb.claim(day(), 100, rule).unwrap();
+    assert_eq!(taken.len(), 4);
+    assert_eq!(
+        taken.iter().find(|c| c.email == x).unwrap().state,
+        State::Unknown
+    );
+    b.start_sending(day(), &x, "<b@x>", now).unwrap();
+    b.finish(day(), &x, State::Sent, Some("250 by b"), now)
+        .unwrap();
+
+    // `a` wakes up: nothing it writes lands on rows `b` holds.
+    let lost = a
+        .finish(day(), &x, State::Sent, Some("250 by a"), now)
+        .unwrap_err();
+    assert!(matches!(lost, LedgerError::LeaseLost { .. }), "{lost}");
+    let lost = a
+        .start_sending(day(), &first[1].email, "<a2@x>", now)
+        .unwrap_err();
+    assert!(matches!(lost, LedgerError::LeaseLost { .. }), "{lost}");
+    assert_eq!(ca.renew(day()).unwrap(), 0, "it holds nothing any more");
+    // In a sender's group only the change on a taken row is refused.
+    let applied = a
+        .apply(
+            day(),
+            &[
+                Change::Finish {
+                    email: x.clone(),
+                    state: State::Failed,
+                    reply: Some("550 by a".into()),
+                    hard: true,
+                },
+                Change::Start {
+                    email: "someone-else@example.org".into(),
+                    message_id: "<a3@x>".into(),
+                },
+            ],
+            now,
+        )
+        .unwrap();
+    assert_eq!(applied, [Applied::HeldElsewhere, Applied::Recorded]);
+    let row = b.get(day(), &x).unwrap().unwrap();
+    assert_eq!(
+        (
+            row.state,
+            row.last_reply.as_deref(),
+            row.message_id.as_deref(),
+            row.unknowns
+        ),
+        (State::Sent, Some("250 by b"), Some("<b@x>"), 1)
+    );
+    let holders = b.workers(day()).unwrap().unwrap();
+    let holder = &holders.iter().find(|(e, _)| *e == x).unwrap().1;
+    assert_eq!(holder, cb.worker());
 }

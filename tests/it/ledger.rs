@@ -157,7 +157,7 @@ for_both_ledgers! {
     }
 
     fn a_group_of_changes_applies_in_order_and_reads_its_own_writes(place: &Place) {
-        use hotpapers::ledger::Change;
+        use hotpapers::ledger::{Applied, Change};
         let l = place.open().unwrap();
         let changes = [
             Change::Start { email: "a@example.org".into(), message_id: "<1@x>".into() },
@@ -165,7 +165,7 @@ for_both_ledgers! {
             Change::ConsecutiveFailures { email: "a@example.org".into() },
             Change::Start { email: "b@example.org".into(), message_id: "<2@x>".into() },
         ];
-        assert_eq!(l.apply(day(), &changes, at(3)).unwrap(), [0, 0, 1, 0]);
+        assert_eq!(l.apply(day(), &changes, at(3)).unwrap(), [Applied::Recorded, Applied::Recorded, Applied::Failures(1), Applied::Recorded]);
         let other = place.open().unwrap();
         let a = other.get(day(), "a@example.org").unwrap().unwrap();
         assert_eq!((a.state, a.attempts, a.updated_at), (State::Failed, 1, at(3)));
