@@ -402,7 +402,7 @@ impl Ledger {
 }
 
 /// The cooperative side of a database ledger: queueing an edition, and
-/// claiming, renewing and giving back deliveries ([`super::claims`]).
+/// claiming, renewing and giving back deliveries.
 #[derive(Debug, Clone, Copy)]
 pub struct Claims<'a>(&'a PgLedger);
 
