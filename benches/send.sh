@@ -11,6 +11,14 @@
 #                                          # ledger in a throwaway PostgreSQL
 #                                          # (tests/support/postgres.sh), and the
 #                                          # ratio of the two paths
+#   STORE=postgres WORKERS=3 benches/send.sh 5000 4
+#                                          # and then the same edition again, sent
+#                                          # by 3 workers at once (each with
+#                                          # CONNECTIONS connections): their
+#                                          # combined rate and each one's memory
+#   STORE=postgres ONLY_PG=1 LIMIT=100000 benches/send.sh 1000000 4
+#                                          # skip the file path; send LIMIT of N
+#                                          # readers in the database
 #
 # Needs: Postfix's smtp-sink and smtp-source (Debian: `apt-get install postfix`),
 # GNU time at /usr/bin/time, openssl (for DKIM). Builds the release binary once.
@@ -68,13 +76,17 @@ END=$(date +%s.%N)
 RAW=$(python3 -c "print(f'{$N/($END-$START):.0f}')")
 echo "smtp-source: $RAW msgs/s"
 
+LIMIT_ARGS=()
+[ -n "${LIMIT:-}" ] && LIMIT_ARGS=(--limit "$LIMIT")
+if [ -z "${ONLY_PG:-}" ]; then
 echo "== hotpapers send: $N subscribers over $CONNS connections"
 env "${DKIM_ENV[@]}" HOTPAPERS_SMTP_URL=smtp://127.0.0.1:$PORT HOTPAPERS_SECRET=$SECRET \
 HOTPAPERS_CONNECTIONS=$CONNS HOTPAPERS_STATE="$WORK/state.db" HOTPAPERS_SUBSCRIBERS="$WORK/subscribers.yaml" \
-  /usr/bin/time -v "$BIN" -q send --date 2021-02-12 2> "$WORK/time.txt" | tee "$WORK/summary.txt"
+  /usr/bin/time -v "$BIN" -q send --date 2021-02-12 "${LIMIT_ARGS[@]}" 2> "$WORK/time.txt" | tee "$WORK/summary.txt"
 grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/time.txt"
 RATE=$(sed -E 's/.*\(([0-9.]+) msgs\/s\).*/\1/;q' "$WORK/summary.txt")
 python3 -c "print(f'hotpapers: {$RATE:.0f} msgs/s = {100*$RATE/$RAW:.0f}% of smtp-source')"
+fi
 
 if [ "${STORE:-}" = postgres ]; then
   bash tests/support/postgres.sh start "$WORK/pg" 2>/dev/null
@@ -84,8 +96,34 @@ if [ "${STORE:-}" = postgres ]; then
   echo "== hotpapers send, subscribers and ledger in PostgreSQL: $N subscribers over $CONNS connections"
   env "${DKIM_ENV[@]}" HOTPAPERS_SMTP_URL=smtp://127.0.0.1:$PORT HOTPAPERS_SECRET=$SECRET \
   HOTPAPERS_CONNECTIONS=$CONNS HOTPAPERS_DATABASE_URL=$DB_URL \
-    /usr/bin/time -v "$BIN" -q send --date 2021-02-12 2> "$WORK/time-pg.txt" | tee "$WORK/summary-pg.txt"
+    /usr/bin/time -v "$BIN" -q send --date 2021-02-12 "${LIMIT_ARGS[@]}" 2> "$WORK/time-pg.txt" | tee "$WORK/summary-pg.txt"
   grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/time-pg.txt"
   PG_RATE=$(sed -E 's/.*\(([0-9.]+) msgs\/s\).*/\1/;q' "$WORK/summary-pg.txt")
-  python3 -c "print(f'hotpapers on PostgreSQL: {$PG_RATE:.0f} msgs/s = {100*$PG_RATE/$RAW:.0f}% of smtp-source, {100*$PG_RATE/$RATE:.0f}% of the SQLite path')"
+  if [ -z "${ONLY_PG:-}" ]; then
+    python3 -c "print(f'hotpapers on PostgreSQL: {$PG_RATE:.0f} msgs/s = {100*$PG_RATE/$RAW:.0f}% of smtp-source, {100*$PG_RATE/$RATE:.0f}% of the SQLite path')"
+  else
+    python3 -c "print(f'hotpapers on PostgreSQL: {$PG_RATE:.0f} msgs/s = {100*$PG_RATE/$RAW:.0f}% of smtp-source')"
+  fi
+
+  if [ -n "${WORKERS:-}" ]; then
+    # The same edition again from scratch, by WORKERS senders at once.
+    PSQL=(psql "$DB_URL" -q -v ON_ERROR_STOP=1)
+    "${PSQL[@]}" -c "TRUNCATE deliveries, editions"
+    echo "== $WORKERS workers at once, each over $CONNS connections"
+    START=$(date +%s.%N)
+    PIDS=()
+    for w in $(seq "$WORKERS"); do
+      env "${DKIM_ENV[@]}" HOTPAPERS_SMTP_URL=smtp://127.0.0.1:$PORT HOTPAPERS_SECRET=$SECRET \
+      HOTPAPERS_CONNECTIONS=$CONNS HOTPAPERS_DATABASE_URL=$DB_URL \
+        /usr/bin/time -v "$BIN" -q send --date 2021-02-12 "${LIMIT_ARGS[@]}" 2> "$WORK/time-w$w.txt" > "$WORK/summary-w$w.txt" &
+      PIDS+=($!)
+    done
+    wait "${PIDS[@]}" || true
+    END=$(date +%s.%N)
+    for w in $(seq "$WORKERS"); do
+      echo "worker $w: $(head -1 "$WORK/summary-w$w.txt" | sed -E 's/^[^:]*: //'), $(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time-w$w.txt") KB max RSS"
+    done
+    SENT=$("${PSQL[@]}" -tA -c "SELECT count(*) FROM deliveries WHERE day = '2021-02-12' AND state IN ('sent', 'skipped')")
+    python3 -c "r = $SENT/($END-$START); print(f'{$WORKERS} workers: {$SENT} readers in {$END-$START:.1f} s = {r:.0f} msgs/s = {100*r/$RAW:.0f}% of smtp-source, {100*r/$PG_RATE:.0f}% of one worker')"
+  fi
 fi
