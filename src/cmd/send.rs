@@ -20,7 +20,7 @@ use crate::delivery::{
 };
 use crate::digest;
 use crate::email::{Edition, Newsletter};
-use crate::ledger::{Audience, ClaimRule, EditionKey, Place};
+use crate::ledger::{Audience, EditionKey, Place};
 use crate::model::{Cadence, Subscriber, Week};
 
 /// Runs `send`: the daily edition of the day to daily readers (none when
@@ -113,12 +113,8 @@ pub(super) fn run(config: &Config, args: &SendArgs) -> Result<Outcome> {
         let weekly_readers_due = if list.is_some() {
             weekly_due > 0
         } else {
-            queued_readers(
-                &stores.ledger,
-                EditionKey::week_of(day),
-                audience(true),
-                config,
-            )? > 0
+            let opts = SendOptions::from_config(&config.delivery, EditionKey::week_of(day));
+            queued_readers(&stores.ledger, audience(true), &opts)? > 0
         };
         if weekly_readers_due {
             return Err(anyhow!(
@@ -308,27 +304,15 @@ enum Readers {
 }
 
 /// Queues an edition on the database (as a worker would) and counts the
-/// readers it is due to.
-fn queued_readers(
-    ledger: &Place,
-    key: EditionKey,
-    audience: Audience,
-    config: &Config,
-) -> Result<u64> {
-    let ledger = ledger.open()?.with_lease(config.delivery.lease);
+/// readers it is due to under `opts`.
+fn queued_readers(ledger: &Place, audience: Audience, opts: &SendOptions) -> Result<u64> {
+    let ledger = ledger.open()?.with_lease(opts.lease);
     let claims = ledger
         .claims()
         .ok_or_else(|| anyhow!("queueing needs the ledger in a database"))?;
     let since = claims.now()?;
-    claims.queue(key, audience)?;
-    Ok(claims.remaining(
-        key,
-        ClaimRule {
-            since,
-            unknowns: config.delivery.unknown_policy == crate::config::UnknownPolicy::Resend,
-            resend: false,
-        },
-    )?)
+    claims.queue(opts.day, audience)?;
+    Ok(claims.remaining(opts.day, opts.claim_rule(since))?)
 }
 
 /// The outcome that says more: interrupted, then could not run, then failed.

@@ -175,39 +175,21 @@ impl Sender {
         let day = opts.day;
         let place = ledger.clone();
         let lease = opts.lease;
-        let rule_opts = (opts.unknown_policy == UnknownPolicy::Resend, opts.resend);
+        let run_opts = opts.clone();
         let queue_audience = audience.clone();
         let now = self.clock.now();
-        let prepared = tokio::task::spawn_blocking(move || {
-            let writer = place.open()?.with_lease(lease);
-            let (claimer, renewer) = match writer.claims() {
-                Some(c) => (c.session()?, c.session()?),
-                None => {
-                    return Err(SendError::Internal(
-                        "cooperative sending needs the ledger in a database".into(),
-                    ))
-                }
-            };
-            let claims = claimer.claims().ok_or_else(|| {
-                SendError::Internal("a session of a database ledger is not one".into())
-            })?;
-            let since = claims.now()?;
-            let queued = claims.queue(day, queue_audience)?;
-            let recovered = claims.recover_expired(day, now)?;
-            let rule = ClaimRule {
-                since,
-                unknowns: rule_opts.0,
-                resend: rule_opts.1,
-            };
-            let remaining = claims.remaining(day, rule)?;
-            let worker = claims.worker().to_owned();
-            Ok::<_, SendError>((
-                writer, claimer, renewer, rule, queued, recovered, remaining, worker,
-            ))
-        })
-        .await
-        .map_err(|e| SendError::Internal(e.to_string()))??;
-        let (writer, claimer, renewer, rule, queued, recovered, remaining, worker) = prepared;
+        let Joined {
+            writer,
+            claimer,
+            renewer,
+            rule,
+            queued,
+            recovered,
+            remaining,
+            worker,
+        } = tokio::task::spawn_blocking(move || join(&place, queue_audience, &run_opts, now))
+            .await
+            .map_err(|e| SendError::Internal(e.to_string()))??;
         let (writer, writer_thread) = LedgerWriter::spawn(writer, day, self.clock.clone());
         self.observer.planned(remaining);
         let run = self.run(writer, opts);
@@ -232,11 +214,17 @@ impl Sender {
             .map_err(|e| SendError::Internal(e.to_string()))?;
         self.transport.close().await;
         renewal.stop();
-        // Claims not tried (a stopped run) go back at once, not after the lease.
+        // Claims not tried (a stopped run) go back at once, not after the
+        // lease; should that fail, they come due when it has passed.
         let elsewhere = tokio::task::spawn_blocking(move || {
             let claims = claimer.claims()?;
-            let _ = claims.release_untried(day);
-            claims.held_elsewhere(day).ok()
+            if let Err(e) = claims.release_untried(day) {
+                tracing::warn!("could not give back this worker's untried claims: {e}");
+            }
+            claims
+                .held_elsewhere(day)
+                .map_err(|e| tracing::warn!("could not count other workers' claims: {e}"))
+                .ok()
         })
         .await
         .ok()
@@ -391,6 +379,51 @@ where
         }
     }
     Ok(())
+}
+
+/// A worker that joined an edition: its sessions (writes, claims,
+/// renewals), what it queued and took over, and what is left.
+struct Joined {
+    writer: Ledger,
+    claimer: Ledger,
+    renewer: Ledger,
+    rule: ClaimRule,
+    queued: crate::ledger::Queued,
+    recovered: usize,
+    remaining: u64,
+    worker: String,
+}
+
+/// Joins the edition `opts.day` on the database `place`: opens this
+/// worker's sessions, queues the audience, takes over what dead workers
+/// left cut, and counts what is due.
+fn join(
+    place: &Place,
+    audience: Audience,
+    opts: &SendOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Joined, SendError> {
+    let not_shared =
+        || SendError::Internal("cooperative sending needs the ledger in a database".into());
+    let writer = place.open()?.with_lease(opts.lease);
+    let sessions = writer.claims().ok_or_else(not_shared)?;
+    let (claimer, renewer) = (sessions.session()?, sessions.session()?);
+    let claims = claimer.claims().ok_or_else(not_shared)?;
+    let rule = opts.claim_rule(claims.now()?);
+    let queued = claims.queue(opts.day, audience)?;
+    let recovered = claims.recover_expired(opts.day, now)?;
+    let remaining = claims.remaining(opts.day, rule)?;
+    let worker = claims.worker().to_owned();
+    Ok(Joined {
+        writer,
+        claimer,
+        renewer,
+        rule,
+        queued,
+        recovered,
+        remaining,
+        worker,
+    })
 }
 
 /// Runs each queued job as a task, with at most a bounded number of built

@@ -136,6 +136,17 @@ impl SendOptions {
         }
     }
 
+    /// Which rows a cooperative run that began at `since` (the database's
+    /// time) takes besides `pending` ones.
+    #[must_use]
+    pub fn claim_rule(&self, since: chrono::DateTime<chrono::Utc>) -> crate::ledger::ClaimRule {
+        crate::ledger::ClaimRule {
+            since,
+            unknowns: self.unknown_policy == UnknownPolicy::Resend,
+            resend: self.resend,
+        }
+    }
+
     /// The delivery settings for `day`, with the default backoff (2 s to 2 min).
     #[must_use]
     pub fn from_config(d: &DeliverySettings, day: impl Into<EditionKey>) -> Self {

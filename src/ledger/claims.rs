@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Json;
 
-use super::postgres::PgLedger;
+use super::postgres::{cut_sql, PgLedger};
 use super::{EditionKey, LedgerError, State};
 use crate::db::DbError;
 use crate::model::Subscriber;
@@ -172,20 +172,12 @@ impl PgLedger {
         day: EditionKey,
         now: DateTime<Utc>,
     ) -> Result<usize, LedgerError> {
-        let n = self.execute(
+        self.mark_cut(
             "take over interrupted deliveries",
-            "UPDATE deliveries SET state = 'unknown', unknowns = unknowns + 1,
-                last_reply = 'the worker sending it stopped during the SMTP transaction',
-                updated_at = $2, worker = $3, lease_until = NULL
-             WHERE day = $1 AND state = 'sending'
-               AND (lease_until IS NULL OR lease_until < now())",
-            vec![
-                Box::new(day.text()),
-                Box::new(now),
-                Box::new(self.worker.clone()),
-            ],
-        )?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+            RECOVER_EXPIRED_SQL,
+            day,
+            now,
+        )
     }
 
     /// Claims up to `n` due rows of `day` for this worker, in address
@@ -380,6 +372,12 @@ macro_rules! all_states {
         "'pending', 'sending', 'deferred', 'skipped', 'unknown', 'sent'"
     };
 }
+
+/// The `sending` rows whose lease ran out (or that never had one).
+const RECOVER_EXPIRED_SQL: &str = cut_sql!(
+    "the worker sending it stopped during the SMTP transaction",
+    " AND (lease_until IS NULL OR lease_until < now())"
+);
 
 const CLAIM_SQL: &str = claim_sql!(open_states!());
 const CLAIM_AGAIN_SQL: &str = claim_sql!(all_states!());

@@ -157,12 +157,22 @@ impl PgLedger {
         day: EditionKey,
         now: DateTime<Utc>,
     ) -> Result<usize, LedgerError> {
+        self.mark_cut("recover interrupted deliveries", RECOVER_SQL, day, now)
+    }
+
+    /// Runs one of the statements that mark cut `sending` rows `unknown`
+    /// and take them over ([`RECOVER_SQL`], `RECOVER_EXPIRED_SQL`); returns
+    /// how many.
+    pub(super) fn mark_cut(
+        &self,
+        action: &'static str,
+        sql: &'static str,
+        day: EditionKey,
+        now: DateTime<Utc>,
+    ) -> Result<usize, LedgerError> {
         let n = self.execute(
-            "recover interrupted deliveries",
-            "UPDATE deliveries SET state = 'unknown', unknowns = unknowns + 1,
-                last_reply = 'the run was interrupted during the SMTP transaction',
-                updated_at = $2, worker = $3, lease_until = NULL
-             WHERE day = $1 AND state = 'sending'",
+            action,
+            sql,
             vec![
                 Box::new(day.text()),
                 Box::new(now),
@@ -488,6 +498,25 @@ impl PgLedger {
         Ok(super::events::domain_table(sent, events))
     }
 }
+
+/// Marks a day's `sending` rows matching the condition `unknown` (cut
+/// mid-transaction, with `reply` as the last reply), and takes them over.
+macro_rules! cut_sql {
+    ($reply:literal, $condition:literal) => {
+        concat!(
+            "UPDATE deliveries SET state = 'unknown', unknowns = unknowns + 1,
+                last_reply = '",
+            $reply,
+            "', updated_at = $2, worker = $3, lease_until = NULL
+             WHERE day = $1 AND state = 'sending'",
+            $condition
+        )
+    };
+}
+pub(super) use cut_sql;
+
+/// Every `sending` row: for a run that holds the edition's lock.
+const RECOVER_SQL: &str = cut_sql!("the run was interrupted during the SMTP transaction", "");
 
 /// Seconds a claim lasts without renewal unless set (`HOTPAPERS_LEASE`).
 const DEFAULT_LEASE: f64 = 60.0;
