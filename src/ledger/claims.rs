@@ -267,11 +267,18 @@ impl PgLedger {
     }
 
     /// Extends the lease of every row this worker holds; returns how many.
+    /// Rows locked this instant are skipped, not waited for: they are the
+    /// worker's own writer's (a start renews the lease itself, an outcome
+    /// ends it), and waiting on them while holding others deadlocks with
+    /// that writer's group, which locks rows in another order.
     pub(crate) fn renew(&self, day: EditionKey) -> Result<u64, LedgerError> {
         self.execute(
             "renew the lease",
-            "UPDATE deliveries SET lease_until = now() + make_interval(secs => $3)
-             WHERE day = $1 AND worker = $2 AND lease_until IS NOT NULL",
+            "UPDATE deliveries d SET lease_until = now() + make_interval(secs => $3)
+             FROM (SELECT day, email FROM deliveries
+                   WHERE day = $1 AND worker = $2 AND lease_until IS NOT NULL
+                   FOR UPDATE SKIP LOCKED) held
+             WHERE d.day = held.day AND d.email = held.email",
             vec![
                 Box::new(day.text()),
                 Box::new(self.worker.clone()),

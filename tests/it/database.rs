@@ -772,3 +772,41 @@ fn claims_never_overlap_and_a_worker_whose_lease_was_taken_over_writes_nothing()
     let holder = &holders.iter().find(|(e, _)| *e == x).unwrap().1;
     assert_eq!(holder, cb.worker());
 }
+
+#[test]
+fn renewing_a_lease_skips_the_rows_the_workers_own_writer_has_locked() {
+    use hotpapers::ledger::{Audience, Place};
+    use std::time::Duration;
+    let Some(db) = database() else { return };
+    readers_in(&db, 2);
+    let writer = Place::Database(db.open()).open().unwrap();
+    let claims = writer.claims().unwrap();
+    let everyone: Audience = std::sync::Arc::new(|_| true);
+    claims.queue(day(), everyone).unwrap();
+    let since = claims.now().unwrap();
+    let opts = hotpapers::delivery::SendOptions::for_day(day());
+    let held = claims.claim(day(), 2, opts.claim_rule(since)).unwrap();
+    assert_eq!(held.len(), 2);
+    let renewer = claims.session().unwrap();
+    // The writer's group holds the first row's lock while the renewal
+    // runs: the renewal must renew the other row and return, not wait
+    // (waiting deadlocks with a group that then wants a row it renewed).
+    let (go, went) = std::sync::mpsc::channel::<()>();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let renewal = std::thread::spawn(move || {
+        if went.recv().is_ok() {
+            let _ = tx.send(renewer.claims().map(|c| c.renew(day())));
+        }
+    });
+    let renewed = writer
+        .batch(|w| {
+            w.start_sending(day(), &held[0].email, "<1@x>", chrono::Utc::now())?;
+            go.send(()).unwrap();
+            let renewed = rx.recv_timeout(Duration::from_secs(10));
+            assert!(renewed.is_ok(), "the renewal waited on the writer's lock");
+            Ok(renewed.unwrap())
+        })
+        .unwrap();
+    renewal.join().unwrap();
+    assert_eq!(renewed.unwrap().unwrap(), 1);
+}
