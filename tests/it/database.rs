@@ -787,7 +787,7 @@ fn renewing_a_lease_skips_the_rows_the_workers_own_writer_has_locked() {
     let opts = hotpapers::delivery::SendOptions::for_day(day());
     let held = claims.claim(day(), 2, opts.claim_rule(since)).unwrap();
     assert_eq!(held.len(), 2);
-    let renewer = claims.session().unwrap();
+    let second_session = claims.session().unwrap();
     // The writer's group holds the first row's lock while the renewal
     // runs: the renewal must renew the other row and return, not wait
     // (waiting deadlocks with a group that then wants a row it renewed).
@@ -795,7 +795,7 @@ fn renewing_a_lease_skips_the_rows_the_workers_own_writer_has_locked() {
     let (tx, rx) = std::sync::mpsc::channel();
     let renewal = std::thread::spawn(move || {
         if went.recv().is_ok() {
-            let _ = tx.send(renewer.claims().map(|c| c.renew(day())));
+            let _ = tx.send(second_session.claims().map(|c| c.renew(day())));
         }
     });
     let renewed = writer
